@@ -1,0 +1,64 @@
+# The two commands of the README: `make run` and `make test`. Both set everything up
+# on a fresh machine and are safe to run again.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
+
+.PHONY: help install run test check bench services stop-services chromium clean-var
+
+help:
+	@echo "make run     set up and start web + Celery worker + beat with demo data on http://127.0.0.1:$${PORT:-8000}"
+	@echo "make test    set up and run the whole test suite (real PostgreSQL, Redis, Celery, Chromium)"
+	@echo "make check   ruff, migrations check, deploy checks, tests"
+	@echo "make bench   benchmarks (import rate, /health/ CPU per request)"
+
+$(STAMP): requirements.txt
+	@echo "==> Creating the virtualenv in $(VENV) and installing requirements.txt"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet --requirement requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Browser tests drive Debian's Chromium; install it when missing (CI runs as root).
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then \
+		echo "==> Chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "==> No chromium found: downloading Playwright's Chromium"; \
+		$(PY) -m playwright install chromium; \
+	fi
+
+run: install
+	@$(PY) -m pharmacy.devservices run-app
+
+test: install chromium
+	@echo "==> Running the test suite (artifacts and screenshots go to test-artifacts/)"
+	@$(PY) -m pharmacy.devservices exec -- $(PY) -m pytest $(PYTEST_ARGS)
+
+check: install
+	@echo "==> ruff"
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@echo "==> migrations are up to date"
+	@$(PY) -m pharmacy.devservices exec -- $(PY) manage.py makemigrations --check --dry-run
+	@echo "==> deploy checks under production settings"
+	@DEBUG=false SECRET_KEY=check-deploy-$$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
+		ALLOWED_HOSTS=pharmacy.example.com $(PY) manage.py check --deploy --fail-level WARNING
+	@$(MAKE) --no-print-directory test
+
+bench: install
+	@$(PY) -m pharmacy.devservices exec -- $(PY) bench/run_all.py
+
+services: install
+	@$(PY) -m pharmacy.devservices start
+
+stop-services: install
+	@$(PY) -m pharmacy.devservices stop

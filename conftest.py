@@ -1,0 +1,201 @@
+"""Shared fixtures: a staff member of each role, clients signed in as each, a real Celery
+worker process, and a Chromium driven by Playwright."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+from rest_framework.test import APIClient
+
+from pharmacy.celery import app
+from pharmacy.models import Role
+from pharmacy.services import create_api_token
+from pharmacy.tests.factories import make_staff
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
+# make from that thread are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
+ARTIFACTS.mkdir(exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # PBKDF2 at full strength costs a quarter second per staff account; the password
+    # validators still run, only the hashing is cheap in tests. PBKDF2 stays second so
+    # passwords set by a `manage.py` subprocess still verify.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
+@pytest.fixture
+def technician(db):
+    return make_staff("tech", Role.TECHNICIAN, first_name="Tina", last_name="Tech")
+
+
+@pytest.fixture
+def pharmacist(db):
+    return make_staff(
+        "pharm",
+        Role.PHARMACIST,
+        first_name="Paul",
+        last_name="Pharm",
+        license_number="RPH-04411",
+        license_state="OH",
+    )
+
+
+@pytest.fixture
+def manager(db):
+    return make_staff("boss", Role.MANAGER, first_name="Mona", last_name="Manager")
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def client_technician(technician):
+    return _client_for(technician)
+
+
+@pytest.fixture
+def client_pharmacist(pharmacist):
+    return _client_for(pharmacist)
+
+
+@pytest.fixture
+def client_manager(manager):
+    return _client_for(manager)
+
+
+def _api_client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {create_api_token(user).key}")
+    return client
+
+
+@pytest.fixture
+def api_technician(technician):
+    return _api_client_for(technician)
+
+
+@pytest.fixture
+def api_pharmacist(pharmacist):
+    return _api_client_for(pharmacist)
+
+
+@pytest.fixture
+def api_manager(manager):
+    return _api_client_for(manager)
+
+
+# --------------------------------------------------------------------------- Celery worker
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker process on the test database and the tests' Redis database.
+
+    Tests that use it are transactional: the worker is another process and sees only
+    committed rows.
+    """
+    app.control.purge()
+    hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
+    env = {**os.environ, "DATABASE_NAME_OVERRIDE": connection.settings_dict["NAME"]}
+    log = ARTIFACTS / "celery-worker.log"
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "pharmacy",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            hostname,
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while not app.control.ping(timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the Celery worker did not start; see {log}")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session: Debian's when present, else Playwright's."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only browser tests need it)
+
+    with sync_playwright() as playwright:
+        executable = chromium_path()
+        chromium = playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    """`screenshot("name")` keeps what a person saw as test-artifacts/screenshots/name.png."""
+
+    def take(name: str) -> Path:
+        path = ARTIFACTS / "screenshots" / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -1,0 +1,1 @@
+"""Orders: prescriptions from intake to verified product."""

@@ -1,0 +1,591 @@
+"""Business writes of the orders app: prescription intake, refill requests, cancellations.
+
+Every way a prescription comes in (NCPDP SCRIPT, FHIR, phone or fax entry) ends in
+``receive_prescription``, so the rules below hold whatever the channel.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from inventory.models import DEASchedule, Package, Product
+from orders.intake.messages import IncomingCancel, IncomingPrescription, IntakeError
+from orders.models import (
+    Channel,
+    DurAlert,
+    Fill,
+    FillEvent,
+    IntakeIssue,
+    Order,
+    Prescription,
+)
+from orders.sig import expand_sig
+from orders.units import dispensing_unit
+from pharmacy import dur
+from pharmacy.drug_checks import (
+    allergy_profiles_for_patient,
+    drug_profile_for_product,
+    load_interaction_index,
+)
+from pharmacy.models import AuditEvent, User
+from pharmacy.services import (
+    match_or_create_patient,
+    match_or_create_prescriber,
+    record_audit_event,
+)
+
+# A quantity above this is a typing error, not a prescription (10,000 tablets).
+MAX_QUANTITY = Decimal("10000")
+MAX_DAYS_SUPPLY = 365
+# 21 CFR 1306.22: CIII-CV at most 5 refills; 21 CFR 1306.12: CII no refills.
+MAX_REFILLS = {DEASchedule.CII: 0, DEASchedule.CIII: 5, DEASchedule.CIV: 5, DEASchedule.CV: 5}
+MAX_REFILLS_NON_CONTROLLED = 99
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """The stored prescription, and whether this call created it (False: a duplicate)."""
+
+    prescription: Prescription
+    created: bool
+
+
+def _refuse(code: str, description: str) -> IntakeError:
+    return IntakeError(code, description)
+
+
+def _expiry(written_date: date, schedule: str) -> date:
+    days = settings.CONTROLLED_RX_EXPIRY_DAYS if schedule else settings.RX_EXPIRY_DAYS
+    return written_date + timedelta(days=days)
+
+
+def _check_prescription_rules(
+    incoming: IncomingPrescription, *, schedule: str, today: date
+) -> tuple[str, date]:
+    """Refuse what no pharmacy may fill. Returns the dispensing unit and the expiry date."""
+    unit = dispensing_unit(incoming.quantity_unit)
+    if unit is None:
+        raise _refuse(
+            "unknown_unit",
+            f"The quantity unit {incoming.quantity_unit!r} is not one we dispense in "
+            "(tablet, capsule, mL, g, each ...); send a known NCPDP unit code.",
+        )
+    if not Decimal(0) < incoming.quantity <= MAX_QUANTITY:
+        raise _refuse(
+            "invalid_quantity",
+            f"The quantity {incoming.quantity} is not possible: it must be more than 0 and at "
+            f"most {MAX_QUANTITY}.",
+        )
+    if incoming.days_supply is not None and not 0 < incoming.days_supply <= MAX_DAYS_SUPPLY:
+        raise _refuse(
+            "invalid_days_supply",
+            f"The days supply {incoming.days_supply} is not possible: 1 to {MAX_DAYS_SUPPLY}.",
+        )
+    if incoming.written_date > today:
+        raise _refuse(
+            "written_date_in_future",
+            f"The written date {incoming.written_date} is in the future.",
+        )
+    if schedule == DEASchedule.CI:
+        raise _refuse(
+            "schedule_i", "Schedule I substances have no accepted medical use and cannot be filled."
+        )
+    limit = MAX_REFILLS.get(schedule, MAX_REFILLS_NON_CONTROLLED)
+    if incoming.refills > limit:
+        rule = {
+            DEASchedule.CII: "Schedule II prescriptions cannot be refilled (21 CFR 1306.12)",
+            "": f"at most {limit} refills",
+        }.get(
+            schedule,
+            f"Schedule {schedule[1:]} prescriptions allow at most 5 refills (21 CFR 1306.22)",
+        )
+        raise _refuse("too_many_refills", f"{incoming.refills} refills were written: {rule}.")
+    expires_on = _expiry(incoming.written_date, schedule)
+    if expires_on < today:
+        raise _refuse(
+            "prescription_expired",
+            f"The prescription written {incoming.written_date} expired on {expires_on}.",
+        )
+    return unit, expires_on
+
+
+def _match_drug(incoming: IncomingPrescription) -> Product | None:
+    if not incoming.drug.ndc:
+        return None
+    package = (
+        Package.objects.by_ndc11(incoming.drug.ndc)
+        .select_related("product")
+        .prefetch_related("product__ingredients", "product__pharmacologic_classes")
+        .first()
+    )
+    return package.product if package else None
+
+
+def _address(incoming_address) -> dict:
+    return {
+        "line1": incoming_address.line1,
+        "line2": incoming_address.line2,
+        "city": incoming_address.city,
+        "state": incoming_address.state,
+        "postal_code": incoming_address.postal_code,
+    }
+
+
+def _received_data(incoming: IncomingPrescription) -> dict:
+    patient, prescriber, drug = incoming.patient, incoming.prescriber, incoming.drug
+    return {
+        "patient": {
+            "first_name": patient.first_name,
+            "middle_name": patient.middle_name,
+            "last_name": patient.last_name,
+            "date_of_birth": patient.date_of_birth.isoformat() if patient.date_of_birth else None,
+            "sex": patient.sex,
+            "phone": patient.phone,
+            "address": _address(patient.address),
+        },
+        "prescriber": {
+            "first_name": prescriber.first_name,
+            "last_name": prescriber.last_name,
+            "npi": prescriber.npi,
+            "dea_number": prescriber.dea_number,
+            "phone": prescriber.phone,
+            "fax": prescriber.fax,
+        },
+        "drug": {
+            "description": drug.description,
+            "ndc": drug.ndc,
+            "strength": drug.strength,
+            "dosage_form": drug.dosage_form,
+            "dea_schedule": drug.dea_schedule,
+        },
+        "warnings": list(incoming.warnings),
+    }
+
+
+def _next_rx_number() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('orders_rx_number_seq')")
+        return str(cursor.fetchone()[0])
+
+
+def receive_prescription(
+    incoming: IncomingPrescription,
+    *,
+    channel: str,
+    by: User | None,
+    original_document: UploadedFile | None = None,
+    today: date | None = None,
+) -> IntakeResult:
+    """Store an incoming prescription with its first fill, or refuse it with the reason.
+
+    Matches the patient (name and date of birth), the prescriber (NPI) and the drug
+    (NDC); what cannot be matched for certain is listed in ``intake_issues`` and the
+    prescription waits in the intake queue instead of creating duplicates. Runs the drug
+    checks when patient and drug are known. The same ``message_id`` twice stores nothing
+    new and returns the first prescription (``created`` False), even when two copies race.
+
+    Raises IntakeError (nothing written) for a prescription no pharmacy may fill:
+    unknown unit, impossible quantity or days supply, future written date, Schedule I,
+    too many refills for its schedule, expired, or a controlled substance without a
+    prescriber DEA registration covering its schedule.
+    """
+    today = today or timezone.localdate()
+    if incoming.message_id:
+        existing = Prescription.objects.filter(message_id=incoming.message_id).first()
+        if existing is not None:
+            return IntakeResult(existing, created=False)
+    try:
+        with transaction.atomic():
+            return IntakeResult(
+                _store_prescription(
+                    incoming,
+                    channel=channel,
+                    by=by,
+                    original_document=original_document,
+                    today=today,
+                ),
+                created=True,
+            )
+    except IntegrityError:
+        # Another request stored the same message between our check and our insert.
+        existing = Prescription.objects.filter(message_id=incoming.message_id).first()
+        if existing is None or not incoming.message_id:
+            raise
+        return IntakeResult(existing, created=False)
+
+
+def _store_prescription(
+    incoming: IncomingPrescription,
+    *,
+    channel: str,
+    by: User | None,
+    original_document: UploadedFile | None,
+    today: date,
+) -> Prescription:
+    product = _match_drug(incoming)
+    schedule = product.dea_schedule if product else incoming.drug.dea_schedule
+    unit, expires_on = _check_prescription_rules(incoming, schedule=schedule, today=today)
+    issues: list[str] = []
+    notes: list[str] = list(incoming.warnings)
+
+    sent = incoming.prescriber
+    prescriber_match = match_or_create_prescriber(
+        npi=sent.npi,
+        first_name=sent.first_name,
+        last_name=sent.last_name,
+        dea_number=sent.dea_number,
+        state_license=sent.state_license,
+        phone=sent.phone,
+        fax=sent.fax,
+        address=_address(sent.address),
+    )
+    prescriber = prescriber_match.record
+    if prescriber is None:
+        issues.append(IntakeIssue.PRESCRIBER_UNCERTAIN)
+        notes.append(prescriber_match.uncertain)
+    elif prescriber_match.created:
+        issues.append(IntakeIssue.NEW_PRESCRIBER)
+
+    if schedule:
+        dea_number = (prescriber.dea_number if prescriber else "") or sent.dea_number
+        if not dea_number:
+            raise _refuse(
+                "dea_number_required",
+                f"A Schedule {schedule[1:]} prescription needs the prescriber's DEA number.",
+            )
+        if prescriber is not None and not prescriber.needs_review and prescriber.dea_schedules:
+            if schedule not in prescriber.dea_schedules:
+                raise _refuse(
+                    "dea_schedule_not_registered",
+                    f"The DEA registration of {prescriber} does not cover Schedule "
+                    f"{schedule[1:]} (it covers {', '.join(prescriber.dea_schedules)}).",
+                )
+        else:
+            issues.append(IntakeIssue.DEA_REGISTRATION_UNVERIFIED)
+
+    sent_patient = incoming.patient
+    patient_match = match_or_create_patient(
+        first_name=sent_patient.first_name,
+        last_name=sent_patient.last_name,
+        middle_name=sent_patient.middle_name,
+        date_of_birth=sent_patient.date_of_birth,
+        sex=sent_patient.sex,
+        phone=sent_patient.phone,
+        address=_address(sent_patient.address),
+    )
+    patient = patient_match.record
+    if patient is None:
+        issues.append(IntakeIssue.PATIENT_UNCERTAIN)
+        notes.append(patient_match.uncertain)
+    elif patient_match.created:
+        issues.append(IntakeIssue.NEW_PATIENT)
+    if product is None:
+        issues.append(IntakeIssue.DRUG_NOT_MATCHED)
+        notes.append(f"No catalogue product has the NDC {incoming.drug.ndc or '(none sent)'}.")
+
+    # A new patient or prescriber record is complete enough to go on; an uncertain match,
+    # an unknown drug or an unverified DEA registration is not.
+    blocking = [i for i in issues if i not in (IntakeIssue.NEW_PATIENT, IntakeIssue.NEW_PRESCRIBER)]
+    prescription = Prescription.objects.create(
+        rx_number=_next_rx_number(),
+        status=Prescription.Status.INTAKE if blocking else Prescription.Status.ACTIVE,
+        channel=channel,
+        message_id=incoming.message_id or None,
+        prescriber_order_number=incoming.prescriber_order_number,
+        raw_message=incoming.raw.decode("utf-8", errors="replace"),
+        received_data=_received_data(incoming),
+        intake_issues=issues,
+        patient=patient,
+        prescriber=prescriber,
+        product=product,
+        prescribed_ndc=incoming.drug.ndc or "",
+        drug_description=incoming.drug.description[:255],
+        dea_schedule=schedule,
+        quantity=incoming.quantity,
+        quantity_unit=unit,
+        days_supply=incoming.days_supply,
+        refills_authorized=incoming.refills,
+        sig_text=incoming.sig_text,
+        directions=expand_sig(incoming.sig_text, unit=unit),
+        substitutions_allowed=incoming.substitutions_allowed,
+        written_date=incoming.written_date,
+        expires_on=expires_on,
+        note="\n".join(filter(None, [incoming.note, *notes])),
+        received_by=by,
+    )
+    if original_document is not None:
+        prescription.original_document.save(original_document.name, original_document, save=True)
+    fill = _create_fill(
+        prescription,
+        by=by,
+        status=Fill.Status.INTAKE if blocking else Fill.Status.PV1,
+        reason=f"Received by {Channel(channel).label}",
+        requested_via="new_prescription",
+    )
+    if patient is not None and product is not None:
+        run_drug_checks(prescription, fill, today=today)
+    if by is not None:
+        record_audit_event(
+            actor=by,
+            action=AuditEvent.Action.CREATE,
+            obj=prescription,
+            patient=patient,
+            summary=f"Prescription received ({channel})",
+        )
+    return prescription
+
+
+def _create_fill(
+    prescription: Prescription,
+    *,
+    by: User | None,
+    status: str,
+    reason: str,
+    requested_via: str,
+    fill_number: int = 0,
+) -> Fill:
+    # An order is a patient's package: a fill whose patient is not matched yet gets its
+    # order when a technician resolves the match.
+    order = Order.objects.create(patient=prescription.patient) if prescription.patient else None
+    fill = Fill.objects.create(
+        prescription=prescription,
+        order=order,
+        fill_number=fill_number,
+        status=status,
+        quantity=prescription.quantity,
+        days_supply=prescription.days_supply,
+        requested_via=requested_via,
+    )
+    FillEvent.objects.create(fill=fill, from_status="", to_status=status, reason=reason, actor=by)
+    return fill
+
+
+# --------------------------------------------------------------------------- drug checks
+
+
+def _current_medications(prescription: Prescription) -> list[dur.CurrentMedication]:
+    """The patient's other active prescriptions, with their latest fill."""
+    others = (
+        Prescription.objects.filter(patient=prescription.patient, status=Prescription.Status.ACTIVE)
+        .exclude(pk=prescription.pk)
+        .exclude(product=None)
+        .select_related("product")
+        .prefetch_related("product__ingredients", "product__pharmacologic_classes")
+        .annotate(last_fill_at=Max("fills__created_at"))
+    )
+    return [
+        dur.CurrentMedication(
+            profile=drug_profile_for_product(other.product),
+            last_fill_date=timezone.localdate(other.last_fill_at) if other.last_fill_at else None,
+            days_supply=other.days_supply,
+        )
+        for other in others
+    ]
+
+
+def run_drug_checks(
+    prescription: Prescription, fill: Fill, *, today: date, last_fill: Fill | None = None
+) -> list[DurAlert]:
+    """Run every DUR check for this fill and store each alert for the pharmacist at PV1.
+
+    Needs the patient and the product matched. The interaction reference data is read
+    from the in-process cache; an empty reference is itself a ``no_data`` alert.
+    """
+    alerts = dur.check_drug(
+        drug_profile_for_product(prescription.product),
+        allergies=allergy_profiles_for_patient(prescription.patient),
+        current_medications=_current_medications(prescription),
+        interactions=load_interaction_index(),
+        quantity=fill.quantity,
+        days_supply=fill.days_supply or prescription.days_supply or 30,
+        today=today,
+        last_fill=dur.LastFill(
+            filled_on=timezone.localdate(last_fill.created_at),
+            days_supply=last_fill.days_supply or 30,
+        )
+        if last_fill
+        else None,
+    )
+    return DurAlert.objects.bulk_create(
+        DurAlert(
+            prescription=prescription,
+            fill=fill,
+            type=alert.type,
+            severity=alert.severity,
+            message=alert.message,
+            detail=alert.detail,
+        )
+        for alert in alerts
+    )
+
+
+# --------------------------------------------------------------------------- refills
+
+
+class RefillRefused(Exception):
+    """A refill request that cannot be honoured; ``code`` and ``detail`` say why."""
+
+    def __init__(self, code: str, detail: str, status_code: int = 409):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.status_code = status_code
+
+
+def refills_remaining(prescription: Prescription) -> int:
+    """Refills left: authorised minus dispensings beyond the first (cancelled ones don't count)."""
+    used = prescription.fills.exclude(status=Fill.Status.CANCELLED).count()
+    return max(prescription.refills_authorized - max(used - 1, 0), 0)
+
+
+def request_refill(
+    rx_number: str, *, date_of_birth: date, by: User | None, today: date | None = None
+) -> Fill:
+    """A patient's refill request: a new fill waiting for PV1, or RefillRefused with the reason.
+
+    Locks the prescription row so two simultaneous requests cannot both take the last
+    refill. The patient's date of birth must match; a mismatch answers "not found" so
+    the endpoint does not confirm that an Rx number exists.
+    """
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        prescription = (
+            Prescription.objects.select_for_update(of=("self",))
+            .select_related("patient", "product")
+            .filter(rx_number=rx_number.strip())
+            .first()
+        )
+        if (
+            prescription is None
+            or prescription.patient is None
+            or (prescription.patient.date_of_birth != date_of_birth)
+        ):
+            raise RefillRefused(
+                "not_found",
+                "No prescription matches that Rx number and date of birth.",
+                status_code=404,
+            )
+        if prescription.status == Prescription.Status.CANCELLED:
+            raise RefillRefused(
+                "cancelled", f"Rx {rx_number} was cancelled and cannot be refilled."
+            )
+        if prescription.status == Prescription.Status.EXPIRED or prescription.expires_on < today:
+            raise RefillRefused(
+                "expired",
+                f"Rx {rx_number} expired on {prescription.expires_on}; a new "
+                "prescription is needed from the prescriber.",
+            )
+        if prescription.status != Prescription.Status.ACTIVE:
+            raise RefillRefused(
+                "not_active",
+                f"Rx {rx_number} is {prescription.get_status_display().lower()}; "
+                "the pharmacy will contact the patient.",
+            )
+        fills = list(
+            prescription.fills.exclude(status=Fill.Status.CANCELLED).order_by("fill_number")
+        )
+        if any(f.status not in (Fill.Status.SHIPPED,) for f in fills):
+            raise RefillRefused(
+                "already_in_progress", f"A fill of Rx {rx_number} is already being prepared."
+            )
+        if refills_remaining(prescription) <= 0:
+            raise RefillRefused(
+                "no_refills_left",
+                f"Rx {rx_number} has no refills left; the pharmacy can ask the "
+                "prescriber for a new prescription.",
+            )
+        last = fills[-1] if fills else None
+        if last is not None:
+            percent = (
+                settings.CONTROLLED_REFILL_DUE_PERCENT
+                if prescription.is_controlled
+                else settings.REFILL_DUE_PERCENT
+            )
+            days = last.days_supply or prescription.days_supply or 30
+            due = timezone.localdate(last.created_at) + timedelta(days=days * percent / 100)
+            if today < due:
+                raise RefillRefused(
+                    "too_soon",
+                    f"Rx {rx_number} can be refilled from {due} ({percent} % of the "
+                    f"last fill's {days}-day supply).",
+                )
+        fill = _create_fill(
+            prescription,
+            by=by,
+            status=Fill.Status.PV1,
+            reason="Refill requested",
+            requested_via="refill_request",
+            fill_number=(prescription.fills.aggregate(n=Max("fill_number"))["n"] or 0) + 1,
+        )
+        run_drug_checks(prescription, fill, today=today, last_fill=last)
+        return fill
+
+
+# --------------------------------------------------------------------------- CancelRx
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    approved: bool
+    reason: str
+    prescription: Prescription | None
+
+
+def cancel_prescription_for_prescriber(cancel: IncomingCancel, *, by: User | None) -> CancelOutcome:
+    """A prescriber's CancelRx: cancel the prescription and its fills if none was filled yet.
+
+    Found by the prescriber's order number (and the prescriber's NPI), or by the original
+    NewRx message id. Denied, with the reason, when nothing matches or a fill already
+    passed the fill step (it is in the pharmacist's hands or shipped).
+    """
+    with transaction.atomic():
+        candidates = Prescription.objects.select_for_update(of=("self",))
+        prescription = None
+        if cancel.prescriber_order_number:
+            prescription = candidates.filter(
+                prescriber_order_number=cancel.prescriber_order_number,
+                prescriber__npi=cancel.prescriber.npi,
+            ).first()
+        if prescription is None and cancel.relates_to_message_id:
+            prescription = candidates.filter(message_id=cancel.relates_to_message_id).first()
+        if prescription is None:
+            return CancelOutcome(
+                False,
+                "No prescription from this prescriber matches the order number or message.",
+                None,
+            )
+        if prescription.status == Prescription.Status.CANCELLED:
+            return CancelOutcome(True, "The prescription was already cancelled.", prescription)
+        not_yet_filled = {
+            Fill.Status.INTAKE,
+            Fill.Status.PV1,
+            Fill.Status.FILL,
+            Fill.Status.ON_HOLD,
+            Fill.Status.CANCELLED,
+        }
+        fills = list(prescription.fills.select_for_update())
+        if any(fill.status not in not_yet_filled for fill in fills):
+            return CancelOutcome(
+                False, "The prescription was already filled; contact the pharmacy.", prescription
+            )
+        for fill in fills:
+            if fill.status != Fill.Status.CANCELLED:
+                FillEvent.objects.create(
+                    fill=fill,
+                    from_status=fill.status,
+                    to_status=Fill.Status.CANCELLED,
+                    reason=f"CancelRx from prescriber: {cancel.reason}"[:255],
+                    actor=by,
+                )
+                fill.status = Fill.Status.CANCELLED
+                fill.status_changed_at = timezone.now()
+                fill.save(update_fields=["status", "status_changed_at"])
+        prescription.status = Prescription.Status.CANCELLED
+        prescription.save(update_fields=["status", "updated_at"])
+        return CancelOutcome(True, "Cancelled before filling.", prescription)

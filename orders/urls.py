@@ -1,0 +1,3 @@
+"""Browser pages of the orders app."""
+
+urlpatterns: list = []

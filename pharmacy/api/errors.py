@@ -1,0 +1,66 @@
+"""Every API error as the contract's JSON: {"error": "<code>", "detail": "<sentence>", ...}."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class APIError(exceptions.APIException):
+    """An error a view raises with its own code, status and extra fields."""
+
+    def __init__(self, code: str, detail: str, status_code: int = 400, **extra):
+        super().__init__(detail=detail, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.extra = extra
+
+
+_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.ParseError: "malformed_request",
+    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "invalid",
+}
+
+
+def _sentence(detail) -> str:
+    if isinstance(detail, dict):
+        parts = []
+        for field, value in detail.items():
+            text = _sentence(value)
+            parts.append(text if field == "non_field_errors" else f"{field}: {text}")
+        return " ".join(parts)
+    if isinstance(detail, list):
+        return " ".join(_sentence(item) for item in detail)
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, APIError):
+        body = {"error": exc.error_code, "detail": str(exc.detail), **exc.extra}
+    else:
+        code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+        body = {"error": code, "detail": _sentence(exc.detail)}
+        if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict):
+            body["fields"] = exc.detail
+    # An anonymous caller is told 401 with the scheme to use, as HTTP asks.
+    if response.status_code == status.HTTP_403_FORBIDDEN and isinstance(
+        exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed
+    ):
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+    return Response(body, status=response.status_code, headers=dict(response.headers))

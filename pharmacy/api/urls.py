@@ -1,0 +1,10 @@
+"""API endpoints of the pharmacy app."""
+
+from django.urls import path
+
+from pharmacy.api import views
+
+urlpatterns = [
+    path("patients/", views.PatientListView.as_view(), name="api_patient_list"),
+    path("patients/<int:pk>/", views.PatientDetailView.as_view(), name="api_patient_detail"),
+]

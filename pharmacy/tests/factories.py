@@ -1,0 +1,63 @@
+"""factory_boy factories of the pharmacy app's models."""
+
+import datetime
+
+import factory
+
+from pharmacy.identifiers import dea_number_with_check_digit, npi_with_check_digit
+from pharmacy.models import Allergy, Patient, PatientAddress, Prescriber, Role
+from pharmacy.services import create_staff
+
+STAFF_PASSWORD = "Correct-Horse-Battery-42"
+
+
+def make_staff(username: str, role: str = Role.TECHNICIAN, **fields):
+    """A staff member created through the same service as `manage.py create_staff`."""
+    return create_staff(username, role=role, password=STAFF_PASSWORD, **fields)
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    date_of_birth = factory.Faker(
+        "date_between", start_date=datetime.date(1930, 1, 1), end_date=datetime.date(2010, 1, 1)
+    )
+    sex = Patient.Sex.FEMALE
+    phone = "(614) 555-0100"
+
+
+class PatientAddressFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PatientAddress
+
+    patient = factory.SubFactory(PatientFactory)
+    line1 = factory.Sequence(lambda n: f"{100 + n} Main Street")
+    city = "Columbus"
+    state = "OH"
+    postal_code = "43215"
+    is_default_shipping = True
+
+
+class AllergyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Allergy
+
+    patient = factory.SubFactory(PatientFactory)
+    allergen = "Penicillin"
+    reaction = "Hives"
+    severity = Allergy.Severity.MODERATE
+
+
+class PrescriberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Prescriber
+
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    credentials = "MD"
+    npi = factory.Sequence(lambda n: npi_with_check_digit(f"1{n:08d}"))
+    dea_number = factory.Sequence(lambda n: dea_number_with_check_digit("BS", f"{n % 1000000:06d}"))
+    dea_schedules = factory.LazyFunction(lambda: ["CII", "CIII", "CIV", "CV"])

@@ -1,0 +1,117 @@
+"""Each role reaches its own pages and endpoints and is refused the others'."""
+
+import pytest
+
+from pharmacy.tests.factories import PatientFactory
+
+PAGES = {
+    "/technician/": {"technician", "pharmacist"},
+    "/pharmacist/": {"pharmacist"},
+    "/manager/": {"manager"},
+    "/patients/": {"technician", "pharmacist"},
+    "/audit/": {"manager"},
+    "/catalogue/": {"technician", "pharmacist", "manager"},
+}
+
+
+@pytest.mark.parametrize("role", ["technician", "pharmacist", "manager"])
+@pytest.mark.parametrize(("path", "allowed"), PAGES.items())
+def test_page_access_follows_the_role(request, role, path, allowed):
+    client = request.getfixturevalue(f"client_{role}")
+
+    response = client.get(path)
+
+    assert response.status_code == (200 if role in allowed else 403)
+
+
+@pytest.mark.parametrize("role", ["technician", "pharmacist", "manager"])
+def test_patient_api_access_follows_the_role(request, role):
+    client = request.getfixturevalue(f"api_{role}")
+    patient = PatientFactory()
+
+    listing = client.get("/api/v1/patients/")
+    detail = client.get(f"/api/v1/patients/{patient.pk}/")
+
+    expected = 403 if role == "manager" else 200
+    assert (listing.status_code, detail.status_code) == (expected, expected)
+    if expected == 403:
+        assert detail.json() == {
+            "error": "permission_denied",
+            "detail": "Your role (Manager) does not allow this.",
+        }
+
+
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [("technician", "/technician/"), ("pharmacist", "/pharmacist/"), ("manager", "/manager/")],
+)
+def test_each_role_lands_on_its_home(request, role, home):
+    client = request.getfixturevalue(f"client_{role}")
+
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == home
+
+
+@pytest.mark.parametrize(
+    ("role", "shown", "hidden"),
+    [
+        (
+            "technician",
+            ["Technician", "Patients", "Catalogue"],
+            ["Pharmacist", "Dashboard", "Audit trail"],
+        ),
+        (
+            "pharmacist",
+            ["Technician", "Pharmacist", "Patients", "Catalogue"],
+            ["Dashboard", "Audit trail"],
+        ),
+        (
+            "manager",
+            ["Dashboard", "Catalogue", "Audit trail"],
+            ["Technician", "Pharmacist", "Patients"],
+        ),
+    ],
+)
+def test_navigation_shows_only_what_the_role_may_use(request, role, shown, hidden):
+    client = request.getfixturevalue(f"client_{role}")
+
+    home = client.get("/")["Location"]
+    navigation = [item["label"] for item in client.get(home).context["navigation"]]
+
+    assert navigation == [label for label in navigation if label in shown]
+    assert sorted(navigation) == sorted(shown)
+    assert not set(hidden) & set(navigation)
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, db):
+    response = client.get("/technician/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/technician/"
+
+
+def test_api_without_credentials_is_401(client, db):
+    response = client.get("/api/v1/patients/")
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "not_authenticated"
+
+
+def test_api_with_a_wrong_token_is_401(client, db):
+    response = client.get("/api/v1/patients/", HTTP_AUTHORIZATION="Token not-a-real-token")
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "authentication_failed", "detail": "Invalid token."}
+
+
+def test_home_pages_show_real_numbers(client_manager, client_technician):
+    PatientFactory.create_batch(3)
+
+    manager_page = client_manager.get("/manager/")
+    technician_page = client_technician.get("/technician/")
+
+    assert manager_page.context["patients"] == 3
+    assert dict(manager_page.context["staff"]) == {"Technician": 1, "Pharmacist": 0, "Manager": 1}
+    assert technician_page.context["patients"] == 3

@@ -1,0 +1,110 @@
+"""Settings fail loudly, naming the variable, when a deploy value is malformed."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def import_settings(**env) -> subprocess.CompletedProcess:
+    """Import the settings module in a fresh interpreter with the given environment."""
+    return subprocess.run(
+        [sys.executable, "-c", "import pharmacy.settings"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_settings_import_with_no_configuration_at_all():
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
+    result = subprocess.run(
+        [sys.executable, "-c", "import pharmacy.settings"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"DEBUG": "false", "SECRET_KEY": ""}, "The environment variable SECRET_KEY is required"),
+        ({"DEBUG": "false", "SECRET_KEY": "short"}, "SECRET_KEY must be at least 50 characters"),
+        ({"DATABASE_URL": "mysql://db/pharmacy"}, "DATABASE_URL must be a postgres:// URL"),
+        ({"DATABASE_URL": "postgres://db.example.com"}, "DATABASE_URL must name a database"),
+        ({"REDIS_URL": "http://cache"}, "REDIS_URL must be a redis://"),
+        ({"EMAIL_URL": "pigeon://coop"}, "EMAIL_URL must look like smtp://"),
+        ({"EMAIL_URL": "smtp://mail.example.com:notaport"}, "EMAIL_URL has an invalid port"),
+        (
+            {"TIME_ZONE": "Mars/Olympus_Mons"},
+            "TIME_ZONE='Mars/Olympus_Mons' is not an IANA time zone",
+        ),
+        ({"SESSION_IDLE_MINUTES": "ten"}, "SESSION_IDLE_MINUTES='ten' is not a whole number"),
+        ({"SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES='0' must be at least 1"),
+        ({"PHARMACY_NCPDP_ID": "12AB"}, "PHARMACY_NCPDP_ID must be the 7-digit NCPDP provider ID"),
+    ],
+)
+def test_bad_value_stops_the_process_naming_the_variable(env, message):
+    result = import_settings(**env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_good_production_values_are_taken():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pharmacy import settings as s; "
+            "print(s.DATABASES['default']['HOST'], s.EMAIL_HOST, "
+            "s.EMAIL_PORT, s.EMAIL_USE_TLS, s.DEBUG, s.ALLOWED_HOSTS)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "DEBUG": "off",
+            "SECRET_KEY": "x" * 60,
+            "DATABASE_URL": "postgres://u:p@db.internal:5432/pharmacy",
+            "EMAIL_URL": "smtp://u:p@mail.internal:587?tls=1",
+            "ALLOWED_HOSTS": "pharmacy.example.com, api.example.com",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "db.internal mail.internal 587 True False ['pharmacy.example.com', 'api.example.com']"
+    )
+
+
+def test_deploy_checks_pass_with_debug_off():
+    # The browser tests' DJANGO_ALLOW_ASYNC_UNSAFE is not part of a deployment.
+    deployment_env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **deployment_env,
+            "DEBUG": "false",
+            "SECRET_KEY": "k" * 20 + "Q7#x" * 10,
+            "ALLOWED_HOSTS": "pharmacy.example.com",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

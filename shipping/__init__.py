@@ -1,0 +1,1 @@
+"""Shipping: packing, carriers, labels and tracking."""

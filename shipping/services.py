@@ -1,0 +1,1 @@
+"""Business writes of this app (arrive with its issue)."""
