@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from celery import Celery
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -17,6 +18,7 @@ from rest_framework.test import APIClient
 from pharmacy.celery import app
 from pharmacy.models import Role
 from pharmacy.services import create_api_token
+from pharmacy.settings import celery_broker_url
 from pharmacy.tests.factories import make_staff
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
@@ -105,16 +107,15 @@ def api_manager(manager):
 # --------------------------------------------------------------------------- Celery worker
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db):
-    """A real Celery worker process on the test database and the tests' Redis database.
+def _start_celery_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a real worker on the test database and wait until it answers a ping.
 
-    Tests that use it are transactional: the worker is another process and sees only
-    committed rows.
+    ``extra_env`` overrides its environment (``EMAIL_URL``, a setting...); a ``REDIS_URL``
+    there points the worker, and the ping, at another broker.
     """
-    app.control.purge()
+    extra_env = extra_env or {}
     hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
-    env = {**os.environ, "DATABASE_NAME_OVERRIDE": connection.settings_dict["NAME"]}
+    env = {**os.environ, "DATABASE_NAME_OVERRIDE": connection.settings_dict["NAME"], **extra_env}
     log = ARTIFACTS / "celery-worker.log"
     process = subprocess.Popen(
         [
@@ -135,18 +136,64 @@ def celery_worker_process(transactional_db):
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
+    # Another broker needs an app of its own: control commands publish through the app's
+    # producer pool, whatever connection they are given.
+    pinger = app
+    if "REDIS_URL" in extra_env:
+        pinger = Celery(
+            "worker-ping",
+            broker=celery_broker_url(extra_env["REDIS_URL"]),
+            set_as_current=False,  # shared tasks must keep publishing to the tests' broker
+        )
     deadline = time.monotonic() + 30
-    while not app.control.ping(timeout=0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the Celery worker did not start; see {log}")
-    yield process
+    try:
+        while not pinger.control.ping(timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the Celery worker did not start; see {log}")
+    finally:
+        if pinger is not app:
+            pinger.close()
+    return process
+
+
+def _stop_celery_worker(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
     process.terminate()
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker process on the test database and the tests' Redis database.
+
+    Tests that use it are transactional: the worker is another process and sees only
+    committed rows.
+    """
+    app.control.purge()
+    process = _start_celery_worker()
+    yield process
+    _stop_celery_worker(process)
+
+
+@pytest.fixture
+def start_celery_worker(transactional_db):
+    """``start_celery_worker(**extra_env)`` starts a real worker with that environment on
+    top of the tests' (e.g. ``EMAIL_URL``, ``REDIS_URL``); all still running stop at the end."""
+    started = []
+
+    def start(**extra_env: str) -> subprocess.Popen:
+        started.append(_start_celery_worker(extra_env))
+        return started[-1]
+
+    yield start
+    for process in started:
+        _stop_celery_worker(process)
 
 
 # --------------------------------------------------------------------------- browser

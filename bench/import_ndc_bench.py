@@ -200,7 +200,7 @@ def main() -> int:
     args = parser.parse_args()
 
     prepare_database()
-    from inventory.services import import_ndc_directory
+    from inventory.services.catalogue import import_ndc_directory
 
     empty_catalogue()
     with tempfile.TemporaryDirectory(prefix="ndc-bench-") as temporary:

@@ -1,1 +1,41 @@
-"""Celery tasks of the inventory app."""
+"""Celery tasks of the inventory app: thin wrappers that call a service.
+
+They take ids and are safe to run twice (acks are late, so a task whose worker died
+runs again): the services claim their work with a conditional UPDATE.
+"""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from inventory.services import lots, reorder
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task
+def send_reorder_alert_task(alert_id: int) -> bool:
+    """E-mail one reorder alert to the managers (queued when the alert is raised)."""
+    return reorder.send_reorder_alert(alert_id)
+
+
+@shared_task
+def send_unsent_reorder_alerts_task() -> int:
+    """Every minute (beat): send reorder alert e-mails that are still unsent."""
+    return reorder.send_unsent_reorder_alerts()
+
+
+@shared_task
+def expire_lots_task() -> dict[str, int]:
+    """Daily (beat): move lots past their expiry date out of available stock and count the
+    lots expiring within EXPIRY_WARNING_DAYS (the expiry report lists them)."""
+    report = lots.expire_lots(today=timezone.localdate(), window_days=settings.EXPIRY_WARNING_DAYS)
+    logger.info(
+        "Expiry sweep: %d lots expired, %d expire within %d days.",
+        len(report.expired),
+        len(report.expiring),
+        settings.EXPIRY_WARNING_DAYS,
+    )
+    return {"expired": len(report.expired), "expiring": len(report.expiring)}

@@ -207,6 +207,9 @@ class FillEvent(models.Model):
     class Meta:
         ordering = ["occurred_at", "pk"]
 
+    def __str__(self):
+        return f"{self.fill_id}: {self.from_status or '-'} -> {self.to_status}"
+
 
 class DurAlert(models.Model):
     """A drug-check alert raised at intake (or refill) for the pharmacist at PV1."""

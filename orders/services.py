@@ -33,11 +33,16 @@ from pharmacy.drug_checks import (
     drug_profile_for_product,
     load_interaction_index,
 )
-from pharmacy.models import AuditEvent, User
+from pharmacy.models import AuditEvent, Patient, Prescriber, User
 from pharmacy.services import (
+    PatientDataError,
+    PrescriberDataError,
+    RecordMatch,
+    create_patient,
     match_or_create_patient,
     match_or_create_prescriber,
     record_audit_event,
+    update_prescriber,
 )
 
 # A quantity above this is a typing error, not a prescription (10,000 tablets).
@@ -65,8 +70,45 @@ def _expiry(written_date: date, schedule: str) -> date:
     return written_date + timedelta(days=days)
 
 
+def check_schedule_rules(
+    schedule: str, *, refills: int, written_date: date, channel: str, today: date
+) -> date:
+    """The expiry date of a prescription of this DEA schedule, or IntakeError when no
+    pharmacy may fill it: Schedule I; too many refills for the schedule; a Schedule II
+    prescription phoned or faxed in; already expired."""
+    if schedule == DEASchedule.CI:
+        raise _refuse(
+            "schedule_i", "Schedule I substances have no accepted medical use and cannot be filled."
+        )
+    if schedule == DEASchedule.CII and channel in (Channel.PHONE, Channel.FAX):
+        # 21 CFR 1306.11: a Schedule II prescription is electronic (EPCS) or written and
+        # signed; an oral emergency supply is a pharmacist's decision outside intake.
+        raise _refuse(
+            "schedule_ii_channel",
+            "A Schedule II prescription cannot be taken by phone or fax: it must arrive "
+            "electronically or as the signed original (21 CFR 1306.11).",
+        )
+    limit = MAX_REFILLS.get(schedule, MAX_REFILLS_NON_CONTROLLED)
+    if refills > limit:
+        rule = {
+            DEASchedule.CII: "Schedule II prescriptions cannot be refilled (21 CFR 1306.12)",
+            "": f"at most {limit} refills",
+        }.get(
+            schedule,
+            f"Schedule {schedule[1:]} prescriptions allow at most 5 refills (21 CFR 1306.22)",
+        )
+        raise _refuse("too_many_refills", f"{refills} refills were written: {rule}.")
+    expires_on = _expiry(written_date, schedule)
+    if expires_on < today:
+        raise _refuse(
+            "prescription_expired",
+            f"The prescription written {written_date} expired on {expires_on}.",
+        )
+    return expires_on
+
+
 def _check_prescription_rules(
-    incoming: IncomingPrescription, *, schedule: str, today: date
+    incoming: IncomingPrescription, *, schedule: str, channel: str, today: date
 ) -> tuple[str, date]:
     """Refuse what no pharmacy may fill. Returns the dispensing unit and the expiry date."""
     unit = dispensing_unit(incoming.quantity_unit)
@@ -92,26 +134,13 @@ def _check_prescription_rules(
             "written_date_in_future",
             f"The written date {incoming.written_date} is in the future.",
         )
-    if schedule == DEASchedule.CI:
-        raise _refuse(
-            "schedule_i", "Schedule I substances have no accepted medical use and cannot be filled."
-        )
-    limit = MAX_REFILLS.get(schedule, MAX_REFILLS_NON_CONTROLLED)
-    if incoming.refills > limit:
-        rule = {
-            DEASchedule.CII: "Schedule II prescriptions cannot be refilled (21 CFR 1306.12)",
-            "": f"at most {limit} refills",
-        }.get(
-            schedule,
-            f"Schedule {schedule[1:]} prescriptions allow at most 5 refills (21 CFR 1306.22)",
-        )
-        raise _refuse("too_many_refills", f"{incoming.refills} refills were written: {rule}.")
-    expires_on = _expiry(incoming.written_date, schedule)
-    if expires_on < today:
-        raise _refuse(
-            "prescription_expired",
-            f"The prescription written {incoming.written_date} expired on {expires_on}.",
-        )
+    expires_on = check_schedule_rules(
+        schedule,
+        refills=incoming.refills,
+        written_date=incoming.written_date,
+        channel=channel,
+        today=today,
+    )
     return unit, expires_on
 
 
@@ -181,14 +210,19 @@ def receive_prescription(
     by: User | None,
     original_document: UploadedFile | None = None,
     today: date | None = None,
+    patient: Patient | None = None,
+    prescriber: Prescriber | None = None,
+    product: Product | None = None,
 ) -> IntakeResult:
     """Store an incoming prescription with its first fill, or refuse it with the reason.
 
     Matches the patient (name and date of birth), the prescriber (NPI) and the drug
     (NDC); what cannot be matched for certain is listed in ``intake_issues`` and the
-    prescription waits in the intake queue instead of creating duplicates. Runs the drug
-    checks when patient and drug are known. The same ``message_id`` twice stores nothing
-    new and returns the first prescription (``created`` False), even when two copies race.
+    prescription waits in the intake queue instead of creating duplicates. A ``patient``,
+    ``prescriber`` or ``product`` passed in (a technician picked it in manual entry) is
+    used as is instead of matching. Runs the drug checks when patient and drug are known.
+    The same ``message_id`` twice stores nothing new and returns the first prescription
+    (``created`` False), even when two copies race.
 
     Raises IntakeError (nothing written) for a prescription no pharmacy may fill:
     unknown unit, impossible quantity or days supply, future written date, Schedule I,
@@ -209,6 +243,9 @@ def receive_prescription(
                     by=by,
                     original_document=original_document,
                     today=today,
+                    patient=patient,
+                    prescriber=prescriber,
+                    product=product,
                 ),
                 created=True,
             )
@@ -227,24 +264,33 @@ def _store_prescription(
     by: User | None,
     original_document: UploadedFile | None,
     today: date,
+    patient: Patient | None = None,
+    prescriber: Prescriber | None = None,
+    product: Product | None = None,
 ) -> Prescription:
-    product = _match_drug(incoming)
+    if product is None:
+        product = _match_drug(incoming)
     schedule = product.dea_schedule if product else incoming.drug.dea_schedule
-    unit, expires_on = _check_prescription_rules(incoming, schedule=schedule, today=today)
+    unit, expires_on = _check_prescription_rules(
+        incoming, schedule=schedule, channel=channel, today=today
+    )
     issues: list[str] = []
     notes: list[str] = list(incoming.warnings)
 
     sent = incoming.prescriber
-    prescriber_match = match_or_create_prescriber(
-        npi=sent.npi,
-        first_name=sent.first_name,
-        last_name=sent.last_name,
-        dea_number=sent.dea_number,
-        state_license=sent.state_license,
-        phone=sent.phone,
-        fax=sent.fax,
-        address=_address(sent.address),
-    )
+    if prescriber is not None:
+        prescriber_match = RecordMatch(prescriber)
+    else:
+        prescriber_match = match_or_create_prescriber(
+            npi=sent.npi,
+            first_name=sent.first_name,
+            last_name=sent.last_name,
+            dea_number=sent.dea_number,
+            state_license=sent.state_license,
+            phone=sent.phone,
+            fax=sent.fax,
+            address=_address(sent.address),
+        )
     prescriber = prescriber_match.record
     if prescriber is None:
         issues.append(IntakeIssue.PRESCRIBER_UNCERTAIN)
@@ -270,15 +316,18 @@ def _store_prescription(
             issues.append(IntakeIssue.DEA_REGISTRATION_UNVERIFIED)
 
     sent_patient = incoming.patient
-    patient_match = match_or_create_patient(
-        first_name=sent_patient.first_name,
-        last_name=sent_patient.last_name,
-        middle_name=sent_patient.middle_name,
-        date_of_birth=sent_patient.date_of_birth,
-        sex=sent_patient.sex,
-        phone=sent_patient.phone,
-        address=_address(sent_patient.address),
-    )
+    if patient is not None:
+        patient_match = RecordMatch(patient)
+    else:
+        patient_match = match_or_create_patient(
+            first_name=sent_patient.first_name,
+            last_name=sent_patient.last_name,
+            middle_name=sent_patient.middle_name,
+            date_of_birth=sent_patient.date_of_birth,
+            sex=sent_patient.sex,
+            phone=sent_patient.phone,
+            address=_address(sent_patient.address),
+        )
     patient = patient_match.record
     if patient is None:
         issues.append(IntakeIssue.PATIENT_UNCERTAIN)
@@ -589,3 +638,289 @@ def cancel_prescription_for_prescriber(cancel: IncomingCancel, *, by: User | Non
         prescription.status = Prescription.Status.CANCELLED
         prescription.save(update_fields=["status", "updated_at"])
         return CancelOutcome(True, "Cancelled before filling.", prescription)
+
+
+# --------------------------------------------------------------------------- intake queue
+
+
+class IntakeResolutionError(ValueError):
+    """A technician's choice in the intake queue that cannot be applied; ``code`` and
+    ``detail`` say why in plain words. Nothing is written."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+# A new patient or prescriber record is to be completed, but does not hold a prescription.
+NON_BLOCKING_ISSUES = (IntakeIssue.NEW_PATIENT, IntakeIssue.NEW_PRESCRIBER)
+
+
+def blocking_intake_issues(prescription: Prescription) -> list[str]:
+    """The intake issues that keep the prescription (and its first fill) out of PV1."""
+    return [issue for issue in prescription.intake_issues if issue not in NON_BLOCKING_ISSUES]
+
+
+def _check_schedule_fits(prescription: Prescription, schedule: str, *, today: date) -> date:
+    """The expiry date under ``schedule``, or IntakeResolutionError when the prescription as
+    written cannot be filled as a product of that schedule."""
+    try:
+        return check_schedule_rules(
+            schedule,
+            refills=prescription.refills_authorized,
+            written_date=prescription.written_date,
+            channel=prescription.channel,
+            today=today,
+        )
+    except IntakeError as error:
+        raise IntakeResolutionError(
+            error.code,
+            f"Rx {prescription.rx_number} as mapped to that product: {error.description}",
+        ) from None
+
+
+def _create_patient_as_received(prescription: Prescription, *, by: User, today: date) -> Patient:
+    sent = prescription.received_data.get("patient") or {}
+    born = sent.get("date_of_birth")
+    if not born:
+        raise IntakeResolutionError(
+            "no_date_of_birth",
+            "No date of birth was received, so the patient cannot be created as received: "
+            "pick the patient, or ask the prescriber's office.",
+        )
+    address = sent.get("address") or {}
+    addresses = [address] if address.get("line1") and address.get("city") else []
+    values = {
+        "first_name": sent.get("first_name", ""),
+        "last_name": sent.get("last_name", ""),
+        "middle_name": sent.get("middle_name", ""),
+        "date_of_birth": date.fromisoformat(born),
+        "sex": sent.get("sex") if sent.get("sex") in Patient.Sex.values else Patient.Sex.UNKNOWN,
+        "phone": sent.get("phone", ""),
+    }
+    try:
+        return create_patient(**values, addresses=addresses, by=by, today=today)
+    except PatientDataError as error:
+        if not addresses or not all(key.startswith("addresses") for key in error.errors):
+            raise IntakeResolutionError(
+                "patient_data",
+                "The patient as received cannot be created: "
+                + " ".join(f"{field}: {message}" for field, message in error.errors.items()),
+            ) from None
+    # The address as received is incomplete: the patient is created without it and the
+    # technician adds it on the patient's page.
+    return create_patient(**values, by=by, today=today)
+
+
+def resolve_intake(
+    prescription: Prescription,
+    *,
+    by: User,
+    patient: Patient | None = None,
+    create_patient_as_received: bool = False,
+    prescriber: Prescriber | None = None,
+    product: Product | None = None,
+    dea_schedules_verified: bool = False,
+    today: date | None = None,
+) -> Prescription:
+    """A technician resolves what holds a prescription in the intake queue.
+
+    Picks the patient (or creates them from ``received_data`` when no record fits), the
+    prescriber, the catalogue product the drug maps to, and confirms that the
+    prescriber's DEA registration covers the product's schedule (recorded on the
+    prescriber). What is left unresolved keeps the prescription in intake; when nothing
+    blocking remains it becomes active, its first fill gets an order for the patient and
+    moves intake -> pv1 with a FillEvent, and the drug checks run again on what was
+    resolved. Locks the prescription row; writes one audit row.
+
+    Raises IntakeResolutionError (nothing written): the prescription is not in intake,
+    nothing was chosen, or a choice does not fit: a product whose schedule forbids the
+    refills written or has expired the prescription, or whose schedule the prescriber's
+    verified DEA registration does not cover, a controlled product without a prescriber
+    DEA number, a patient that cannot be created as received.
+    """
+    today = today or timezone.localdate()
+    if not (
+        patient or create_patient_as_received or prescriber or product or dea_schedules_verified
+    ):
+        raise IntakeResolutionError(
+            "nothing_chosen",
+            "Nothing was chosen: pick the patient, prescriber or drug, or confirm the DEA "
+            "registration.",
+        )
+    if patient is not None and create_patient_as_received:
+        raise IntakeResolutionError(
+            "conflicting_choice",
+            "Either pick a patient on file or create the patient as received, not both.",
+        )
+    with transaction.atomic():
+        prescription = (
+            Prescription.objects.select_for_update(of=("self",))
+            .select_related("patient", "prescriber", "product")
+            .get(pk=prescription.pk)
+        )
+        if prescription.status != Prescription.Status.INTAKE:
+            raise IntakeResolutionError(
+                "not_in_intake",
+                f"Rx {prescription.rx_number} is {prescription.get_status_display().lower()}, "
+                "not waiting in intake: there is nothing to resolve.",
+            )
+        issues = list(prescription.intake_issues)
+        done: list[str] = []
+
+        if product is not None:
+            prescription.expires_on = _check_schedule_fits(
+                prescription, product.dea_schedule, today=today
+            )
+            prescription.product = product
+            prescription.dea_schedule = product.dea_schedule
+            issues = [i for i in issues if i != IntakeIssue.DRUG_NOT_MATCHED]
+            done.append(f"drug mapped to {product.display_name} ({product.product_ndc})")
+        if prescriber is not None:
+            prescription.prescriber = prescriber
+            issues = [
+                i
+                for i in issues
+                if i not in (IntakeIssue.PRESCRIBER_UNCERTAIN, IntakeIssue.NEW_PRESCRIBER)
+            ]
+            done.append(f"prescriber {prescriber} (NPI {prescriber.npi})")
+        if create_patient_as_received:
+            patient = _create_patient_as_received(prescription, by=by, today=today)
+            issues = [i for i in issues if i != IntakeIssue.PATIENT_UNCERTAIN]
+            issues.append(IntakeIssue.NEW_PATIENT)
+            done.append(f"new patient {patient} (#{patient.pk}) created as received")
+        elif patient is not None:
+            issues = [
+                i
+                for i in issues
+                if i not in (IntakeIssue.PATIENT_UNCERTAIN, IntakeIssue.NEW_PATIENT)
+            ]
+            done.append(f"patient {patient} (#{patient.pk})")
+        if patient is not None:
+            prescription.patient = patient
+
+        issues = [i for i in issues if i != IntakeIssue.DEA_REGISTRATION_UNVERIFIED]
+        issues += _dea_registration_issues(
+            prescription, by=by, verified=dea_schedules_verified, done=done
+        )
+        prescription.intake_issues = list(dict.fromkeys(issues))
+        blocking = blocking_intake_issues(prescription)
+        if not blocking:
+            prescription.status = Prescription.Status.ACTIVE
+        prescription.save(
+            update_fields=[
+                "patient",
+                "prescriber",
+                "product",
+                "dea_schedule",
+                "expires_on",
+                "intake_issues",
+                "status",
+                "updated_at",
+            ]
+        )
+        if not blocking:
+            _release_first_fill(prescription, by=by, today=today)
+        record_audit_event(
+            actor=by,
+            action=AuditEvent.Action.UPDATE,
+            obj=prescription,
+            patient=prescription.patient,
+            summary=(
+                f"Intake {'resolved' if not blocking else 'partly resolved'}: " + "; ".join(done)
+            ),
+        )
+    return prescription
+
+
+def _dea_registration_issues(
+    prescription: Prescription, *, by: User, verified: bool, done: list[str]
+) -> list[str]:
+    """The DEA issue left for a controlled prescription, after the technician's check."""
+    schedule = prescription.dea_schedule
+    prescriber = prescription.prescriber
+    if not schedule:
+        return []
+    if prescriber is None:
+        if verified:
+            raise IntakeResolutionError(
+                "prescriber_required",
+                "Pick the prescriber before confirming their DEA registration.",
+            )
+        return [IntakeIssue.DEA_REGISTRATION_UNVERIFIED]
+    label = DEASchedule(schedule).label
+    # The number on file, else the one the prescription carried (checked at intake).
+    dea_number = prescriber.dea_number or (
+        (prescription.received_data.get("prescriber") or {}).get("dea_number") or ""
+    )
+    if not dea_number:
+        raise IntakeResolutionError(
+            "dea_number_required",
+            f"Neither {prescriber}'s record nor the prescription has a DEA number, and a "
+            f"{label} prescription needs one: ask the prescriber's office.",
+        )
+    on_file = not prescriber.needs_review and prescriber.dea_schedules
+    if on_file and schedule not in prescriber.dea_schedules:
+        # Never bypassed: a registration on file that does not cover the schedule.
+        raise IntakeResolutionError(
+            "dea_schedule_not_registered",
+            f"The DEA registration of {prescriber} ({prescriber.dea_number}) does not cover "
+            f"{label} (it covers {', '.join(prescriber.dea_schedules)}).",
+        )
+    if on_file:
+        return []
+    if not verified:
+        return [IntakeIssue.DEA_REGISTRATION_UNVERIFIED]
+    if schedule not in prescriber.dea_schedules or not prescriber.dea_number:
+        try:
+            update_prescriber(
+                prescriber,
+                by=by,
+                dea_number=dea_number,
+                dea_schedules=[*prescriber.dea_schedules, schedule],
+            )
+        except PrescriberDataError as error:
+            raise IntakeResolutionError(
+                "prescriber_data", f"The prescriber's record cannot be updated: {error}"
+            ) from None
+    done.append(f"DEA registration {dea_number} confirmed for {label}")
+    return []
+
+
+def _release_first_fill(prescription: Prescription, *, by: User, today: date) -> None:
+    """Send the first fill of a resolved prescription to PV1 with fresh drug checks."""
+    fill = (
+        prescription.fills.select_for_update(of=("self",))
+        .filter(fill_number=0, status=Fill.Status.INTAKE)
+        .select_related("order")
+        .first()
+    )
+    if fill is None:
+        return
+    update_fields = ["status", "status_changed_at"]
+    if fill.order is None:
+        fill.order = Order.objects.create(patient=prescription.patient)
+        update_fields.append("order")
+    elif fill.order.patient_id != prescription.patient_id:
+        # The order was made for a patient matched at receipt whom the technician replaced.
+        if fill.order.fills.exclude(pk=fill.pk).exists():
+            fill.order = Order.objects.create(patient=prescription.patient)
+            update_fields.append("order")
+        else:
+            fill.order.patient = prescription.patient
+            fill.order.save(update_fields=["patient"])
+    FillEvent.objects.create(
+        fill=fill,
+        from_status=fill.status,
+        to_status=Fill.Status.PV1,
+        reason="Intake resolved by a technician",
+        actor=by,
+    )
+    fill.status = Fill.Status.PV1
+    fill.status_changed_at = timezone.now()
+    fill.save(update_fields=update_fields)
+    # Alerts raised at receipt were computed on the data as received and never reached a
+    # pharmacist (the fill was held in intake); the checks run again on what was resolved.
+    fill.dur_alerts.all().delete()
+    run_drug_checks(prescription, fill, today=today)

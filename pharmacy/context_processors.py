@@ -7,9 +7,12 @@ from django.urls import reverse
 NAVIGATION = [
     ("Technician", "technician_home", "pharmacy.work_technician_queues"),
     ("Pharmacist", "pharmacist_home", "pharmacy.verify_prescriptions"),
+    ("Intake", "intake_queue", "pharmacy.work_technician_queues"),
     ("Dashboard", "manager_home", "pharmacy.view_dashboard"),
     ("Patients", "patient_list", "pharmacy.view_patient"),
+    ("Prescribers", "prescriber_list", "pharmacy.view_prescriber"),
     ("Catalogue", "catalogue_search", "inventory.view_product"),
+    ("Inventory", "stock_home", "inventory.view_stocklot"),
     ("Audit trail", "audit_log", "pharmacy.view_auditevent"),
 ]
 

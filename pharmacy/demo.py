@@ -1132,3 +1132,9 @@ def _seed_patients(
                   created=len(addresses))  # fmt: skip
     summary.count("allergies", total=sum(len(p.allergies) for p in PATIENTS),
                   created=len(allergies))  # fmt: skip
+
+
+def seed_demo(*, stdout: TextIOBase) -> dict[str, int]:
+    """This app's part of ``manage.py seed_demo`` (staff, people, catalogue): how many
+    rows of each kind were created. Every app's ``demo.seed_demo`` has this signature."""
+    return seed_demo_pharmacy(stdout=stdout).created

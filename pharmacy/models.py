@@ -2,6 +2,7 @@
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -80,7 +81,9 @@ class AuditEvent(models.Model):
         "pharmacy.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     patient_ids = ArrayField(
-        models.BigIntegerField(), default=list, blank=True,
+        models.BigIntegerField(),
+        default=list,
+        blank=True,
         help_text="Every patient shown, for a list or search result.",
     )
     summary = models.CharField(max_length=255, blank=True)
@@ -101,7 +104,9 @@ class PatientQuerySet(models.QuerySet):
         parts = text.replace(",", " ").split()
         queryset = self
         for part in parts:
-            queryset = queryset.filter(Q(last_name__istartswith=part) | Q(first_name__istartswith=part))
+            queryset = queryset.filter(
+                Q(last_name__istartswith=part) | Q(first_name__istartswith=part)
+            )
         return queryset
 
 
@@ -175,14 +180,16 @@ class PatientAddress(models.Model):
         verbose_name_plural = "patient addresses"
         constraints = [
             models.UniqueConstraint(
-                fields=["patient"], condition=Q(is_default_shipping=True),
+                fields=["patient"],
+                condition=Q(is_default_shipping=True),
                 name="one_default_shipping_address",
             )
         ]
 
     def __str__(self):
-        return ", ".join(filter(None, [self.line1, self.line2, self.city,
-                                       f"{self.state} {self.postal_code}"]))
+        return ", ".join(
+            filter(None, [self.line1, self.line2, self.city, f"{self.state} {self.postal_code}"])
+        )
 
 
 class Allergy(models.Model):
@@ -220,7 +227,8 @@ class Allergy(models.Model):
 
 
 class Prescriber(models.Model):
-    """A prescriber, identified by NPI; a DEA registration lists the schedules they may prescribe."""
+    """A prescriber, identified by NPI; a DEA registration lists the schedules they may
+    prescribe."""
 
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
@@ -231,7 +239,9 @@ class Prescriber(models.Model):
     )
     dea_schedules = ArrayField(
         models.CharField(max_length=4, choices=DEASchedule.choices[1:]),
-        default=list, blank=True, help_text="Schedules the DEA registration allows.",
+        default=list,
+        blank=True,
+        help_text="Schedules the DEA registration allows.",
     )
     state_license_number = models.CharField(max_length=40, blank=True)
     license_state = models.CharField(max_length=2, blank=True)
@@ -301,3 +311,49 @@ class DrugInteraction(models.Model):
 
     def __str__(self):
         return f"{self.ingredient_a_name} + {self.ingredient_b_name} ({self.severity})"
+
+
+# ICD-10-CM: a letter, two characters (digit, then digit or letter), and after a dot up to
+# four more (E11.9, I10, S72.001A, U07.1). Stored upper case with the dot.
+ICD10_CODE_PATTERN = r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$"
+
+
+class Condition(models.Model):
+    """A medical condition of a patient (diabetes, CKD stage 3, pregnancy), as the
+    pharmacist needs it to judge a prescription; optionally coded in ICD-10-CM.
+
+    ``noted_on`` is when the pharmacy learned of it (from the patient, the prescriber or
+    a prescription), not the date of diagnosis.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="conditions")
+    name = models.CharField(max_length=200)
+    icd10_code = models.CharField(
+        "ICD-10 code",
+        max_length=8,
+        blank=True,
+        validators=[
+            RegexValidator(
+                ICD10_CODE_PATTERN,
+                "An ICD-10 code looks like E11.9: a letter, two "
+                "characters, and up to four more after a dot.",
+            )
+        ],
+    )
+    noted_on = models.DateField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        "pharmacy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(icd10_code="") | Q(icd10_code__regex=ICD10_CODE_PATTERN),
+                name="condition_icd10_code_format",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.icd10_code})" if self.icd10_code else self.name

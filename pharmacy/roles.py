@@ -16,6 +16,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "pharmacy.add_allergy",
         "pharmacy.view_prescriber",
         "inventory.view_product",
+        # Stock (issue 4): receive, adjust, count.
+        "inventory.view_stocklot",
+        "inventory.add_stockmovement",
+        "inventory.add_receipt",
+        "inventory.view_receipt",
+        "inventory.view_purchaseorder",
+        "inventory.view_cyclecount",
+        "inventory.add_cyclecount",
     ],
     Role.PHARMACIST: [
         "pharmacy.work_technician_queues",
@@ -27,6 +35,20 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "pharmacy.view_prescriber",
         "inventory.view_product",
         "inventory.change_product",
+        # Stock (issue 4): receive, adjust, count, approve counts, controlled inventories.
+        "inventory.view_stocklot",
+        "inventory.add_stockmovement",
+        "inventory.add_receipt",
+        "inventory.view_receipt",
+        "inventory.view_purchaseorder",
+        "inventory.view_cyclecount",
+        "inventory.add_cyclecount",
+        "inventory.change_cyclecount",
+        "inventory.change_receivingdiscrepancy",
+        "inventory.view_controlled_inventory",
+        # Reorder alerts, quarantine and recall (issue 4).
+        "inventory.change_stocklot",
+        "inventory.view_reorderalert",
     ],
     Role.MANAGER: [
         "pharmacy.view_dashboard",
@@ -35,6 +57,24 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "pharmacy.view_prescriber",
         "inventory.view_product",
         "inventory.change_product",
+        # Stock (issue 4): suppliers' orders, counts to approve, controlled inventories.
+        "inventory.view_stocklot",
+        "inventory.view_receipt",
+        "inventory.view_purchaseorder",
+        "inventory.add_purchaseorder",
+        "inventory.change_purchaseorder",
+        "inventory.view_cyclecount",
+        "inventory.add_cyclecount",
+        "inventory.change_cyclecount",
+        "inventory.change_receivingdiscrepancy",
+        "inventory.view_controlled_inventory",
+        # Reorder rules and alerts, quarantine and recall (issue 4).
+        "inventory.view_reorderrule",
+        "inventory.add_reorderrule",
+        "inventory.change_reorderrule",
+        "inventory.view_reorderalert",
+        "inventory.change_reorderalert",
+        "inventory.change_stocklot",
     ],
 }
 

@@ -201,7 +201,11 @@ TEMPLATES = [
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": parse_database_url("DATABASE_URL", os.environ["DATABASE_URL"])}
 else:
-    DATABASES = {"default": dj_database_url.parse(devservices.embedded_database_url())}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            devservices.embedded_database_url(), conn_max_age=60, conn_health_checks=True
+        )
+    }
 # Tests (pytest-django) create "test_<name>"; a Celery worker started by a test is
 # pointed at that database through this variable.
 if os.environ.get("DATABASE_NAME_OVERRIDE"):
@@ -268,6 +272,17 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
         "task": "pharmacy.tasks.clear_expired_sessions_task",
         "schedule": crontab(hour=3, minute=17),
+    },
+    # Reorder alert e-mails that could not be queued at commit (broker down) or whose
+    # worker died mid-send; the claim in the outbox row keeps each to one e-mail.
+    "send-unsent-reorder-alerts": {
+        "task": "inventory.tasks.send_unsent_reorder_alerts_task",
+        "schedule": timedelta(minutes=1),
+    },
+    # 05:07 UTC is just after midnight in the continental US; the task uses the local date.
+    "expire-lots": {
+        "task": "inventory.tasks.expire_lots_task",
+        "schedule": crontab(hour=5, minute=7),
     },
 }
 
@@ -377,6 +392,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Status fields of different models share the name "status"; name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "StockLotStatusEnum": "inventory.models.StockLot.Status",
+        "FillStatusEnum": "orders.models.Fill.Status",
+        "PrescriptionStatusEnum": "orders.models.Prescription.Status",
+    },
 }
 
 # --------------------------------------------------------------------------- the pharmacy
@@ -398,6 +419,16 @@ CONTROLLED_RX_EXPIRY_DAYS = env_int("CONTROLLED_RX_EXPIRY_DAYS", 183, minimum=1)
 # A refill is too soon until this share (percent) of the last fill's days supply passed.
 REFILL_DUE_PERCENT = env_int("REFILL_DUE_PERCENT", 75, minimum=1)
 CONTROLLED_REFILL_DUE_PERCENT = env_int("CONTROLLED_REFILL_DUE_PERCENT", 90, minimum=1)
+
+# Stock: lots expiring within this many days are listed on the expiry report. A reorder
+# alert e-mail claimed by a worker that then died is sent by another after this many
+# seconds; it must outlast the task time limit, so a slow send is never taken over.
+EXPIRY_WARNING_DAYS = env_int("EXPIRY_WARNING_DAYS", 90, minimum=1)
+REORDER_ALERT_CLAIM_SECONDS = env_int("REORDER_ALERT_CLAIM_SECONDS", 300, minimum=1)
+if REORDER_ALERT_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "REORDER_ALERT_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT."
+    )
 
 # A Celery ping answers within this many seconds or the worker is reported down.
 HEALTH_WORKER_TIMEOUT = float(env_int("HEALTH_WORKER_TIMEOUT_MS", 1000, minimum=50)) / 1000

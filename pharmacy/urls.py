@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from pharmacy import views
+from pharmacy import dashboard, views
 from pharmacy.health import health
 
 api_v1 = [
@@ -22,11 +22,52 @@ urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", views.sign_out, name="logout"),
     path("", views.home, name="home"),
-    path("technician/", views.technician_home, name="technician_home"),
-    path("pharmacist/", views.pharmacist_home, name="pharmacist_home"),
-    path("manager/", views.manager_home, name="manager_home"),
+    path("technician/", dashboard.technician_home, name="technician_home"),
+    path("pharmacist/", dashboard.pharmacist_home, name="pharmacist_home"),
+    path("manager/", dashboard.manager_home, name="manager_home"),
     path("patients/", views.patient_list, name="patient_list"),
+    path("patients/new/", views.patient_create, name="patient_create"),
     path("patients/<int:pk>/", views.patient_detail, name="patient_detail"),
+    path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
+    path("patients/<int:pk>/addresses/new/", views.patient_address_add, name="patient_address_add"),
+    path(
+        "patients/<int:pk>/addresses/<int:address_id>/edit/",
+        views.patient_address_edit,
+        name="patient_address_edit",
+    ),
+    path(
+        "patients/<int:pk>/addresses/<int:address_id>/default/",
+        views.patient_address_make_default,
+        name="patient_address_make_default",
+    ),
+    path(
+        "patients/<int:pk>/addresses/<int:address_id>/remove/",
+        views.patient_address_remove,
+        name="patient_address_remove",
+    ),
+    path("patients/<int:pk>/allergies/", views.patient_allergy_add, name="patient_allergy_add"),
+    path(
+        "patients/<int:pk>/allergies/<int:allergy_id>/remove/",
+        views.patient_allergy_remove,
+        name="patient_allergy_remove",
+    ),
+    path(
+        "patients/<int:pk>/no-known-allergies/",
+        views.patient_no_known_allergies,
+        name="patient_no_known_allergies",
+    ),
+    path(
+        "patients/<int:pk>/conditions/", views.patient_condition_add, name="patient_condition_add"
+    ),
+    path(
+        "patients/<int:pk>/conditions/<int:condition_id>/remove/",
+        views.patient_condition_remove,
+        name="patient_condition_remove",
+    ),
+    path("prescribers/", views.prescriber_list, name="prescriber_list"),
+    path("prescribers/new/", views.prescriber_create, name="prescriber_create"),
+    path("prescribers/<int:pk>/", views.prescriber_detail, name="prescriber_detail"),
+    path("prescribers/<int:pk>/edit/", views.prescriber_edit, name="prescriber_edit"),
     path("audit/", views.audit_log, name="audit_log"),
     path("catalogue/", include("inventory.urls")),
     path("", include("orders.urls")),

@@ -1,23 +1,50 @@
-"""Browser pages of the pharmacy app: sign-in, each role's home, patients, audit trail."""
+"""Browser pages of the pharmacy app: sign-in, each role's home, patients, prescribers,
+audit trail.
 
-from datetime import datetime, time, timedelta
+Every page that shows a patient's data writes exactly one audit row; a form posted
+successfully writes the service's own row instead and redirects.
+"""
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from inventory.models import Package, Product
 from pharmacy.access import staff_permission_required
-from pharmacy.forms import AuditSearchForm, SignInForm
-from pharmacy.models import AuditEvent, Patient, Prescriber, Role, User
+from pharmacy.forms import (
+    AddAddressForm,
+    AddressForm,
+    AllergyForm,
+    AuditSearchForm,
+    ConditionForm,
+    PatientForm,
+    PrescriberForm,
+    SignInForm,
+    add_service_errors,
+)
+from pharmacy.models import AuditEvent, Patient, Prescriber
 from pharmacy.roles import ROLE_HOME_URL_NAMES
-from pharmacy.services import record_audit_event
+from pharmacy.services import (
+    PatientDataError,
+    PrescriberDataError,
+    add_patient_address,
+    create_patient,
+    create_prescriber,
+    record_allergy,
+    record_audit_event,
+    record_condition,
+    remove_allergy,
+    remove_condition,
+    remove_patient_address,
+    set_no_known_allergies,
+    update_patient,
+    update_patient_address,
+    update_prescriber,
+)
 
 
 class SignInView(auth_views.LoginView):
@@ -62,78 +89,6 @@ def home(request):
     return redirect(ROLE_HOME_URL_NAMES[role])
 
 
-def _today_start():
-    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
-
-
-@staff_permission_required("pharmacy.work_technician_queues")
-def technician_home(request):
-    # The intake, fill and packing queues arrive with their issues; until then the
-    # page shows the records a technician keeps.
-    context = {
-        "queues": [
-            {"label": "Intake", "count": None, "note": "Prescriptions arrive with e-Rx intake."},
-            {"label": "Fill", "count": None, "note": "Filling arrives with the fill workflow."},
-            {"label": "Packing", "count": None, "note": "Packing arrives with shipping."},
-        ],
-        "patients": Patient.objects.count(),
-        "patients_added_this_week": Patient.objects.filter(
-            created_at__gte=timezone.now() - timedelta(days=7)
-        ).count(),
-        "prescribers": Prescriber.objects.count(),
-        "products": Product.objects.count(),
-    }
-    return render(request, "pharmacy/technician_home.html", context)
-
-
-@staff_permission_required("pharmacy.verify_prescriptions")
-def pharmacist_home(request):
-    context = {
-        "queues": [
-            {"label": "PV1: data entry", "count": None, "note": "Arrives with the PV1 workflow."},
-            {
-                "label": "PV2: filled product",
-                "count": None,
-                "note": "Arrives with the PV2 workflow.",
-            },
-        ],
-        "patients_with_allergies": Patient.objects.filter(allergies__isnull=False)
-        .distinct()
-        .count(),
-        "patients_no_allergy_record": Patient.objects.filter(
-            allergies__isnull=True, no_known_allergies=False
-        ).count(),
-        "controlled_products": Product.objects.controlled().count(),
-        "refrigerated_products": Product.objects.filter(storage="refrigerated").count(),
-    }
-    return render(request, "pharmacy/pharmacist_home.html", context)
-
-
-@staff_permission_required("pharmacy.view_dashboard")
-def manager_home(request):
-    staff = dict(
-        User.objects.filter(is_active=True)
-        .values_list("groups__name")
-        .annotate(n=Count("id"))
-        .filter(groups__name__in=Role.values)
-    )
-    today = AuditEvent.objects.filter(occurred_at__gte=_today_start()).aggregate(
-        events=Count("id"),
-        failed_logins=Count("id", filter=Q(action=AuditEvent.Action.LOGIN_FAILED)),
-        record_views=Count("id", filter=Q(action=AuditEvent.Action.VIEW)),
-    )
-    context = {
-        "staff": [(role.label, staff.get(role.value, 0)) for role in Role],
-        "patients": Patient.objects.count(),
-        "prescribers": Prescriber.objects.count(),
-        "products": Product.objects.count(),
-        "packages": Package.objects.count(),
-        "controlled_products": Product.objects.controlled().count(),
-        "today": today,
-    }
-    return render(request, "pharmacy/manager_home.html", context)
-
-
 @staff_permission_required("pharmacy.view_patient")
 def patient_list(request):
     query = request.GET.get("q", "").strip()
@@ -152,11 +107,58 @@ def patient_list(request):
 
 @staff_permission_required("pharmacy.view_patient")
 def patient_detail(request, pk: int):
-    patient = get_object_or_404(
+    return _render_patient_page(request, _patient_or_404(pk))
+
+
+def _patient_or_404(pk: int) -> Patient:
+    return get_object_or_404(
         Patient.objects.prefetch_related(
-            "addresses", "allergies__ingredient", "allergies__pharmacologic_class"
+            "addresses",
+            "allergies__ingredient",
+            "allergies__pharmacologic_class",
+            "conditions",
         ),
         pk=pk,
+    )
+
+
+# How many prescriptions and history lines the patient page shows (newest first).
+PATIENT_PAGE_PRESCRIPTIONS = 50
+
+
+def _patient_history(prescriptions) -> list[dict]:
+    """The patient's prescriptions received and fills made, newest first."""
+    lines = []
+    for prescription in prescriptions:
+        lines.append(
+            {
+                "at": prescription.received_at,
+                "what": f"Prescription received · {prescription.get_channel_display()}",
+                "prescription": prescription,
+                "status": prescription.get_status_display(),
+            }
+        )
+        for fill in prescription.fills.all():
+            lines.append(
+                {
+                    "at": fill.created_at,
+                    "what": "Original fill"
+                    if fill.fill_number == 0
+                    else f"Refill {fill.fill_number}",
+                    "prescription": prescription,
+                    "status": fill.get_status_display(),
+                }
+            )
+    return sorted(lines, key=lambda line: line["at"], reverse=True)
+
+
+def _render_patient_page(request, patient: Patient, *, allergy_form=None, condition_form=None):
+    """The patient page: details, allergies, conditions, addresses, prescriptions and
+    history. One audit row."""
+    prescriptions = list(
+        patient.prescriptions.select_related("prescriber", "product").prefetch_related("fills")[
+            :PATIENT_PAGE_PRESCRIPTIONS
+        ]
     )
     record_audit_event(
         actor=request.user,
@@ -165,7 +167,313 @@ def patient_detail(request, pk: int):
         obj=patient,
         patient=patient,
     )
-    return render(request, "pharmacy/patient_detail.html", {"patient": patient})
+    context = {
+        "patient": patient,
+        "prescriptions": prescriptions,
+        "history": _patient_history(prescriptions),
+        "allergy_form": allergy_form or AllergyForm(),
+        "condition_form": condition_form or ConditionForm(),
+    }
+    return render(request, "pharmacy/patient_detail.html", context)
+
+
+def _patient_form_page(request, template: str, context: dict, *, patient: Patient | None):
+    """A form page about a patient: one audit row when it shows an existing patient."""
+    if patient is not None:
+        record_audit_event(
+            actor=request.user,
+            action=AuditEvent.Action.VIEW,
+            request=request,
+            obj=patient,
+            patient=patient,
+        )
+    return render(request, template, {"patient": patient, **context})
+
+
+@staff_permission_required("pharmacy.add_patient")
+def patient_create(request):
+    form = PatientForm(request.POST or None)
+    address_form = AddressForm(request.POST or None, prefix="address")
+    # Both forms are validated (no short circuit) so every mistake shows at once.
+    if request.method == "POST" and form.is_valid() & address_form.is_valid():
+        data = form.cleaned_data
+        try:
+            patient = create_patient(
+                by=request.user,
+                first_name=data["first_name"],
+                middle_name=data["middle_name"],
+                last_name=data["last_name"],
+                date_of_birth=data["date_of_birth"],
+                sex=data["sex"],
+                phone=data["phone"],
+                email=data["email"],
+                preferred_language=data["preferred_language"],
+                child_resistant_waiver_on=data["child_resistant_waiver_on"],
+                addresses=[{**address_form.cleaned_data, "is_default_shipping": True}],
+            )
+        except PatientDataError as error:
+            address_errors = {k: v for k, v in error.errors.items() if k.startswith("addresses")}
+            add_service_errors(
+                form, {k: v for k, v in error.errors.items() if k not in address_errors}
+            )
+            add_service_errors(address_form, address_errors, prefix="addresses[0].")
+        else:
+            messages.success(request, f"{patient.full_name} was added.")
+            return redirect("patient_detail", pk=patient.pk)
+    context = {"form": form, "address_form": address_form, "title": "New patient"}
+    return _patient_form_page(request, "pharmacy/patient_form.html", context, patient=None)
+
+
+@staff_permission_required("pharmacy.change_patient")
+def patient_edit(request, pk: int):
+    patient = get_object_or_404(Patient, pk=pk)
+    form = PatientForm.for_patient(patient, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            # Saving the form is the technician's review of a record created by intake.
+            update_patient(patient, by=request.user, needs_review=False, **form.cleaned_data)
+        except PatientDataError as error:
+            add_service_errors(form, error.errors)
+        else:
+            messages.success(request, f"{patient.full_name}'s details were saved.")
+            return redirect("patient_detail", pk=patient.pk)
+    context = {"form": form, "title": f"Edit {patient.full_name}"}
+    return _patient_form_page(request, "pharmacy/patient_form.html", context, patient=patient)
+
+
+@staff_permission_required("pharmacy.change_patient")
+def patient_address_add(request, pk: int):
+    patient = get_object_or_404(Patient, pk=pk)
+    form = AddAddressForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            add_patient_address(patient, by=request.user, **form.cleaned_data)
+        except PatientDataError as error:
+            add_service_errors(form, error.errors)
+        else:
+            messages.success(request, "The address was added.")
+            return redirect("patient_detail", pk=patient.pk)
+    context = {"form": form, "title": "Add an address"}
+    return _patient_form_page(
+        request, "pharmacy/patient_address_form.html", context, patient=patient
+    )
+
+
+@staff_permission_required("pharmacy.change_patient")
+def patient_address_edit(request, pk: int, address_id: int):
+    patient = get_object_or_404(Patient, pk=pk)
+    address = get_object_or_404(patient.addresses, pk=address_id)
+    form = AddressForm.for_address(address, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            update_patient_address(address, by=request.user, **form.cleaned_data)
+        except PatientDataError as error:
+            add_service_errors(form, error.errors)
+        else:
+            messages.success(request, "The address was saved.")
+            return redirect("patient_detail", pk=patient.pk)
+    context = {"form": form, "address": address, "title": "Edit an address"}
+    return _patient_form_page(
+        request, "pharmacy/patient_address_form.html", context, patient=patient
+    )
+
+
+@require_POST
+@staff_permission_required("pharmacy.change_patient")
+def patient_address_make_default(request, pk: int, address_id: int):
+    patient = get_object_or_404(Patient, pk=pk)
+    address = get_object_or_404(patient.addresses, pk=address_id)
+    update_patient_address(address, by=request.user, is_default_shipping=True)
+    messages.success(request, f"Orders ship to {address} by default now.")
+    return redirect("patient_detail", pk=patient.pk)
+
+
+@require_POST
+@staff_permission_required("pharmacy.change_patient")
+def patient_address_remove(request, pk: int, address_id: int):
+    patient = get_object_or_404(Patient, pk=pk)
+    address = get_object_or_404(patient.addresses, pk=address_id)
+    new_default = remove_patient_address(address, by=request.user)
+    text = "The address was removed."
+    if new_default is not None:
+        text += f" Orders ship to {new_default} by default now."
+    messages.success(request, text)
+    return redirect("patient_detail", pk=patient.pk)
+
+
+def _allergy_match_text(allergy) -> str:
+    if allergy.ingredient is not None:
+        return f"matched to the ingredient {allergy.ingredient.name}"
+    if allergy.pharmacologic_class is not None:
+        return f"matched to the drug class {allergy.pharmacologic_class.name}"
+    return (
+        "not found in the catalogue, kept as written: the drug checks will ask the "
+        "pharmacist to check it by hand"
+    )
+
+
+@require_POST
+@staff_permission_required("pharmacy.change_patient")
+def patient_allergy_add(request, pk: int):
+    patient = _patient_or_404(pk)
+    form = AllergyForm(request.POST)
+    if form.is_valid():
+        try:
+            allergy = record_allergy(patient, by=request.user, **form.cleaned_data)
+        except PatientDataError as error:
+            add_service_errors(form, error.errors)
+        else:
+            messages.success(
+                request, f"Allergy to {allergy.allergen} recorded, {_allergy_match_text(allergy)}."
+            )
+            return redirect("patient_detail", pk=patient.pk)
+    return _render_patient_page(request, patient, allergy_form=form)
+
+
+@require_POST
+@staff_permission_required("pharmacy.change_patient")
+def patient_allergy_remove(request, pk: int, allergy_id: int):
+    patient = get_object_or_404(Patient, pk=pk)
+    allergy = get_object_or_404(patient.allergies, pk=allergy_id)
+    remove_allergy(allergy, by=request.user)
+    messages.success(request, f"The allergy to {allergy.allergen} was removed.")
+    return redirect("patient_detail", pk=patient.pk)
+
+
+@require_POST
+@staff_permission_required("pharmacy.change_patient")
+def patient_no_known_allergies(request, pk: int):
+    patient = get_object_or_404(Patient, pk=pk)
+    try:
+        set_no_known_allergies(patient, by=request.user)
+    except PatientDataError as error:
+        messages.error(request, " ".join(error.errors.values()))
+    else:
+        messages.success(request, "No known allergies recorded.")
+    return redirect("patient_detail", pk=patient.pk)
+
+
+@require_POST
+@staff_permission_required("pharmacy.change_patient")
+def patient_condition_add(request, pk: int):
+    patient = _patient_or_404(pk)
+    form = ConditionForm(request.POST)
+    if form.is_valid():
+        try:
+            condition = record_condition(patient, by=request.user, **form.cleaned_data)
+        except PatientDataError as error:
+            add_service_errors(form, error.errors)
+        else:
+            messages.success(request, f"Condition recorded: {condition}.")
+            return redirect("patient_detail", pk=patient.pk)
+    return _render_patient_page(request, patient, condition_form=form)
+
+
+@require_POST
+@staff_permission_required("pharmacy.change_patient")
+def patient_condition_remove(request, pk: int, condition_id: int):
+    patient = get_object_or_404(Patient, pk=pk)
+    condition = get_object_or_404(patient.conditions, pk=condition_id)
+    remove_condition(condition, by=request.user)
+    messages.success(request, f"The condition {condition} was removed.")
+    return redirect("patient_detail", pk=patient.pk)
+
+
+# --------------------------------------------------------------------------- prescribers
+
+PRESCRIBER_SEARCH_LIMIT = 50
+
+
+def _search_prescribers(text: str):
+    """Prescribers whose NPI starts with the digits typed, or whose first or last names
+    start with each word typed ("chen", "sarah chen", "Chen, S")."""
+    prescribers = Prescriber.objects.all()
+    digits = text.replace(" ", "")
+    if digits.isdigit():
+        return prescribers.filter(npi__startswith=digits)
+    for part in text.replace(",", " ").split():
+        prescribers = prescribers.filter(
+            Q(last_name__istartswith=part) | Q(first_name__istartswith=part)
+        )
+    return prescribers
+
+
+@staff_permission_required("pharmacy.view_prescriber")
+def prescriber_list(request):
+    """Prescriber search by name or NPI; the results refresh as one types (htmx)."""
+    query = request.GET.get("q", "").strip()
+    prescribers = list(_search_prescribers(query)[: PRESCRIBER_SEARCH_LIMIT + 1]) if query else []
+    context = {
+        "query": query,
+        "prescribers": prescribers[:PRESCRIBER_SEARCH_LIMIT],
+        "more": len(prescribers) > PRESCRIBER_SEARCH_LIMIT,
+    }
+    if request.htmx:
+        return render(request, "pharmacy/prescriber_results.html", context)
+    return render(request, "pharmacy/prescriber_list.html", context)
+
+
+# How many of a prescriber's prescriptions their page lists (newest first).
+PRESCRIBER_PAGE_PRESCRIPTIONS = 25
+
+
+@staff_permission_required("pharmacy.view_prescriber")
+def prescriber_detail(request, pk: int):
+    prescriber = get_object_or_404(Prescriber, pk=pk)
+    prescriptions = []
+    # The prescriptions name patients: only for staff who may see patients, audited.
+    if request.user.has_perm("pharmacy.view_patient"):
+        prescriptions = list(
+            prescriber.prescriptions.select_related("patient", "product")[
+                :PRESCRIBER_PAGE_PRESCRIPTIONS
+            ]
+        )
+        shown = [p.patient for p in prescriptions if p.patient is not None]
+        if shown:
+            record_audit_event(
+                actor=request.user,
+                action=AuditEvent.Action.VIEW,
+                request=request,
+                obj=prescriber,
+                patients=shown,
+                summary=f"Prescriber page ({len(prescriptions)} prescriptions shown)",
+            )
+    context = {"prescriber": prescriber, "prescriptions": prescriptions}
+    return render(request, "pharmacy/prescriber_detail.html", context)
+
+
+# Prescriber records are kept by the staff who work intake (technicians and pharmacists).
+@staff_permission_required("pharmacy.work_technician_queues")
+def prescriber_create(request):
+    form = PrescriberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            prescriber = create_prescriber(by=request.user, **form.cleaned_data)
+        except PrescriberDataError as error:
+            add_service_errors(form, error.errors)
+        else:
+            messages.success(request, f"{prescriber} was added.")
+            return redirect("prescriber_detail", pk=prescriber.pk)
+    return render(
+        request, "pharmacy/prescriber_form.html", {"form": form, "title": "New prescriber"}
+    )
+
+
+@staff_permission_required("pharmacy.work_technician_queues")
+def prescriber_edit(request, pk: int):
+    prescriber = get_object_or_404(Prescriber, pk=pk)
+    form = PrescriberForm.for_prescriber(prescriber, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            # Saving the form is the technician's check of a record created by intake.
+            update_prescriber(prescriber, by=request.user, needs_review=False, **form.cleaned_data)
+        except PrescriberDataError as error:
+            add_service_errors(form, error.errors)
+        else:
+            messages.success(request, f"{prescriber} was saved.")
+            return redirect("prescriber_detail", pk=prescriber.pk)
+    context = {"form": form, "prescriber": prescriber, "title": f"Edit {prescriber}"}
+    return render(request, "pharmacy/prescriber_form.html", context)
 
 
 @staff_permission_required("pharmacy.view_auditevent")

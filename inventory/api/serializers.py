@@ -1,8 +1,22 @@
-"""Output serializers of the catalogue API (read-only)."""
+"""Serializers of the inventory API: catalogue output, and receipts (input apart from output)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inventory.models import Package, PharmacologicClass, Product, ProductIngredient
+from inventory.models import (
+    Package,
+    PharmacologicClass,
+    Product,
+    ProductIngredient,
+    PurchaseOrder,
+    Receipt,
+    ReceiptLine,
+    ReceivingDiscrepancy,
+    ReorderAlert,
+    ReorderRule,
+    StockLot,
+    Supplier,
+)
 
 
 class ProductIngredientSerializer(serializers.ModelSerializer):
@@ -107,3 +121,352 @@ class ScanSerializer(serializers.Serializer):
     lot = serializers.CharField()
     expiry = serializers.DateField(allow_null=True)
     serial = serializers.CharField()
+
+
+# --------------------------------------------------------------------------- receiving and stock
+
+
+class ErrorSerializer(serializers.Serializer):
+    """An error as the contract gives it; ``fields`` names each bad input where it is."""
+
+    error = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(required=False)
+
+
+class ReceiptLineInputSerializer(serializers.Serializer):
+    """One line of a delivery: the scan of a package (or its NDC), lot, expiry, packages."""
+
+    scan = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=500,
+        help_text="Raw barcode text: GS1 DataMatrix (lot, expiry and serial come from it), "
+        "UPC-A, GTIN-14 or an NDC. Give this or ndc.",
+    )
+    ndc = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20,
+        help_text="Package NDC, hyphenated 10-digit or plain 11-digit. Give this or scan.",
+    )
+    lot = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="Required unless scanned."
+    )
+    expiry = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=20,
+        help_text="YYYY-MM-DD, or YYYY-MM for the end of that month. Required unless scanned.",
+    )
+    quantity = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=3,
+        help_text="Packages received: a positive whole number.",
+    )
+    serial = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="Serial number, if typed."
+    )
+    location = serializers.CharField(
+        required=False, allow_blank=True, max_length=40, help_text="Bin of a new lot."
+    )
+
+
+class ReceiptInputSerializer(serializers.Serializer):
+    """A delivery: its lines, the supplier (by id) and the purchase order (by number)."""
+
+    lines = ReceiptLineInputSerializer(many=True, allow_empty=True)
+    supplier = serializers.PrimaryKeyRelatedField(
+        queryset=Supplier.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Supplier id; may be left out when purchase_order is given.",
+    )
+    purchase_order = serializers.SlugRelatedField(
+        slug_field="number",
+        queryset=PurchaseOrder.objects.select_related("supplier"),
+        required=False,
+        allow_null=True,
+        help_text="The purchase order's number, when the delivery is against one.",
+    )
+
+
+class StockLotSerializer(serializers.ModelSerializer):
+    ndc = serializers.CharField(source="package.package_ndc", read_only=True)
+    ndc11 = serializers.CharField(source="package.ndc11", read_only=True)
+    product = serializers.CharField(source="package.product.display_name", read_only=True)
+    dea_schedule = serializers.CharField(source="package.product.dea_schedule", read_only=True)
+    unit = serializers.CharField(source="package.unit", read_only=True)
+    # A plain string in the schema: the status enum is shared by two components (this one
+    # and the recall trace's lots), which drf-spectacular cannot name without a setting.
+    status = serializers.CharField(
+        read_only=True, help_text="available, quarantined, expired or recalled"
+    )
+    quantity_on_hand = serializers.DecimalField(
+        max_digits=12, decimal_places=3, normalize_output=True, read_only=True
+    )
+
+    class Meta:
+        model = StockLot
+        fields = [
+            "id",
+            "ndc",
+            "ndc11",
+            "product",
+            "dea_schedule",
+            "lot_number",
+            "expiry",
+            "location",
+            "status",
+            "status_reason",
+            "quantity_on_hand",
+            "unit",
+        ]
+
+
+class ReceiptLineSerializer(serializers.ModelSerializer):
+    ndc = serializers.CharField(source="lot.package.package_ndc")
+    lot = serializers.CharField(source="lot.lot_number")
+    lot_id = serializers.IntegerField(source="lot.pk")
+    expiry = serializers.DateField(source="lot.expiry")
+    units = serializers.DecimalField(
+        source="movement.quantity_change", max_digits=12, decimal_places=3, normalize_output=True
+    )
+    serial_numbers = serializers.ListField(
+        source="movement.serial_numbers", child=serializers.CharField()
+    )
+
+    class Meta:
+        model = ReceiptLine
+        fields = ["ndc", "lot", "lot_id", "expiry", "packages", "units", "serial_numbers"]
+
+
+class ReceivingDiscrepancySerializer(serializers.ModelSerializer):
+    ndc = serializers.CharField(source="package.package_ndc")
+    difference = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ReceivingDiscrepancy
+        fields = [
+            "id",
+            "kind",
+            "ndc",
+            "quantity_ordered",
+            "quantity_received",
+            "difference",
+            "recorded_at",
+            "resolved_at",
+            "resolution",
+        ]
+
+
+class SupplierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Supplier
+        fields = ["id", "name"]
+
+
+class ReceiptSerializer(serializers.ModelSerializer):
+    """A delivery received: its lines, the lots it touched (as they are now) and the
+    discrepancies it raised against its purchase order."""
+
+    supplier = SupplierSerializer()
+    purchase_order = serializers.CharField(source="purchase_order.number", allow_null=True)
+    purchase_order_status = serializers.CharField(source="purchase_order.status", allow_null=True)
+    received_by = serializers.CharField(source="received_by.username")
+    lines = ReceiptLineSerializer(many=True)
+    lots = serializers.SerializerMethodField()
+    discrepancies = ReceivingDiscrepancySerializer(many=True)
+
+    class Meta:
+        model = Receipt
+        fields = [
+            "id",
+            "supplier",
+            "purchase_order",
+            "purchase_order_status",
+            "received_by",
+            "received_at",
+            "note",
+            "lines",
+            "lots",
+            "discrepancies",
+        ]
+
+    @extend_schema_field(StockLotSerializer(many=True))
+    def get_lots(self, receipt: Receipt):
+        lots = {line.lot.pk: line.lot for line in receipt.lines.all()}
+        return StockLotSerializer(sorted(lots.values(), key=lambda lot: lot.pk), many=True).data
+
+
+# --------------------------------------------------------------------------- reorder, recalls
+
+
+class ReorderRuleInputSerializer(serializers.Serializer):
+    """A product's reorder rule; quantities in dispensing units (tablets, mL, each)."""
+
+    ndc = serializers.CharField(
+        max_length=20,
+        help_text="Product NDC (0002-3227), or a package NDC hyphenated (0002-3227-30) or as "
+        "11 digits (00002322730): that package is then the one to order.",
+    )
+    reorder_point = serializers.DecimalField(
+        max_digits=12, decimal_places=3, help_text="Alert when available units fall below."
+    )
+    reorder_quantity = serializers.DecimalField(
+        max_digits=12, decimal_places=3, help_text="Units to order when no par level is set."
+    )
+    par_level = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=3,
+        required=False,
+        allow_null=True,
+        help_text="Order up to this many units instead (above the reorder point).",
+    )
+    preferred_supplier = serializers.PrimaryKeyRelatedField(
+        queryset=Supplier.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        help_text="Supplier id.",
+    )
+    lead_time_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=365,
+        help_text="Days from order to delivery; blank: the supplier's.",
+    )
+
+
+def _units_field(**kwargs):
+    return serializers.DecimalField(
+        max_digits=12, decimal_places=3, normalize_output=True, read_only=True, **kwargs
+    )
+
+
+class ReorderRuleSerializer(serializers.ModelSerializer):
+    product_ndc = serializers.CharField(source="product.product_ndc")
+    product = serializers.CharField(source="product.display_name")
+    order_package_ndc = serializers.CharField(
+        source="order_package.package_ndc", allow_null=True, default=None
+    )
+    preferred_supplier = SupplierSerializer(allow_null=True)
+    reorder_point = _units_field()
+    reorder_quantity = _units_field()
+    par_level = _units_field(allow_null=True)
+    effective_lead_time_days = serializers.IntegerField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = ReorderRule
+        fields = [
+            "id",
+            "product_ndc",
+            "product",
+            "reorder_point",
+            "reorder_quantity",
+            "par_level",
+            "order_package_ndc",
+            "preferred_supplier",
+            "lead_time_days",
+            "effective_lead_time_days",
+            "updated_at",
+        ]
+
+
+class SuggestedOrderSerializer(serializers.Serializer):
+    """The purchase order an alert suggests (not placed: a manager places it)."""
+
+    supplier = SupplierSerializer(source="suggested_supplier", allow_null=True)
+    package_ndc = serializers.CharField(
+        source="suggested_package.package_ndc", allow_null=True, default=None
+    )
+    packages = serializers.IntegerField(source="suggested_packages", allow_null=True)
+    units = _units_field(source="suggested_quantity")
+    lead_time_days = serializers.IntegerField(allow_null=True)
+    expected_arrival = serializers.DateField(allow_null=True)
+
+
+class ReorderAlertSerializer(serializers.ModelSerializer):
+    product_ndc = serializers.CharField(source="product.product_ndc")
+    product = serializers.CharField(source="product.display_name")
+    available_at_crossing = _units_field()
+    reorder_point = _units_field()
+    suggested_order = SuggestedOrderSerializer(source="*")
+    email_sent = serializers.SerializerMethodField()
+    acknowledged_by = serializers.CharField(
+        source="acknowledged_by.username", allow_null=True, default=None
+    )
+    closed_by = serializers.CharField(source="closed_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = ReorderAlert
+        fields = [
+            "id",
+            "status",
+            "product_ndc",
+            "product",
+            "available_at_crossing",
+            "reorder_point",
+            "suggested_order",
+            "raised_at",
+            "email_sent",
+            "email_sent_at",
+            "acknowledged_by",
+            "acknowledged_at",
+            "closed_by",
+            "closed_at",
+            "close_note",
+        ]
+
+    def get_email_sent(self, alert: ReorderAlert) -> bool:
+        return alert.email_sent_at is not None
+
+
+class ReorderAlertCloseSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=255, help_text="What was done (PO number)."
+    )
+
+
+class LotTraceLotSerializer(StockLotSerializer):
+    class Meta(StockLotSerializer.Meta):
+        fields = [*StockLotSerializer.Meta.fields, "received_at"]
+
+
+class DispensingSerializer(serializers.Serializer):
+    """Units of a lot that one dispensing took, from the ledger.
+
+    ``reference`` names the dispensing (``fill:123``). When the fill workflow exists the
+    row also carries ``fill``, ``patient`` and ``shipment``; clients should ignore keys
+    they do not know.
+    """
+
+    reference = serializers.CharField()
+    ndc = serializers.CharField(source="lot__package__package_ndc")
+    lot = serializers.CharField(source="lot__lot_number")
+    lot_id = serializers.IntegerField()
+    quantity = _units_field(help_text="Units still out: dispensed minus returned.")
+    dispensed = _units_field()
+    returned = _units_field()
+    first_dispensed_at = serializers.DateTimeField()
+    last_movement_at = serializers.DateTimeField()
+
+
+class LotTraceSerializer(serializers.Serializer):
+    ndc = serializers.CharField()
+    lot = serializers.CharField()
+    lots = LotTraceLotSerializer(many=True)
+    dispensings = DispensingSerializer(many=True)
+
+
+class RecallInputSerializer(serializers.Serializer):
+    ndc = serializers.CharField(
+        max_length=20,
+        help_text="Product NDC (every package) or package NDC (hyphenated 10 or 11 digits).",
+    )
+    lot = serializers.CharField(
+        required=False, allow_blank=True, max_length=40, help_text="Blank: every lot."
+    )
+    reason = serializers.CharField(max_length=255, help_text="The recall notice, in short.")

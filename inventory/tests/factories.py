@@ -1,6 +1,9 @@
-"""factory_boy factories of the catalogue's models."""
+"""factory_boy factories of the inventory app's models."""
+
+import datetime
 
 import factory
+from django.utils import timezone
 
 from inventory.ingredients import normalize_ingredient_name
 from inventory.models import (
@@ -10,6 +13,9 @@ from inventory.models import (
     PharmacologicClass,
     Product,
     ProductIngredient,
+    StockLot,
+    StockMovement,
+    Supplier,
 )
 from inventory.ndc import ndc10_digits, ndc11_from_package_ndc
 
@@ -75,3 +81,37 @@ class PackageFactory(factory.django.DjangoModelFactory):
     description = factory.LazyAttribute(lambda o: f"30 CAPSULE in 1 BOTTLE ({o.package_ndc})")
     quantity = 30
     unit = "CAPSULE"
+
+
+class SupplierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Supplier
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Wholesaler {n}")
+
+
+class StockLotFactory(factory.django.DjangoModelFactory):
+    """A lot with stock: its receipt goes through the ledger so the two always agree."""
+
+    class Meta:
+        model = StockLot
+
+    package = factory.SubFactory(PackageFactory)
+    lot_number = factory.Sequence(lambda n: f"LOT{n:05d}")
+    expiry = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=400))
+    location = "A-01"
+
+    @classmethod
+    def _create(cls, model_class, *args, quantity_on_hand=0, **kwargs):
+        lot = super()._create(model_class, *args, **kwargs)
+        if quantity_on_hand:
+            StockMovement.objects.create(
+                lot=lot,
+                kind=StockMovement.Kind.RECEIPT,
+                quantity_change=quantity_on_hand,
+                reason="factory",
+            )
+            StockLot.objects.filter(pk=lot.pk).update(quantity_on_hand=quantity_on_hand)
+            lot.refresh_from_db()
+        return lot

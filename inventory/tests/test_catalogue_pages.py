@@ -11,7 +11,7 @@ from django.urls import reverse
 from inventory.models import DEASchedule, PharmacologicClass, Product, Storage
 from inventory.ndc import GROUP_SEPARATOR as GS
 from inventory.ndc import gtin14_from_ndc, upc_from_ndc
-from inventory.services import set_product_storage
+from inventory.services.catalogue import set_product_storage
 from inventory.tests.factories import (
     IngredientFactory,
     PackageFactory,

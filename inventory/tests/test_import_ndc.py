@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 
-from inventory import services
 from inventory.models import (
     Ingredient,
     Package,
@@ -20,7 +19,8 @@ from inventory.models import (
     ProductIngredient,
     Storage,
 )
-from inventory.services import (
+from inventory.services import catalogue as services
+from inventory.services.catalogue import (
     ImportProblem,
     NDCImportError,
     import_ndc_directory,

@@ -23,7 +23,6 @@ from orders.intake.ncpdp import (
     parse_new_rx,
     parse_script_message,
 )
-from orders.tests import erx_samples
 from orders.tests.erx_samples import (
     BILLION_LAUGHS,
     EXTERNAL_DTD,
@@ -721,17 +720,3 @@ def test_reply_accepts_a_bare_header():
 
 
 # --------------------------------------------------------------------------- speed
-
-
-def test_parsing_a_new_rx_takes_well_under_a_millisecond():
-    # Intake must take 200 NewRx a second through HTTP on two cores; parsing measures
-    # about 0.2 ms. The bound is loose so a slow CI machine passes and a regression
-    # to quadratic work does not.
-    raw = erx_samples.new_rx(schedule="C48675")
-    parse_new_rx(raw)
-    started = time.process_time()
-
-    for _ in range(200):
-        parse_new_rx(raw)
-
-    assert (time.process_time() - started) / 200 < 0.002

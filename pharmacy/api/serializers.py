@@ -1,4 +1,5 @@
-"""Output serializers of the pharmacy API."""
+"""Serializers of the pharmacy API: output serializers, and separate input serializers for
+what a caller may send (``...InputSerializer``)."""
 
 from rest_framework import serializers
 
@@ -10,6 +11,11 @@ class AllergySerializer(serializers.ModelSerializer):
     pharmacologic_class = serializers.CharField(
         source="pharmacologic_class.name", allow_null=True, default=None
     )
+    is_coded = serializers.SerializerMethodField(
+        help_text="True when the allergen was matched to a catalogue ingredient or "
+        "pharmacologic class, so the drug checks can match it; False when it is kept as "
+        "written (latex, a food) and the checks warn that it could not be checked."
+    )
 
     class Meta:
         model = Allergy
@@ -18,10 +24,14 @@ class AllergySerializer(serializers.ModelSerializer):
             "allergen",
             "ingredient",
             "pharmacologic_class",
+            "is_coded",
             "reaction",
             "severity",
             "recorded_at",
         ]
+
+    def get_is_coded(self, allergy: Allergy) -> bool:
+        return allergy.ingredient_id is not None or allergy.pharmacologic_class_id is not None
 
 
 class PatientAddressSerializer(serializers.ModelSerializer):
@@ -62,3 +72,47 @@ class PatientSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+
+# --------------------------------------------------------------------------- input
+
+
+class PatientAddressInputSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=40, required=False, default="Home")
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    city = serializers.CharField(max_length=100)
+    state = serializers.CharField(max_length=2, help_text="Two-letter state code")
+    postal_code = serializers.CharField(max_length=10, help_text="ZIP or ZIP+4")
+    is_default_shipping = serializers.BooleanField(required=False, default=False)
+
+
+class PatientInputSerializer(serializers.Serializer):
+    """A new patient; field rules that need the pharmacy's knowledge (dates, states, ZIP
+    codes, one default address) are checked by ``pharmacy.services.create_patient``."""
+
+    first_name = serializers.CharField(max_length=100)
+    middle_name = serializers.CharField(
+        max_length=100, required=False, default="", allow_blank=True
+    )
+    last_name = serializers.CharField(max_length=100)
+    date_of_birth = serializers.DateField(input_formats=["iso-8601"])
+    sex = serializers.ChoiceField(choices=Patient.Sex.choices, required=False, default="U")
+    phone = serializers.CharField(max_length=30, required=False, default="", allow_blank=True)
+    email = serializers.EmailField(required=False, default="", allow_blank=True)
+    preferred_language = serializers.CharField(max_length=40, required=False, default="English")
+    no_known_allergies = serializers.BooleanField(required=False, default=False)
+    child_resistant_waiver_on = serializers.DateField(
+        input_formats=["iso-8601"], required=False, allow_null=True, default=None
+    )
+    addresses = PatientAddressInputSerializer(many=True, required=False, default=list)
+
+
+class AllergyInputSerializer(serializers.Serializer):
+    allergen = serializers.CharField(
+        max_length=255, help_text="An ingredient or a pharmacologic class, as the patient says it"
+    )
+    reaction = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    severity = serializers.ChoiceField(
+        choices=Allergy.Severity.choices, required=False, default=Allergy.Severity.UNKNOWN
+    )

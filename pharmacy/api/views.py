@@ -1,31 +1,49 @@
-"""API views of the pharmacy app. Every read of patient data writes one audit row."""
+"""API views of the pharmacy app. Every read of patient data writes one audit row; every
+write goes through a service of ``pharmacy.services``, which writes its own."""
 
 from datetime import date
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
 from rest_framework.response import Response
 
+from inventory.api.serializers import ErrorSerializer
 from pharmacy.api.errors import APIError
-from pharmacy.api.serializers import PatientSerializer
+from pharmacy.api.serializers import (
+    AllergyInputSerializer,
+    AllergySerializer,
+    PatientInputSerializer,
+    PatientSerializer,
+)
 from pharmacy.models import AuditEvent, Patient
-from pharmacy.services import record_audit_event
+from pharmacy.services import (
+    PatientDataError,
+    create_patient,
+    record_allergy,
+    record_audit_event,
+)
 
 PATIENT_PREFETCH = ("allergies__ingredient", "allergies__pharmacologic_class", "addresses")
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("last_name", str, description="Exact last name, any case"),
-        OpenApiParameter("date_of_birth", str, description="YYYY-MM-DD"),
-    ]
-)
+def _invalid(error: PatientDataError) -> APIError:
+    """The service's field errors in the shape DRF gives its own: field -> messages."""
+    return APIError(
+        "invalid",
+        str(error),
+        fields={field: [message] for field, message in error.errors.items()},
+    )
+
+
 class PatientListView(generics.ListAPIView):
-    """Patients by last name and date of birth, with their allergies."""
+    """Patients by last name and date of birth, with their allergies; a new patient."""
 
     serializer_class = PatientSerializer
-    required_permissions = ["pharmacy.view_patient"]
+    required_permissions = {
+        "GET": ["pharmacy.view_patient"],
+        "POST": ["pharmacy.view_patient", "pharmacy.add_patient"],
+    }
 
     def get_queryset(self):
         patients = Patient.objects.prefetch_related(*PATIENT_PREFETCH)
@@ -42,6 +60,16 @@ class PatientListView(generics.ListAPIView):
                 ) from None
         return patients
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("last_name", str, description="Exact last name, any case"),
+            OpenApiParameter("date_of_birth", str, description="YYYY-MM-DD"),
+        ],
+        responses={200: PatientSerializer(many=True), 400: ErrorSerializer},
+    )
+    def get(self, request, *args, **kwargs):
+        return self.list(request, *args, **kwargs)
+
     def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)
         shown = [Patient(pk=row["id"]) for row in response.data["results"]]
@@ -53,6 +81,26 @@ class PatientListView(generics.ListAPIView):
             summary=f"API patient search ({len(shown)} shown)",
         )
         return response
+
+    @extend_schema(
+        request=PatientInputSerializer,
+        responses={
+            201: PatientSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer, description="Invalid input; nothing written. See fields."
+            ),
+        },
+    )
+    def post(self, request):
+        given = PatientInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            # create_patient writes the audit row of this request (the patient created).
+            patient = create_patient(**given.validated_data, by=request.user)
+        except PatientDataError as error:
+            raise _invalid(error) from None
+        patient = Patient.objects.prefetch_related(*PATIENT_PREFETCH).get(pk=patient.pk)
+        return Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
 
 
 class PatientDetailView(generics.GenericAPIView):
@@ -71,3 +119,34 @@ class PatientDetailView(generics.GenericAPIView):
             patient=patient,
         )
         return Response(self.get_serializer(patient).data)
+
+
+class PatientAllergyView(generics.GenericAPIView):
+    """Record an allergy of a patient, coded to an ingredient or pharmacologic class when
+    the catalogue knows the allergen."""
+
+    serializer_class = AllergyInputSerializer
+    required_permissions = [
+        "pharmacy.view_patient",
+        "pharmacy.change_patient",
+        "pharmacy.add_allergy",
+    ]
+
+    @extend_schema(
+        request=AllergyInputSerializer,
+        responses={
+            201: AllergySerializer,
+            400: ErrorSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such patient."),
+        },
+    )
+    def post(self, request, pk: int):
+        patient = get_object_or_404(Patient, pk=pk)
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            # record_allergy writes the audit row of this request.
+            allergy = record_allergy(patient, **given.validated_data, by=request.user)
+        except PatientDataError as error:
+            raise _invalid(error) from None
+        return Response(AllergySerializer(allergy).data, status=status.HTTP_201_CREATED)

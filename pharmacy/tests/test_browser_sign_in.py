@@ -18,13 +18,29 @@ def sign_in(page, username, password):
 @pytest.mark.parametrize(
     ("role", "heading", "nav"),
     [
-        ("technician", "Technician work", ["Technician", "Patients", "Catalogue"]),
+        (
+            "technician",
+            "Technician work",
+            ["Technician", "Intake", "Patients", "Prescribers", "Catalogue", "Inventory"],
+        ),
         (
             "pharmacist",
             "Pharmacist verification",
-            ["Technician", "Pharmacist", "Patients", "Catalogue"],
+            [
+                "Technician",
+                "Pharmacist",
+                "Intake",
+                "Patients",
+                "Prescribers",
+                "Catalogue",
+                "Inventory",
+            ],
         ),
-        ("manager", "Dashboard", ["Dashboard", "Catalogue", "Audit trail"]),
+        (
+            "manager",
+            "Dashboard",
+            ["Dashboard", "Prescribers", "Catalogue", "Inventory", "Audit trail"],
+        ),
     ],
 )
 def test_each_role_signs_in_and_sees_its_home(request, page, screenshot, role, heading, nav):

@@ -11,6 +11,7 @@ PAGES = {
     "/patients/": {"technician", "pharmacist"},
     "/audit/": {"manager"},
     "/catalogue/": {"technician", "pharmacist", "manager"},
+    "/catalogue/stock/": {"technician", "pharmacist", "manager"},
 }
 
 
@@ -59,18 +60,26 @@ def test_each_role_lands_on_its_home(request, role, home):
     [
         (
             "technician",
-            ["Technician", "Patients", "Catalogue"],
+            ["Technician", "Intake", "Patients", "Prescribers", "Catalogue", "Inventory"],
             ["Pharmacist", "Dashboard", "Audit trail"],
         ),
         (
             "pharmacist",
-            ["Technician", "Pharmacist", "Patients", "Catalogue"],
+            [
+                "Technician",
+                "Pharmacist",
+                "Intake",
+                "Patients",
+                "Prescribers",
+                "Catalogue",
+                "Inventory",
+            ],
             ["Dashboard", "Audit trail"],
         ),
         (
             "manager",
-            ["Dashboard", "Catalogue", "Audit trail"],
-            ["Technician", "Pharmacist", "Patients"],
+            ["Dashboard", "Prescribers", "Catalogue", "Inventory", "Audit trail"],
+            ["Technician", "Pharmacist", "Intake", "Patients"],
         ),
     ],
 )

@@ -1,3 +1,3 @@
-"""API endpoints of this app (none yet; the integration contract's paths arrive with their issues)."""
+"""API endpoints of the shipping app (the contract's shipment paths arrive with shipping)."""
 
 urlpatterns: list = []

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.services import NDCImportError, import_ndc_directory
+from inventory.services.catalogue import NDCImportError, import_ndc_directory
 
 
 class Command(BaseCommand):

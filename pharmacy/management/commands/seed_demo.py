@@ -1,18 +1,47 @@
-"""`manage.py seed_demo [--if-empty]`: load the demo pharmacy and print the staff logins."""
+"""`manage.py seed_demo [--if-empty]`: load the demo pharmacy and print the staff logins.
 
+Each app brings its own demo data in ``<app>/demo.py`` with a function
+``seed_demo(*, stdout) -> dict[str, int]`` (rows created per kind). The command finds
+them through the app registry, so this command (in ``pharmacy``) never imports an app
+that depends on ``pharmacy``. The pharmacy demo runs first, because it creates the staff
+and the catalogue every other demo uses; the others follow in ``INSTALLED_APPS`` order.
+"""
+
+import importlib
+import importlib.util
 import os
+from collections.abc import Callable, Iterator
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
-from pharmacy.demo import STAFF, demo_data_present, seed_demo_pharmacy
+from pharmacy.demo import STAFF, demo_data_present
 from pharmacy.models import Role, User
 from pharmacy.services import StaffError
 
 
+def app_demo_seeders() -> Iterator[tuple[str, Callable[..., dict[str, int]]]]:
+    """(app label, its ``demo.seed_demo``) of every installed app that has one."""
+    app_configs = sorted(apps.get_app_configs(), key=lambda app: app.label != "pharmacy")
+    for app in app_configs:
+        name = f"{app.name}.demo"
+        try:
+            found = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # the app is a plain module, not a package
+            found = None
+        if found is None:
+            continue
+        seed = getattr(importlib.import_module(name), "seed_demo", None)
+        if callable(seed):
+            yield app.label, seed
+
+
 class Command(BaseCommand):
     help = (
-        "Load the demo pharmacy: staff of each role, prescribers, patients and a drug "
-        "catalogue. Safe to run again: what exists is neither duplicated nor changed."
+        "Load the demo pharmacy: staff of each role, prescribers, patients, a drug "
+        "catalogue and prescriptions from every channel. Safe to run again: what exists is "
+        "neither duplicated nor changed."
     )
 
     def add_arguments(self, parser):
@@ -26,11 +55,15 @@ class Command(BaseCommand):
         if options["if_empty"] and demo_data_present():
             self.stdout.write("Demo data already present; nothing loaded.")
         else:
+            created = 0
             try:
-                summary = seed_demo_pharmacy(stdout=self.stdout)
+                # One transaction for every app: a demo that fails leaves nothing behind.
+                with transaction.atomic():
+                    for _label, seed in app_demo_seeders():
+                        created += sum(seed(stdout=self.stdout).values())
             except StaffError as error:
                 raise CommandError(f"{error} Nothing was loaded.") from None
-            if summary.created_anything:
+            if created:
                 self.stdout.write(self.style.SUCCESS("Demo data loaded."))
             else:
                 self.stdout.write("Demo data already complete; nothing new loaded.")

@@ -1,0 +1,414 @@
+"""Reorder rules and reorder alerts: exactly one alert and one e-mail per fall below the
+reorder point, whatever fails on the way (DESIGN.md section 7, "Nothing lost").
+
+How each failure is covered:
+
+- **Two fills lower the same product's stock at once.** ``check_reorder_point`` runs in
+  the transaction that lowered the stock and locks the product's ReorderRule row, after
+  the lots; a second transaction waits there until the first commits, then counts the
+  units with the first one's change included. Without the lock each would see only its
+  own change and both might stay above the point while together they fall below it. A
+  partial unique constraint (one open or acknowledged alert per product) backs it up.
+- **The broker is down at commit.** The alert row is written in the stock-changing
+  transaction, so it exists exactly when the stock change does; it is the e-mail's
+  outbox. Queuing the e-mail task after commit may fail: that is logged, never raised
+  (the fill went through), and ``send_unsent_reorder_alerts`` (Celery beat, every
+  minute) sends what is still unsent.
+- **The worker dies mid-send, or a task runs twice.** ``send_reorder_alert`` claims the
+  e-mail with a conditional UPDATE (``email_claimed_at``) and checks the row count, so
+  only one worker sends; a claim older than REORDER_ALERT_CLAIM_SECONDS (longer than the
+  task time limit) is taken to be a dead worker's and is taken over. A worker that dies
+  after the SMTP server accepted the message but before ``email_sent_at`` is written
+  would cause the one possible resend; its stable Message-ID lets mail programs fold
+  the two.
+"""
+
+import logging
+import math
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from inventory.models import (
+    REORDER_ALERT_TRANSITIONS,
+    Package,
+    Product,
+    ReorderAlert,
+    ReorderRule,
+    StockLot,
+    Supplier,
+)
+
+logger = logging.getLogger(__name__)
+
+MANAGER_GROUP = "manager"  # pharmacy.models.Role.MANAGER; inventory may not import pharmacy
+
+
+class ReorderError(Exception):
+    """A reorder rule or alert change refused; ``code`` is stable, ``detail`` for people."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def set_reorder_rule(
+    product: Product,
+    *,
+    by,
+    reorder_point: Decimal,
+    reorder_quantity: Decimal,
+    par_level: Decimal | None = None,
+    order_package: Package | None = None,
+    preferred_supplier: Supplier | None = None,
+    lead_time_days: int | None = None,
+) -> tuple[ReorderRule, bool]:
+    """Create or replace the product's reorder rule; returns it and whether it is new.
+
+    Quantities are dispensing units. When the stock is already below the new reorder
+    point, the alert is raised now (the fall below happened from the rule's point of
+    view). Raises ReorderError ``invalid_rule`` for negative or inconsistent quantities,
+    or a package of another product.
+    """
+    reorder_point = Decimal(reorder_point)
+    reorder_quantity = Decimal(reorder_quantity)
+    if reorder_point < 0:
+        raise ReorderError("invalid_rule", "The reorder point cannot be below zero.")
+    if reorder_quantity <= 0:
+        raise ReorderError("invalid_rule", "The reorder quantity must be more than zero.")
+    if par_level is not None and Decimal(par_level) <= reorder_point:
+        raise ReorderError(
+            "invalid_rule", "The par level must be above the reorder point (or left blank)."
+        )
+    if order_package is not None and order_package.product_id != product.pk:
+        raise ReorderError(
+            "invalid_rule",
+            f"Package {order_package.package_ndc} is not a package of {product.product_ndc}.",
+        )
+    with transaction.atomic():
+        rule, created = ReorderRule.objects.select_for_update().update_or_create(
+            product=product,
+            defaults={
+                "reorder_point": reorder_point,
+                "reorder_quantity": reorder_quantity,
+                "par_level": par_level,
+                "order_package": order_package,
+                "preferred_supplier": preferred_supplier,
+                "lead_time_days": lead_time_days,
+                "updated_by": by,
+            },
+        )
+        check_reorder_point([product.pk])
+    return rule, created
+
+
+# --------------------------------------------------------------------------- raising
+
+
+def available_units_subquery(product_ref: str = "pk") -> Coalesce:
+    """Units of the product in available, unexpired lots (an expression for annotate)."""
+    units = (
+        StockLot.objects.filter(
+            package__product_id=OuterRef(product_ref),
+            status=StockLot.Status.AVAILABLE,
+            expiry__gt=timezone.localdate(),
+        )
+        .order_by()
+        .values("package__product_id")
+        .annotate(total=Sum("quantity_on_hand"))
+        .values("total")
+    )
+    output = DecimalField(max_digits=14, decimal_places=3)
+    return Coalesce(Subquery(units, output_field=output), Value(Decimal(0)), output_field=output)
+
+
+# Two statements sent in one round trip, because this runs in every transaction that
+# lowers stock. The first locks the rules; the second, a statement of its own, takes its
+# snapshot after the locks are granted, so under READ COMMITTED it sees what the
+# transaction that held a lock committed (a subquery of the locking SELECT would still
+# read the snapshot taken before the wait, and two fills could each miss the other's
+# units). Plain SQL: Django's ORM costs more to compile these than PostgreSQL to run them.
+_LOCK_RULES_AND_COUNT = """
+SELECT 1 FROM inventory_reorderrule
+WHERE product_id = ANY(%(ids)s) ORDER BY product_id FOR UPDATE;
+SELECT rule.id, rule.reorder_point, (
+    SELECT COALESCE(SUM(lot.quantity_on_hand), 0)
+    FROM inventory_stocklot lot JOIN inventory_package package ON package.id = lot.package_id
+    WHERE package.product_id = rule.product_id
+      AND lot.status = %(available)s AND lot.expiry > %(today)s
+) FROM inventory_reorderrule rule WHERE rule.product_id = ANY(%(ids)s)
+"""
+
+
+def check_reorder_point(product_ids) -> list[ReorderAlert]:
+    """Raise a reorder alert for each of these products whose available units are now
+    below its reorder point and that has no open or acknowledged alert.
+
+    Must run inside the transaction that lowered the stock, after its lots are locked:
+    it locks the products' ReorderRule rows (in product order), which makes concurrent
+    checks of one product run one after the other. The e-mail task is queued after
+    commit; a broker failure then is logged, never raised. Returns the new alerts.
+    """
+    ids = sorted(set(product_ids))
+    if not ids:
+        return []
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("check_reorder_point must run in the stock-changing transaction")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LOCK_RULES_AND_COUNT,
+            {"ids": ids, "available": StockLot.Status.AVAILABLE, "today": timezone.localdate()},
+        )
+        available = {rule_id: units for rule_id, point, units in cursor.fetchall() if units < point}
+    if not available:
+        return []
+    below = list(ReorderRule.objects.filter(pk__in=available).order_by("product_id"))
+    for rule in below:
+        rule.available = available[rule.pk]
+    already_alerted = set(
+        ReorderAlert.objects.current()
+        .filter(product_id__in=[rule.product_id for rule in below])
+        .values_list("product_id", flat=True)
+    )
+    raised = []
+    for rule in below:
+        if rule.product_id in already_alerted:
+            continue
+        try:
+            # The savepoint keeps the stock change when the constraint refuses a
+            # duplicate, which the rule lock makes a should-not-happen.
+            with transaction.atomic():
+                alert = ReorderAlert.objects.create(**_suggestion(rule))
+        except IntegrityError:
+            logger.warning("Product %s already has a current reorder alert.", rule.product_id)
+            continue
+        transaction.on_commit(lambda alert_id=alert.pk: queue_reorder_alert_email(alert_id))
+        raised.append(alert)
+    return raised
+
+
+def _suggestion(rule: ReorderRule) -> dict:
+    """The alert's fields: what the stock was and the purchase order to place."""
+    available = rule.available
+    if rule.par_level is not None:
+        units = rule.par_level - available
+    else:
+        units = rule.reorder_quantity
+    package = rule.order_package or _largest_package(rule.product_id)
+    packages = None
+    if package is not None and package.quantity:
+        packages = max(1, math.ceil(units / package.quantity))
+    return {
+        "product_id": rule.product_id,
+        "rule": rule,
+        "reorder_point": rule.reorder_point,
+        "available_at_crossing": available,
+        "suggested_quantity": units,
+        "suggested_package": package,
+        "suggested_packages": packages,
+        "suggested_supplier": rule.preferred_supplier,
+        "lead_time_days": rule.effective_lead_time_days,
+    }
+
+
+def _largest_package(product_id: int) -> Package | None:
+    return (
+        Package.objects.filter(product_id=product_id, is_sample=False, quantity__gt=0)
+        .order_by("-quantity", "package_ndc")
+        .first()
+    )
+
+
+def queue_reorder_alert_email(alert_id: int) -> bool:
+    """Queue the alert's e-mail task; False (logged) when the broker cannot take it.
+
+    Called after commit: the alert is saved, so a failure here only delays the e-mail
+    until the periodic task sends it. It fails fast, for the fill that crossed the point
+    is waiting for its response: one connection attempt (Kombu would otherwise retry for
+    seconds), and no result to wait for (the Redis result backend retries for ~20 s).
+    """
+    from inventory.tasks import send_reorder_alert_task  # noqa: PLC0415 (tasks import us)
+
+    app = send_reorder_alert_task.app
+    try:
+        with app.producer_pool.acquire(block=True, timeout=2) as producer:
+            producer.connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=2
+            )
+            send_reorder_alert_task.apply_async(
+                (alert_id,), producer=producer, retry=False, ignore_result=True
+            )
+    except Exception:
+        logger.warning(
+            "Reorder alert %s: could not queue its e-mail (is the broker down?); the "
+            "periodic task will send it.",
+            alert_id,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- e-mail
+
+
+def manager_email_addresses() -> list[str]:
+    """Addresses of active managers who have one."""
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=MANAGER_GROUP)
+        .exclude(email="")
+        .order_by("email")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+
+
+def send_reorder_alert(alert_id: int) -> bool:
+    """Send the alert's e-mail to the managers unless it is sent, being sent, or closed.
+
+    Claims the e-mail with a conditional UPDATE (committed before the SMTP conversation,
+    so a second worker sees the claim); releases the claim when sending fails, so the
+    periodic task retries, and re-raises. Returns whether this call sent it.
+    """
+    now = timezone.now()
+    claimed = (
+        ReorderAlert.objects.email_claimable(now=now)
+        .filter(pk=alert_id)
+        .update(email_claimed_at=now)
+    )
+    if not claimed:
+        return False
+    alert = ReorderAlert.objects.select_related(
+        "product", "suggested_package", "suggested_supplier"
+    ).get(pk=alert_id)
+    recipients = manager_email_addresses()
+    try:
+        if recipients:
+            reorder_alert_email(alert, recipients).send()
+        else:
+            logger.warning("Reorder alert %s: no active manager has an e-mail address.", alert.pk)
+    except Exception:
+        ReorderAlert.objects.filter(pk=alert_id, email_claimed_at=now).update(email_claimed_at=None)
+        raise
+    ReorderAlert.objects.filter(pk=alert_id, email_claimed_at=now).update(
+        email_sent_at=timezone.now(), email_recipients=", ".join(recipients)
+    )
+    return True
+
+
+def send_unsent_reorder_alerts() -> int:
+    """Send every e-mail still unsent and unclaimed (or claimed by a dead worker).
+
+    The periodic catch-up of the outbox; one failure does not stop the others. Returns
+    how many this call sent.
+    """
+    sent = 0
+    alert_ids = list(
+        ReorderAlert.objects.email_claimable(now=timezone.now())
+        .order_by("raised_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    for alert_id in alert_ids:
+        try:
+            sent += send_reorder_alert(alert_id)
+        except Exception:
+            logger.exception("Reorder alert %s: sending its e-mail failed.", alert_id)
+    return sent
+
+
+def reorder_alert_message_id(alert: ReorderAlert) -> str:
+    """The same Message-ID however often the e-mail is built, so a resend is one thread."""
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+    return f"<reorder-alert-{alert.pk}.{alert.raised_at:%Y%m%d%H%M%S}@{domain}>"
+
+
+def _units(quantity: Decimal | None) -> str:
+    return "" if quantity is None else f"{quantity.normalize():f}"
+
+
+def reorder_alert_email(alert: ReorderAlert, recipients: list[str]) -> EmailMessage:
+    product = alert.product
+    lines = [
+        f"{product.display_name} (product NDC {product.product_ndc}) is below its reorder point.",
+        "",
+        f"Available units:  {_units(alert.available_at_crossing)}",
+        f"Reorder point:    {_units(alert.reorder_point)}",
+        f"Raised at:        {timezone.localtime(alert.raised_at):%Y-%m-%d %H:%M %Z}",
+        "",
+        "Suggested purchase order",
+        f"  Supplier:       {alert.suggested_supplier or 'no preferred supplier set'}",
+    ]
+    if alert.suggested_package is not None and alert.suggested_packages:
+        lines.append(
+            f"  Order:          {alert.suggested_packages} x {alert.suggested_package.package_ndc}"
+            f" ({alert.suggested_package.description})"
+        )
+    lines.append(f"  Units:          {_units(alert.suggested_quantity)}")
+    if alert.expected_arrival is not None:
+        lines.append(
+            f"  Lead time:      {alert.lead_time_days} days (arrives about "
+            f"{alert.expected_arrival:%Y-%m-%d} if ordered today)"
+        )
+    lines += [
+        "",
+        f"Acknowledge or close it under Reorder alerts in {settings.PHARMACY_NAME}'s app.",
+    ]
+    return EmailMessage(
+        subject=f"Reorder {product.display_name}: {_units(alert.available_at_crossing)} units "
+        f"left (reorder point {_units(alert.reorder_point)})",
+        body="\n".join(lines),
+        to=recipients,
+        headers={"Message-ID": reorder_alert_message_id(alert)},
+    )
+
+
+# --------------------------------------------------------------------------- managers' moves
+
+
+def _move(alert: ReorderAlert, to: str) -> ReorderAlert:
+    """Lock the alert and check the move; raises ReorderError ``alert_<status>``."""
+    alert = ReorderAlert.objects.select_for_update().get(pk=alert.pk)
+    if to not in REORDER_ALERT_TRANSITIONS[alert.status]:
+        raise ReorderError(
+            f"alert_{alert.status}",
+            f"Reorder alert {alert.pk} is {alert.get_status_display().lower()}; it cannot be "
+            f"{ReorderAlert.Status(to).label.lower()}.",
+        )
+    return alert
+
+
+def acknowledge_reorder_alert(alert: ReorderAlert, *, by) -> ReorderAlert:
+    """A manager has seen the alert (and is ordering); it stays current until closed, so
+    further falls of the stock raise no new alert. Raises ReorderError if not open."""
+    with transaction.atomic():
+        alert = _move(alert, ReorderAlert.Status.ACKNOWLEDGED)
+        alert.status = ReorderAlert.Status.ACKNOWLEDGED
+        alert.acknowledged_by = by
+        alert.acknowledged_at = timezone.now()
+        alert.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
+    return alert
+
+
+def close_reorder_alert(alert: ReorderAlert, *, by, note: str = "") -> ReorderAlert:
+    """The alert is dealt with (the order placed or received). The next fall of the
+    stock below the reorder point raises a new alert. Raises ReorderError if closed."""
+    with transaction.atomic():
+        alert = _move(alert, ReorderAlert.Status.CLOSED)
+        alert.status = ReorderAlert.Status.CLOSED
+        alert.closed_by = by
+        alert.closed_at = timezone.now()
+        alert.close_note = note.strip()[:255]
+        alert.save(update_fields=["status", "closed_by", "closed_at", "close_note"])
+    return alert

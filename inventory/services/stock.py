@@ -1,0 +1,172 @@
+"""Stock: every change of a lot's quantity, each with its ledger row in the same transaction.
+
+Rules every function here keeps (DESIGN.md section 7, "Nothing lost"):
+- rows are locked with SELECT ... FOR UPDATE in primary-key order, so two transactions
+  that touch the same lots always queue in the same order and never deadlock;
+- quantities change with F() expressions, never read-modify-write in Python;
+- the database refuses a negative quantity on hand (CheckConstraint), and the ledger
+  (StockMovement) is append-only, so for every lot the ledger sums to the quantity;
+- every call that lowers available units checks the products' reorder points once, in
+  the same transaction, after the lots are locked (``inventory.services.reorder``: it
+  locks the ReorderRule rows last).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from inventory.models import Package, StockLot, StockMovement
+from inventory.services.reorder import check_reorder_point
+
+
+class StockError(Exception):
+    """A stock operation refused; ``code`` is stable, ``detail`` a sentence for people."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Units taken from one lot for one dispensing, with the ledger row that took them."""
+
+    lot: StockLot
+    quantity: Decimal
+    movement: StockMovement
+
+
+def _check_quantity(quantity: Decimal) -> Decimal:
+    quantity = Decimal(quantity)
+    if quantity <= 0:
+        raise StockError(
+            "invalid_quantity", f"The quantity must be more than zero, not {quantity}."
+        )
+    return quantity
+
+
+def _take(lot: StockLot, quantity: Decimal, *, by, reference: str, reason: str) -> Allocation:
+    StockLot.objects.filter(pk=lot.pk).update(quantity_on_hand=F("quantity_on_hand") - quantity)
+    movement = StockMovement.objects.create(
+        lot=lot,
+        kind=StockMovement.Kind.DISPENSE,
+        quantity_change=-quantity,
+        reference=reference,
+        reason=reason,
+        actor=by,
+    )
+    lot.quantity_on_hand -= quantity
+    return Allocation(lot=lot, quantity=quantity, movement=movement)
+
+
+def allocate_for_dispensing(
+    packages: Sequence[Package],
+    *,
+    quantity: Decimal,
+    by,
+    reference: str,
+    usable_until: date,
+    reason: str = "",
+) -> list[Allocation]:
+    """Take ``quantity`` units from the lots of these packages, first-expiring first.
+
+    Skips lots that are quarantined, recalled, expired or that expire on or before
+    ``usable_until`` (the day the patient will finish the supply). Locks every candidate
+    lot in primary-key order before choosing. Raises StockError ``insufficient_stock``
+    (nothing taken) when the usable lots together hold less than asked.
+    """
+    quantity = _check_quantity(quantity)
+    with transaction.atomic():
+        lots = list(
+            StockLot.objects.dispensable(usable_until=usable_until)
+            .filter(package__in=packages)
+            .order_by("pk")
+            .select_for_update(of=("self",))
+        )
+        available = sum((lot.quantity_on_hand for lot in lots), Decimal(0))
+        if available < quantity:
+            raise StockError(
+                "insufficient_stock",
+                f"Only {available.normalize():f} usable units are in stock; "
+                f"{quantity.normalize():f} are needed.",
+            )
+        allocations = []
+        remaining = quantity
+        for lot in sorted(lots, key=lambda lot: (lot.expiry, lot.pk)):
+            take = min(lot.quantity_on_hand, remaining)
+            allocations.append(_take(lot, take, by=by, reference=reference, reason=reason))
+            remaining -= take
+            if remaining == 0:
+                break
+        check_reorder_point({package.product_id for package in packages})
+        return allocations
+
+
+def dispense_from_lot(
+    lot: StockLot,
+    *,
+    quantity: Decimal,
+    by,
+    reference: str,
+    usable_until: date,
+    reason: str = "",
+) -> Allocation:
+    """Take ``quantity`` units from the one lot a technician scanned.
+
+    Raises StockError with the reason and takes nothing when the lot is quarantined,
+    recalled or expired, expires before ``usable_until``, or holds too few units.
+    """
+    quantity = _check_quantity(quantity)
+    with transaction.atomic():
+        lot = (
+            StockLot.objects.select_for_update(of=("self",))
+            .select_related("package")
+            .get(pk=lot.pk)
+        )
+        if lot.status != StockLot.Status.AVAILABLE:
+            raise StockError(
+                f"lot_{lot.status}",
+                f"Lot {lot.lot_number} is {lot.get_status_display().lower()}"
+                + (f" ({lot.status_reason})" if lot.status_reason else "")
+                + "; it cannot be dispensed.",
+            )
+        if lot.expiry <= timezone.localdate():
+            raise StockError("lot_expired", f"Lot {lot.lot_number} expired on {lot.expiry}.")
+        if lot.expiry <= usable_until:
+            raise StockError(
+                "lot_expires_too_soon",
+                f"Lot {lot.lot_number} expires on {lot.expiry}, before the patient finishes "
+                f"this supply ({usable_until}); use a later-dated lot.",
+            )
+        if lot.quantity_on_hand < quantity:
+            raise StockError(
+                "insufficient_stock",
+                f"Lot {lot.lot_number} holds {lot.quantity_on_hand.normalize():f} units; "
+                f"{quantity.normalize():f} are needed.",
+            )
+        allocation = _take(lot, quantity, by=by, reference=reference, reason=reason)
+        check_reorder_point([lot.package.product_id])
+        return allocation
+
+
+def return_to_stock(
+    lot: StockLot, *, quantity: Decimal, by, reference: str, reason: str
+) -> StockMovement:
+    """Put dispensed units back on their lot (a fill rejected at PV2, say), with a ledger row."""
+    quantity = _check_quantity(quantity)
+    with transaction.atomic():
+        StockLot.objects.filter(pk=lot.pk).update(quantity_on_hand=F("quantity_on_hand") + quantity)
+        return StockMovement.objects.create(
+            lot=lot,
+            kind=StockMovement.Kind.RETURN_TO_STOCK,
+            quantity_change=quantity,
+            reference=reference,
+            reason=reason,
+            actor=by,
+        )

@@ -1,0 +1,438 @@
+"""Reorder alerts: one alert and one e-mail per fall below the reorder point, whatever
+happens at the same time or goes wrong on the way."""
+
+import smtplib
+import threading
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from inventory.models import ReorderAlert, ReorderRule, StockLot
+from inventory.services import reorder
+from inventory.services.reorder import (
+    ReorderError,
+    acknowledge_reorder_alert,
+    close_reorder_alert,
+    set_reorder_rule,
+)
+from inventory.services.stock import allocate_for_dispensing, dispense_from_lot
+from inventory.tasks import send_reorder_alert_task, send_unsent_reorder_alerts_task
+from inventory.tests.factories import PackageFactory, StockLotFactory, SupplierFactory
+
+TODAY = timezone.localdate()
+
+
+@pytest.fixture
+def manager_with_email(manager):
+    manager.email = "mona@example.com"
+    manager.save(update_fields=["email"])
+    return manager
+
+
+@pytest.fixture
+def package(db):
+    """Bottles of 30; the product's rule: reorder 300 units below 100, from a wholesaler
+    with a 2-day lead time."""
+    package = PackageFactory(quantity=30)
+    supplier = SupplierFactory(name="Cardinal Health", lead_time_days=2)
+    ReorderRule.objects.create(
+        product=package.product,
+        reorder_point=100,
+        reorder_quantity=300,
+        preferred_supplier=supplier,
+    )
+    return package
+
+
+def dispense(lot, quantity, by, reference="fill:1"):
+    return dispense_from_lot(
+        lot, quantity=Decimal(quantity), by=by, reference=reference, usable_until=TODAY
+    )
+
+
+def test_falling_below_the_reorder_point_raises_an_alert_and_queues_its_email(
+    package, technician, django_capture_on_commit_callbacks
+):
+    lot = StockLotFactory(package=package, quantity_on_hand=110)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        dispense(lot, 20, technician)
+
+    alert = ReorderAlert.objects.get()
+    assert (alert.product, alert.status, alert.available_at_crossing, alert.reorder_point) == (
+        package.product,
+        "open",
+        90,
+        100,
+    )
+    assert (alert.suggested_quantity, alert.suggested_package, alert.suggested_packages) == (
+        300,
+        package,
+        10,
+    )
+    assert (alert.suggested_supplier.name, alert.lead_time_days) == ("Cardinal Health", 2)
+    assert (alert.email_claimed_at, alert.email_sent_at) == (None, None)
+    assert len(callbacks) == 1
+
+
+def test_staying_at_the_reorder_point_raises_nothing(
+    package, technician, django_capture_on_commit_callbacks
+):
+    lot = StockLotFactory(package=package, quantity_on_hand=110)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        dispense(lot, 10, technician)
+
+    assert ReorderAlert.objects.count() == 0
+    assert callbacks == []
+
+
+def test_a_product_without_a_rule_raises_nothing(technician):
+    lot = StockLotFactory(package=PackageFactory(), quantity_on_hand=10)
+
+    dispense(lot, 10, technician)
+
+    assert ReorderAlert.objects.count() == 0
+
+
+def test_only_available_unexpired_units_count(package, technician):
+    lot = StockLotFactory(package=package, quantity_on_hand=90)
+    StockLotFactory(package=package, quantity_on_hand=500, status=StockLot.Status.QUARANTINED)
+    StockLotFactory(package=package, quantity_on_hand=500, expiry=TODAY)
+
+    allocate_for_dispensing(
+        [package], quantity=Decimal(1), by=technician, reference="fill:1", usable_until=TODAY
+    )
+
+    assert list(ReorderAlert.objects.values_list("available_at_crossing", flat=True)) == [89]
+    lot.refresh_from_db()
+    assert lot.quantity_on_hand == 89
+
+
+def test_a_current_alert_stops_further_alerts_until_it_is_closed(package, technician, manager):
+    lot = StockLotFactory(package=package, quantity_on_hand=200)
+    dispense(lot, 120, technician)  # 80 left: raised
+    dispense(lot, 10, technician)  # 70: the open alert covers it
+    first = ReorderAlert.objects.get()
+    acknowledge_reorder_alert(first, by=manager)
+    dispense(lot, 10, technician)  # 60: acknowledged still covers it
+    assert ReorderAlert.objects.count() == 1
+
+    close_reorder_alert(first, by=manager, note="PO 1001 placed")
+    dispense(lot, 10, technician)  # 50, and no current alert: a new one
+
+    assert list(ReorderAlert.objects.values_list("status", "available_at_crossing")) == [
+        ("open", 50),
+        ("closed", 80),
+    ]
+    first.refresh_from_db()
+    assert (first.acknowledged_by, first.closed_by, first.close_note) == (
+        manager,
+        manager,
+        "PO 1001 placed",
+    )
+
+
+def test_alert_moves_follow_the_table(package, technician, manager):
+    dispense(StockLotFactory(package=package, quantity_on_hand=100), 1, technician)
+    alert = ReorderAlert.objects.get()
+    close_reorder_alert(alert, by=manager)
+
+    with pytest.raises(ReorderError) as refused:
+        acknowledge_reorder_alert(alert, by=manager)
+
+    assert refused.value.code == "alert_closed"
+    assert refused.value.detail == (
+        f"Reorder alert {alert.pk} is closed; it cannot be acknowledged."
+    )
+
+
+def test_par_level_suggests_enough_to_reach_it(package, technician):
+    ReorderRule.objects.filter(product=package.product).update(par_level=400)
+    lot = StockLotFactory(package=package, quantity_on_hand=110)
+
+    dispense(lot, 20, technician)
+
+    alert = ReorderAlert.objects.get()
+    assert (alert.suggested_quantity, alert.suggested_packages) == (310, 11)
+
+
+def test_a_new_rule_above_the_stock_raises_the_alert_at_once(manager):
+    package = PackageFactory(quantity=100)
+    StockLotFactory(package=package, quantity_on_hand=40)
+
+    rule, created = set_reorder_rule(
+        package.product, by=manager, reorder_point=Decimal(50), reorder_quantity=Decimal(200)
+    )
+
+    assert created is True
+    assert (rule.updated_by, rule.order_package) == (manager, None)
+    alert = ReorderAlert.objects.get()
+    assert (alert.available_at_crossing, alert.suggested_package, alert.suggested_packages) == (
+        40,
+        package,
+        2,
+    )
+
+
+def test_setting_a_rule_again_replaces_it(package, manager):
+    rule, created = set_reorder_rule(
+        package.product,
+        by=manager,
+        reorder_point=Decimal(10),
+        reorder_quantity=Decimal(60),
+        par_level=Decimal(90),
+        order_package=package,
+        lead_time_days=5,
+    )
+
+    assert created is False
+    assert ReorderRule.objects.count() == 1
+    rule.refresh_from_db()
+    assert (rule.reorder_point, rule.reorder_quantity, rule.par_level, rule.preferred_supplier) == (
+        10,
+        60,
+        90,
+        None,
+    )
+    assert (rule.order_package, rule.effective_lead_time_days) == (package, 5)
+
+
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        ({"reorder_point": -1}, "The reorder point cannot be below zero."),
+        ({"reorder_quantity": 0}, "The reorder quantity must be more than zero."),
+        ({"par_level": 10}, "The par level must be above the reorder point (or left blank)."),
+    ],
+)
+def test_a_bad_rule_is_refused(package, manager, fields, detail):
+    values = {"reorder_point": Decimal(20), "reorder_quantity": Decimal(60), **fields}
+
+    with pytest.raises(ReorderError, match=detail.replace("(", r"\(").replace(")", r"\)")):
+        set_reorder_rule(package.product, by=manager, **values)
+
+    rule = ReorderRule.objects.get()
+    assert (rule.reorder_point, rule.reorder_quantity) == (100, 300)
+
+
+# --------------------------------------------------------------------------- e-mail
+
+
+@pytest.fixture
+def alert(package, technician):
+    dispense(StockLotFactory(package=package, quantity_on_hand=110), 20, technician)
+    return ReorderAlert.objects.get()
+
+
+@pytest.mark.usefixtures("manager_with_email")
+def test_the_task_run_twice_sends_one_email(alert, mailoutbox):
+    first = send_reorder_alert_task(alert.pk)
+    second = send_reorder_alert_task(alert.pk)
+
+    assert (first, second) == (True, False)
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert message.to == ["mona@example.com"]
+    assert message.subject == (
+        f"Reorder {alert.product.display_name}: 90 units left (reorder point 100)"
+    )
+    assert "Order:          10 x " + alert.suggested_package.package_ndc in message.body
+    assert "Supplier:       Cardinal Health" in message.body
+    assert message.extra_headers["Message-ID"] == reorder.reorder_alert_message_id(alert)
+    assert message.message()["Message-ID"].startswith(f"<reorder-alert-{alert.pk}.")
+    alert.refresh_from_db()
+    assert alert.email_sent_at is not None
+    assert alert.email_recipients == "mona@example.com"
+
+
+@pytest.mark.usefixtures("manager_with_email")
+def test_the_periodic_task_sends_what_was_never_queued(alert, mailoutbox):
+    # The alert's on-commit callback never ran: as when the broker was down at commit.
+    assert send_unsent_reorder_alerts_task() == 1
+    assert send_unsent_reorder_alerts_task() == 0
+
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.usefixtures("manager_with_email")
+def test_a_live_claim_is_left_alone_and_an_abandoned_one_taken_over(alert, mailoutbox, settings):
+    live = timezone.now() - timedelta(seconds=settings.REORDER_ALERT_CLAIM_SECONDS - 30)
+    ReorderAlert.objects.filter(pk=alert.pk).update(email_claimed_at=live)
+
+    assert send_unsent_reorder_alerts_task() == 0
+    assert send_reorder_alert_task(alert.pk) is False
+
+    abandoned = timezone.now() - timedelta(seconds=settings.REORDER_ALERT_CLAIM_SECONDS + 1)
+    ReorderAlert.objects.filter(pk=alert.pk).update(email_claimed_at=abandoned)
+
+    assert send_unsent_reorder_alerts_task() == 1
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.usefixtures("manager_with_email")
+def test_a_failed_send_releases_the_claim_for_the_next_run(alert, mailoutbox, monkeypatch):
+    def refuse(self, fail_silently=False):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("django.core.mail.EmailMessage.send", refuse)
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            send_reorder_alert_task(alert.pk)
+        assert send_unsent_reorder_alerts_task() == 0  # logged, the others still go
+
+    alert.refresh_from_db()
+    assert (alert.email_claimed_at, alert.email_sent_at) == (None, None)
+    assert send_unsent_reorder_alerts_task() == 1
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.usefixtures("manager_with_email")
+def test_a_closed_alert_is_not_emailed(alert, manager, mailoutbox):
+    close_reorder_alert(alert, by=manager)
+
+    assert send_reorder_alert_task(alert.pk) is False
+    assert send_unsent_reorder_alerts_task() == 0
+    assert mailoutbox == []
+
+
+def test_with_no_manager_address_the_alert_stays_in_the_app(alert, manager, mailoutbox):
+    assert send_reorder_alert_task(alert.pk) is True
+
+    alert.refresh_from_db()
+    assert alert.email_sent_at is not None
+    assert alert.email_recipients == ""
+    assert mailoutbox == []
+
+
+def test_a_broker_failure_after_commit_is_logged_not_raised(alert, monkeypatch, caplog):
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to the broker. Connection refused.")
+
+    monkeypatch.setattr(send_reorder_alert_task, "apply_async", broker_down)
+
+    assert reorder.queue_reorder_alert_email(alert.pk) is False
+    assert f"Reorder alert {alert.pk}: could not queue its e-mail" in caplog.text
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The ids whose e-mail task was queued after commit (the broker stays out of it)."""
+    ids = []
+    monkeypatch.setattr(reorder, "queue_reorder_alert_email", ids.append)
+    return ids
+
+
+def run_threads(*targets):
+    errors = []
+
+    def run(target):
+        try:
+            target()
+        except Exception as error:  # any database error fails the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def two_lots(package):
+    return [StockLotFactory(package=package, quantity_on_hand=55) for _ in range(2)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_fills_crossing_at_the_same_moment_raise_one_alert(package, technician, queued):
+    # 110 units in two lots; each fill alone takes the stock to 95, below 100.
+    first_lot, second_lot = two_lots(package)
+    first_took = threading.Event()
+
+    def first_fill():
+        with transaction.atomic():  # the fill workflow's transaction, held open a while
+            dispense(first_lot, 15, technician, "fill:1")
+            first_took.set()
+            time.sleep(0.5)
+
+    def second_fill():
+        first_took.wait(10)
+        dispense(second_lot, 15, technician, "fill:2")
+
+    run_threads(first_fill, second_fill)
+
+    alert = ReorderAlert.objects.get()
+    assert alert.available_at_crossing == 95
+    assert queued == [alert.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_fills_that_cross_only_together_raise_one_alert(package, technician, queued):
+    # Each fill alone leaves 104 (above the point); together they leave 98. Without the
+    # rule lock each would count only its own units and no alert would be raised.
+    first_lot, second_lot = two_lots(package)
+    first_took = threading.Event()
+
+    def first_fill():
+        with transaction.atomic():
+            dispense(first_lot, 6, technician, "fill:1")
+            first_took.set()
+            time.sleep(0.5)
+
+    def second_fill():
+        first_took.wait(10)
+        dispense(second_lot, 6, technician, "fill:2")
+
+    run_threads(first_fill, second_fill)
+
+    alert = ReorderAlert.objects.get()
+    assert alert.available_at_crossing == 98
+    assert queued == [alert.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_threads_dispensing_at_once_raise_one_alert(package, technician, queued):
+    lots = [StockLotFactory(package=package, quantity_on_hand=20) for _ in range(8)]  # 160
+    start = threading.Barrier(16)
+
+    def fill(lot, number):
+        def run():
+            start.wait(10)
+            for turn in range(5):
+                dispense(lot, 1, technician, f"fill:{number}-{turn}")
+
+        return run
+
+    run_threads(*(fill(lots[n % 8], n) for n in range(16)))
+
+    assert sum(StockLot.objects.values_list("quantity_on_hand", flat=True)) == 80
+    alert = ReorderAlert.objects.get()
+    assert alert.available_at_crossing == 99
+    assert queued == [alert.pk]
+
+
+def test_beat_sends_unsent_alerts_every_minute_and_sweeps_expiry_daily():
+    from pharmacy.celery import app  # noqa: PLC0415
+
+    schedule = app.conf.beat_schedule
+    assert schedule["send-unsent-reorder-alerts"]["task"] == (
+        "inventory.tasks.send_unsent_reorder_alerts_task"
+    )
+    assert schedule["send-unsent-reorder-alerts"]["schedule"] == timedelta(minutes=1)
+    assert schedule["expire-lots"]["task"] == "inventory.tasks.expire_lots_task"
+    assert {name for name in app.tasks if name.startswith("inventory.")} >= {
+        "inventory.tasks.send_reorder_alert_task",
+        "inventory.tasks.send_unsent_reorder_alerts_task",
+        "inventory.tasks.expire_lots_task",
+    }

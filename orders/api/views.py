@@ -1,0 +1,461 @@
+"""API views of the orders app: e-prescription intake (NCPDP SCRIPT, FHIR), prescriptions,
+refill requests.
+
+The two e-prescription endpoints read the raw body themselves (DRF's parsers never touch
+it): the size is checked from ``Content-Length`` before a byte is read, and the parsers of
+``orders.intake`` see the bytes exactly as sent, which are kept verbatim. Each answers in
+its own protocol whatever happens, errors included: SCRIPT ``Status``/``Error`` XML for
+NCPDP, an ``OperationOutcome`` for FHIR.
+"""
+
+import logging
+
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inventory.api.serializers import ErrorSerializer
+from orders.api.serializers import (
+    FHIR_BODY,
+    XML_BODY,
+    PrescriptionEnvelopeSerializer,
+    PrescriptionSerializer,
+    RefillRequestSerializer,
+    RefillResponseSerializer,
+)
+from orders.intake.fhir import operation_outcome, parse_fhir_json
+from orders.intake.messages import (
+    MAX_MESSAGE_BYTES,
+    NCPDP_RECEIVER_SYSTEM_ERROR,
+    NCPDP_TRANSACTION_REJECTED,
+    IntakeError,
+)
+from orders.intake.ncpdp import (
+    NEW_RX,
+    build_cancel_rx_response,
+    build_error,
+    build_error_for,
+    build_status,
+    parse_cancel_rx,
+    parse_new_rx,
+    parse_script_message,
+)
+from orders.models import Channel, Fill, Prescription
+from orders.services import (
+    RefillRefused,
+    cancel_prescription_for_prescriber,
+    receive_prescription,
+    request_refill,
+)
+from pharmacy.api.errors import APIError
+from pharmacy.models import AuditEvent, Patient
+from pharmacy.services import record_audit_event
+
+logger = logging.getLogger(__name__)
+
+XML_CONTENT_TYPES = ("application/xml", "text/xml")
+RECEIVER_SYSTEM_ERROR = (
+    "Receiver system error: the pharmacy could not process the message because of an error "
+    "on its side; send it again later."
+)
+FHIR_CONTENT_TYPES = ("application/fhir+json", "application/json")
+
+# One query each for fills and alerts, whatever the number of prescriptions.
+PRESCRIPTION_PREFETCH = (
+    Prefetch("fills", queryset=Fill.objects.only("id", "status", "prescription_id")),
+    "dur_alerts",
+)
+
+
+def prescriptions_for_api():
+    return Prescription.objects.select_related("product").prefetch_related(*PRESCRIPTION_PREFETCH)
+
+
+def _body_within_limit(request) -> bytes:
+    """The raw body, refused as ``too_large`` from its declared length before it is read."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_MESSAGE_BYTES:
+        raise IntakeError(
+            "too_large", f"The body is {length:,} bytes; we accept at most {MAX_MESSAGE_BYTES:,}."
+        )
+    return request.body
+
+
+def _media_type(request) -> str:
+    """The body's media type without parameters (``; charset=utf-8``), lower case."""
+    return request.content_type.split(";", 1)[0].strip().lower()
+
+
+class _RawBodyRenderer(BaseRenderer):
+    """Passes bytes a view built itself (SCRIPT XML) through unchanged."""
+
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class ScriptXMLRenderer(_RawBodyRenderer):
+    media_type = "application/xml"
+    format = "xml"
+
+
+class FHIRJSONRenderer(JSONRenderer):
+    media_type = "application/fhir+json"
+    format = "fhir+json"
+
+
+class _ProtocolView(APIView):
+    """An integration endpoint: token authentication, and an answer whatever the caller
+    accepts (the protocol fixes the reply's format, so no 406)."""
+
+    authentication_classes = [TokenAuthentication]
+    required_permissions = ["pharmacy.work_technician_queues"]
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+
+# --------------------------------------------------------------------------- NCPDP SCRIPT
+
+
+def _xml(body: bytes, status_code: int, headers: dict | None = None) -> HttpResponse:
+    return HttpResponse(body, status=status_code, content_type="application/xml", headers=headers)
+
+
+class NcpdpScriptView(_ProtocolView):
+    """NCPDP SCRIPT intake: one NewRx or CancelRx message per request.
+
+    Every answer is a SCRIPT message: ``Status`` (NewRx stored: 201; the same MessageID
+    already accepted: 200, nothing stored twice), ``CancelRxResponse`` (200, approved or
+    denied with the reason) or ``Error`` (400 for a message we refuse, 415 for a body
+    that is not XML, 401/403 for credentials, 500 with code 602 for a failure on our side).
+    """
+
+    renderer_classes = [ScriptXMLRenderer]
+    parser_classes: list = []  # the body is read raw, never by a DRF parser
+
+    @extend_schema(
+        operation_id="erx_ncpdp_receive",
+        summary="Receive an NCPDP SCRIPT NewRx or CancelRx",
+        request=XML_BODY,
+        responses={
+            (201, "application/xml"): OpenApiResponse(
+                OpenApiTypes.STR, description="SCRIPT Status: the NewRx is stored."
+            ),
+            (200, "application/xml"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="SCRIPT Status for a MessageID already accepted (nothing stored "
+                "again), or a CancelRxResponse (Approved, or Denied with a DenialReason).",
+            ),
+            (400, "application/xml"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="SCRIPT Error (code 900 or 601) saying what to fix; nothing stored.",
+            ),
+            (415, "application/xml"): OpenApiResponse(
+                OpenApiTypes.STR, description="SCRIPT Error: send application/xml or text/xml."
+            ),
+            (500, "application/xml"): OpenApiResponse(
+                OpenApiTypes.STR, description="SCRIPT Error 602: receiver system error."
+            ),
+        },
+        tags=["e-prescriptions"],
+    )
+    def post(self, request):
+        self.script_header = None
+        if _media_type(request) not in XML_CONTENT_TYPES:
+            return _xml(
+                build_error(
+                    None,
+                    code=NCPDP_TRANSACTION_REJECTED,
+                    description=f"The body is sent as {_media_type(request) or 'no type'!r}: "
+                    "send one SCRIPT XML message as application/xml.",
+                ),
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            )
+        try:
+            message = parse_script_message(_body_within_limit(request))
+            self.script_header = message.header
+            if message.message_type == NEW_RX:
+                return self._new_rx(request, message)
+            return self._cancel_rx(request, message)
+        except IntakeError as error:
+            if error.header is None:
+                error.header = self.script_header
+            return _xml(build_error_for(error), status.HTTP_400_BAD_REQUEST)
+
+    def _new_rx(self, request, message) -> HttpResponse:
+        result = receive_prescription(parse_new_rx(message), channel=Channel.NCPDP, by=request.user)
+        rx_number = result.prescription.rx_number
+        if result.created:
+            return _xml(
+                build_status(message.header, description=f"Received as Rx {rx_number}."),
+                status.HTTP_201_CREATED,
+            )
+        return _xml(
+            build_status(
+                message.header,
+                description=f"Already received as Rx {rx_number}: this MessageID was accepted "
+                "before and nothing was stored again.",
+            ),
+            status.HTTP_200_OK,
+        )
+
+    def _cancel_rx(self, request, message) -> HttpResponse:
+        outcome = cancel_prescription_for_prescriber(parse_cancel_rx(message), by=request.user)
+        return _xml(
+            build_cancel_rx_response(
+                message.header, approved=outcome.approved, reason=outcome.reason
+            ),
+            status.HTTP_200_OK,
+        )
+
+    def handle_exception(self, exc):
+        header = getattr(self, "script_header", None)
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            return _xml(
+                build_error(header, code=NCPDP_TRANSACTION_REJECTED, description=str(exc.detail)),
+                status.HTTP_401_UNAUTHORIZED,
+                {"WWW-Authenticate": self.get_authenticate_header(self.request) or "Token"},
+            )
+        if isinstance(exc, exceptions.APIException):
+            return _xml(
+                build_error(header, code=NCPDP_TRANSACTION_REJECTED, description=str(exc.detail)),
+                exc.status_code,
+            )
+        logger.exception(
+            "NCPDP intake failed on our side (MessageID %s)",
+            header.message_id if header else "unknown",
+        )
+        return _xml(
+            build_error(
+                header, code=NCPDP_RECEIVER_SYSTEM_ERROR, description=RECEIVER_SYSTEM_ERROR
+            ),
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+
+# --------------------------------------------------------------------------- FHIR
+
+
+def _outcome(status_code: int, error: IntakeError, *, issue_type: str | None = None) -> Response:
+    body = operation_outcome([error])
+    if issue_type:
+        body["issue"][0]["code"] = issue_type
+    return Response(body, status=status_code, content_type="application/fhir+json")
+
+
+class FhirMedicationRequestView(_ProtocolView):
+    """FHIR R4 intake: a MedicationRequest, or a Bundle holding one with its Patient,
+    Practitioner and Medication.
+
+    201 ``{"prescription": {...}}`` when stored; 200 with the same body when the message
+    (Bundle identifier, else resource id) was received before; otherwise an
+    OperationOutcome: 400 for a document we refuse, 415 for a body that is not JSON,
+    401/403 for credentials, 500 for a failure on our side.
+    """
+
+    renderer_classes = [JSONRenderer, FHIRJSONRenderer]
+    parser_classes: list = []  # the body is read raw, never by a DRF parser
+
+    @extend_schema(
+        operation_id="erx_fhir_receive",
+        summary="Receive a FHIR R4 MedicationRequest or Bundle",
+        request=FHIR_BODY,
+        responses={
+            201: PrescriptionEnvelopeSerializer,
+            200: OpenApiResponse(
+                PrescriptionEnvelopeSerializer,
+                description="The message was received before: the prescription stored then.",
+            ),
+            (400, "application/fhir+json"): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="OperationOutcome saying what to fix; nothing stored.",
+                examples=[
+                    OpenApiExample(
+                        "missing quantity",
+                        value=operation_outcome(
+                            [
+                                IntakeError(
+                                    "missing_element",
+                                    "The quantity to dispense is missing.",
+                                    path="MedicationRequest.dispenseRequest.quantity",
+                                )
+                            ]
+                        ),
+                    )
+                ],
+            ),
+            (415, "application/fhir+json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="OperationOutcome: send JSON."
+            ),
+        },
+        tags=["e-prescriptions"],
+    )
+    def post(self, request):
+        if _media_type(request) not in FHIR_CONTENT_TYPES:
+            return _outcome(
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                IntakeError(
+                    "unsupported_media_type",
+                    f"The body is sent as {_media_type(request) or 'no type'!r}: send FHIR "
+                    "JSON as application/fhir+json or application/json.",
+                ),
+                issue_type="not-supported",
+            )
+        try:
+            incoming = parse_fhir_json(_body_within_limit(request))
+            result = receive_prescription(incoming, channel=Channel.FHIR, by=request.user)
+        except IntakeError as error:
+            return _outcome(status.HTTP_400_BAD_REQUEST, error)
+        prescription = prescriptions_for_api().get(pk=result.prescription.pk)
+        if not result.created:
+            # The service wrote the audit row when it stored the prescription; showing it
+            # again is a read of the patient's data.
+            record_audit_event(
+                actor=request.user,
+                action=AuditEvent.Action.VIEW,
+                request=request,
+                obj=prescription,
+                patient=prescription.patient,
+                summary="FHIR message received again: stored prescription returned",
+            )
+        return Response(
+            {"prescription": PrescriptionSerializer(prescription).data},
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+    def handle_exception(self, exc):
+        if isinstance(exc, exceptions.APIException):
+            response = super().handle_exception(exc)  # status and WWW-Authenticate
+            issue_type = {401: "login", 403: "forbidden"}.get(response.status_code, "processing")
+            error = IntakeError(response.data["error"], response.data["detail"])
+            outcome = _outcome(response.status_code, error, issue_type=issue_type)
+            if "WWW-Authenticate" in response:
+                outcome["WWW-Authenticate"] = response["WWW-Authenticate"]
+            return outcome
+        logger.exception("FHIR intake failed on our side")
+        return _outcome(
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+            IntakeError("receiver_error", RECEIVER_SYSTEM_ERROR),
+            issue_type="exception",
+        )
+
+
+# --------------------------------------------------------------------------- prescriptions
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("message_id", str, description="The e-Rx MessageID (or FHIR id)"),
+        OpenApiParameter("rx_number", str, description="The pharmacy's Rx number"),
+        OpenApiParameter("patient", int, description="Patient id"),
+        OpenApiParameter("status", str, enum=Prescription.Status.values),
+    ],
+    responses={200: PrescriptionSerializer(many=True), 400: ErrorSerializer},
+)
+class PrescriptionListView(generics.ListAPIView):
+    """Prescriptions, newest first, by e-Rx message id, Rx number, patient or status."""
+
+    serializer_class = PrescriptionSerializer
+    required_permissions = ["pharmacy.view_patient"]
+
+    def get_queryset(self):
+        prescriptions = prescriptions_for_api()
+        params = self.request.query_params
+        if message_id := params.get("message_id", "").strip():
+            prescriptions = prescriptions.filter(message_id=message_id)
+        if rx_number := params.get("rx_number", "").strip():
+            prescriptions = prescriptions.filter(rx_number=rx_number)
+        if patient := params.get("patient", "").strip():
+            if not patient.isdigit():
+                raise APIError("invalid_patient", f"patient must be a patient id, not {patient!r}.")
+            prescriptions = prescriptions.filter(patient_id=int(patient))
+        if wanted := params.get("status", "").strip():
+            if wanted not in Prescription.Status.values:
+                raise APIError(
+                    "invalid_status",
+                    f"{wanted!r} is not a prescription status; use one of "
+                    f"{', '.join(Prescription.Status.values)}.",
+                    allowed=Prescription.Status.values,
+                )
+            prescriptions = prescriptions.filter(status=wanted)
+        return prescriptions
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        shown = {row["patient"] for row in response.data["results"] if row["patient"]}
+        record_audit_event(
+            actor=request.user,
+            action=AuditEvent.Action.SEARCH,
+            request=request,
+            patients=[Patient(pk=pk) for pk in shown],
+            summary=f"API prescription search ({len(response.data['results'])} shown)",
+        )
+        return response
+
+
+class PrescriptionDetailView(generics.RetrieveAPIView):
+    """One prescription with its fills and drug-check alerts."""
+
+    serializer_class = PrescriptionSerializer
+    required_permissions = ["pharmacy.view_patient"]
+
+    def retrieve(self, request, pk: int):
+        prescription = get_object_or_404(prescriptions_for_api(), pk=pk)
+        record_audit_event(
+            actor=request.user,
+            action=AuditEvent.Action.VIEW,
+            request=request,
+            obj=prescription,
+            patient=prescription.patient,
+        )
+        return Response(self.get_serializer(prescription).data)
+
+
+# --------------------------------------------------------------------------- refills
+
+
+class RefillRequestView(generics.GenericAPIView):
+    """A patient's refill request (patient portal, phone system): Rx number and date of
+    birth. A wrong date of birth answers 404 like an unknown Rx number."""
+
+    serializer_class = RefillRequestSerializer
+    required_permissions = ["pharmacy.work_technician_queues"]
+
+    @extend_schema(
+        request=RefillRequestSerializer,
+        responses={
+            201: RefillResponseSerializer,
+            400: ErrorSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such Rx for that birth date."),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Refused: no_refills_left, too_soon, expired, cancelled, "
+                "not_active or already_in_progress.",
+            ),
+        },
+    )
+    def post(self, request):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            fill = request_refill(
+                given.validated_data["rx_number"],
+                date_of_birth=given.validated_data["date_of_birth"],
+                by=request.user,
+            )
+        except RefillRefused as refused:
+            raise APIError(refused.code, refused.detail, refused.status_code) from None
+        body = RefillResponseSerializer({"fill": fill, "prescription": fill.prescription_id}).data
+        return Response(body, status=status.HTTP_201_CREATED)

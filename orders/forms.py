@@ -1,0 +1,341 @@
+"""Forms of the orders app's pages: manual entry, intake resolution, phone refills.
+
+Forms read what was typed into Python values; the rules of a prescription (quantity,
+written date, refills for the schedule, DEA registration) live in
+``orders.services.receive_prescription``, whose ``IntakeError`` is shown beside the
+field it concerns by ``ManualEntryForm.add_intake_error``.
+"""
+
+import re
+from pathlib import PurePath
+
+from django import forms
+from django.utils import timezone
+
+from inventory.models import Package, Product
+from orders.intake.messages import (
+    IncomingAddress,
+    IncomingDrug,
+    IncomingPatient,
+    IncomingPrescriber,
+    IncomingPrescription,
+    IntakeError,
+)
+from orders.models import Channel
+from pharmacy.models import Patient, Prescriber
+
+# A fax page at 200 dpi is well under a megabyte; ten leave room for a phone photo or a
+# multi-page PDF, and stop a wrong file (a video) from filling the disk.
+MAX_ORIGINAL_BYTES = 10 * 1024 * 1024
+
+# What an original may be: extension -> (kind, Content-Type it is served with). The
+# file's first bytes must say the same kind, so a renamed file is refused.
+ORIGINAL_TYPES = {
+    ".pdf": ("PDF", "application/pdf"),
+    ".png": ("PNG", "image/png"),
+    ".jpg": ("JPEG", "image/jpeg"),
+    ".jpeg": ("JPEG", "image/jpeg"),
+    ".gif": ("GIF", "image/gif"),
+    ".tif": ("TIFF", "image/tiff"),
+    ".tiff": ("TIFF", "image/tiff"),
+    ".webp": ("WebP", "image/webp"),
+}
+# Images a browser shows inline on the page; TIFF (common for faxes) and PDF are links.
+INLINE_IMAGE_KINDS = {"PNG", "JPEG", "GIF", "WebP"}
+
+QUANTITY_UNITS = [
+    ("tablet", "tablets"),
+    ("capsule", "capsules"),
+    ("mL", "mL"),
+    ("g", "grams"),
+    ("each", "each (inhaler, pen, patch ...)"),
+]
+
+# Which field an intake refusal is about.
+_INTAKE_ERROR_FIELDS = {
+    "invalid_quantity": "quantity",
+    "unknown_unit": "quantity_unit",
+    "invalid_days_supply": "days_supply",
+    "written_date_in_future": "written_date",
+    "prescription_expired": "written_date",
+    "too_many_refills": "refills",
+    "schedule_i": "product",
+    "dea_number_required": "prescriber",
+    "dea_schedule_not_registered": "prescriber",
+}
+
+
+def sniff_document_kind(head: bytes) -> str | None:
+    """The kind of an original from its first bytes, or None when it is none we keep."""
+    if head.startswith(b"%PDF-"):
+        return "PDF"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
+def original_document_type(name: str) -> tuple[str, str] | None:
+    """(kind, Content-Type) of a stored original by its name, None for anything else."""
+    return ORIGINAL_TYPES.get(PurePath(name).suffix.lower())
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _date_input() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class _PickField(forms.ModelChoiceField):
+    """A record chosen with a search-as-you-type picker: a hidden input holding its id."""
+
+    def __init__(self, queryset, *, required_message: str, **kwargs):
+        super().__init__(
+            queryset,
+            widget=forms.HiddenInput,
+            error_messages={
+                "required": required_message,
+                "invalid_choice": "That choice is no longer on file; search again.",
+            },
+            **kwargs,
+        )
+
+
+class ManualEntryForm(forms.Form):
+    """A phone or fax prescription typed by a technician from the original."""
+
+    channel = forms.ChoiceField(
+        choices=[(Channel.PHONE, "Phone"), (Channel.FAX, "Fax")],
+        initial=Channel.PHONE,
+        widget=forms.RadioSelect,
+        label="Received by",
+    )
+    original_document = forms.FileField(
+        required=False,
+        label="Original (image or PDF)",
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(ORIGINAL_TYPES)}),
+    )
+    patient = _PickField(
+        Patient.objects.all(),
+        required_message="Pick the patient: search by name or date of birth, then choose one.",
+    )
+    prescriber = _PickField(
+        Prescriber.objects.all(),
+        required_message="Pick the prescriber: search by name or NPI, then choose one.",
+    )
+    product = _PickField(
+        Product.objects.all(),
+        required_message="Pick the drug: search by name or NDC, or scan the package.",
+    )
+    package = forms.CharField(required=False, widget=forms.HiddenInput)
+    quantity = forms.DecimalField(
+        max_digits=10,
+        decimal_places=3,
+        error_messages={
+            "required": "Enter the quantity prescribed.",
+            "invalid": "The quantity is a number, such as 30 or 150.5.",
+        },
+    )
+    quantity_unit = forms.ChoiceField(choices=QUANTITY_UNITS, label="Unit")
+    sig_text = forms.CharField(
+        label="Sig (directions as prescribed)",
+        max_length=1000,
+        error_messages={"required": "Enter the directions (sig), such as 1 PO BID."},
+    )
+    days_supply = forms.IntegerField(
+        required=False,
+        label="Days supply",
+        help_text="Worked out from the quantity and the sig when it allows; change it if needed.",
+        error_messages={"invalid": "The days supply is a whole number of days."},
+    )
+    refills = forms.IntegerField(
+        initial=0,
+        min_value=0,
+        label="Refills",
+        error_messages={
+            "required": "Enter the number of refills (0 for none).",
+            "min_value": "Refills cannot be negative.",
+        },
+    )
+    written_date = forms.DateField(
+        widget=_date_input(),
+        error_messages={
+            "required": "Enter the date the prescription was written.",
+            "invalid": "Enter the written date as YYYY-MM-DD.",
+        },
+    )
+    dispense_as_written = forms.BooleanField(
+        required=False, label="Dispense as written (no generic substitution)"
+    )
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["written_date"].initial = timezone.localdate
+
+    def clean_original_document(self):
+        upload = self.cleaned_data.get("original_document")
+        if not upload:
+            return None
+        name = PurePath(upload.name).name
+        if upload.size == 0:
+            raise forms.ValidationError(f"The file {name} is empty.")
+        if upload.size > MAX_ORIGINAL_BYTES:
+            raise forms.ValidationError(
+                f"The file {name} is {_megabytes(upload.size)}; the limit is "
+                f"{_megabytes(MAX_ORIGINAL_BYTES)}. Scan at a lower resolution or in black "
+                "and white."
+            )
+        expected = original_document_type(name)
+        upload.seek(0)
+        kind = sniff_document_kind(upload.read(16))
+        upload.seek(0)
+        if expected is None or kind is None:
+            raise forms.ValidationError(
+                f"The file {name} is not an image or a PDF. Upload the original as PDF, "
+                "PNG, JPEG, GIF, TIFF or WebP."
+            )
+        if kind != expected[0]:
+            raise forms.ValidationError(
+                f"The file {name} is named as {expected[0]} but its content is {kind}; "
+                "save it with the right extension and upload it again."
+            )
+        return upload
+
+    def clean_package(self):
+        return self.cleaned_data.get("package", "").strip()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("channel") == Channel.FAX and not data.get("original_document"):
+            if "original_document" not in self.errors:
+                self.add_error(
+                    "original_document", "A fax prescription needs the image or PDF of the fax."
+                )
+        days_supply = data.get("days_supply")
+        if days_supply is not None and days_supply < 1:
+            self.add_error("days_supply", "The days supply is at least 1 day.")
+        product, package = data.get("product"), data.get("package")
+        if product and package:
+            data["package_record"] = Package.objects.filter(
+                product=product, package_ndc=package
+            ).first()
+            if data["package_record"] is None:
+                self.add_error("product", "The package scanned is not one of this drug's.")
+        return data
+
+    def add_intake_error(self, error: IntakeError) -> None:
+        """Show intake's refusal beside the field it is about (at the top otherwise)."""
+        self.add_error(_INTAKE_ERROR_FIELDS.get(error.code), error.description)
+
+    def incoming_prescription(self, *, days_supply: int | None) -> IncomingPrescription:
+        """The prescription as typed, in the shape every intake channel hands over."""
+        data = self.cleaned_data
+        patient: Patient = data["patient"]
+        prescriber: Prescriber = data["prescriber"]
+        product: Product = data["product"]
+        address = patient.default_shipping_address
+        package = data.get("package_record") or product.packages.order_by("package_ndc").first()
+        strengths = "; ".join(
+            f"{s.ingredient.name} {s.strength} {s.strength_unit}".strip()
+            for s in product.strengths.select_related("ingredient")
+        )
+        return IncomingPrescription(
+            message_id="",
+            channel=data["channel"],
+            written_date=data["written_date"],
+            patient=IncomingPatient(
+                first_name=patient.first_name,
+                last_name=patient.last_name,
+                middle_name=patient.middle_name,
+                date_of_birth=patient.date_of_birth,
+                sex=patient.sex,
+                phone=patient.phone,
+                address=IncomingAddress(
+                    line1=address.line1,
+                    line2=address.line2,
+                    city=address.city,
+                    state=address.state,
+                    postal_code=address.postal_code,
+                )
+                if address
+                else IncomingAddress(),
+            ),
+            prescriber=IncomingPrescriber(
+                first_name=prescriber.first_name,
+                last_name=prescriber.last_name,
+                npi=prescriber.npi,
+                dea_number=prescriber.dea_number,
+                state_license=prescriber.state_license_number,
+                phone=prescriber.phone,
+                fax=prescriber.fax,
+            ),
+            drug=IncomingDrug(
+                description=product.display_name,
+                ndc=package.ndc11 if package else None,
+                strength=strengths,
+                dosage_form=product.dosage_form,
+                dea_schedule=product.dea_schedule,
+            ),
+            quantity=data["quantity"],
+            quantity_unit=data["quantity_unit"],
+            sig_text=data["sig_text"].strip(),
+            days_supply=days_supply,
+            refills=data["refills"],
+            substitutions_allowed=not data["dispense_as_written"],
+            note=data.get("note", "").strip(),
+        )
+
+
+class ResolveIntakeForm(forms.Form):
+    """The technician's choices for what holds a prescription in the intake queue."""
+
+    patient = forms.ModelChoiceField(
+        Patient.objects.all(), required=False, widget=forms.HiddenInput
+    )
+    create_patient_as_received = forms.BooleanField(
+        required=False, label="None of these: create the patient as received"
+    )
+    prescriber = forms.ModelChoiceField(
+        Prescriber.objects.all(), required=False, widget=forms.HiddenInput
+    )
+    product = forms.ModelChoiceField(
+        Product.objects.all(), required=False, widget=forms.HiddenInput
+    )
+    dea_schedules_verified = forms.BooleanField(required=False)
+
+
+_RX_PREFIX = re.compile(r"^\s*(?:rx)?\s*(?:#|no\.?|number)?\s*", re.IGNORECASE)
+
+
+class RefillRequestForm(forms.Form):
+    """A patient on the phone asks for a refill: the Rx number (typed or scanned from the
+    vial label) and their date of birth."""
+
+    rx_number = forms.CharField(
+        label="Rx number",
+        max_length=40,
+        error_messages={"required": "Enter or scan the Rx number from the vial label."},
+    )
+    date_of_birth = forms.DateField(
+        widget=_date_input(),
+        error_messages={
+            "required": "Enter the patient's date of birth.",
+            "invalid": "Enter the date of birth as YYYY-MM-DD.",
+        },
+    )
+
+    def clean_rx_number(self):
+        text = _RX_PREFIX.sub("", self.cleaned_data["rx_number"]).strip()
+        if not text:
+            raise forms.ValidationError("Enter or scan the Rx number from the vial label.")
+        return text

@@ -1,0 +1,167 @@
+"""The orders part of `manage.py seed_demo`: prescriptions from every channel, the intake
+queue, fills waiting for PV1 with each kind of drug-check alert, refills, idempotence."""
+
+import io
+import json
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+
+from orders.demo import PRESCRIPTIONS, fhir_bundle, ncpdp_new_rx, seed_demo
+from orders.intake.fhir import parse_fhir_json
+from orders.intake.ncpdp import parse_new_rx
+from orders.models import Channel, DurAlert, Fill, FillEvent, IntakeIssue, Order, Prescription
+from pharmacy.models import AuditEvent, DrugInteraction, Patient, Prescriber
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def row_counts() -> dict[str, int]:
+    models = [Prescription, Fill, FillEvent, Order, DurAlert, DrugInteraction, Patient,
+              Prescriber, AuditEvent]  # fmt: skip
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def test_demo_has_prescriptions_from_every_channel():
+    seed()
+
+    assert Counter(Prescription.objects.values_list("channel", flat=True)) == {
+        Channel.NCPDP: 7,
+        Channel.FHIR: 4,
+        Channel.PHONE: 1,
+        Channel.FAX: 1,
+        Channel.WRITTEN: 1,
+    }
+    assert Prescription.objects.count() == len(PRESCRIPTIONS)
+    # The e-prescriptions keep the message verbatim, the typed ones have none.
+    newrx = Prescription.objects.get(message_id="DEMO-NEWRX-0001")
+    assert newrx.raw_message.startswith("<?xml")
+    assert "<MessageID>DEMO-NEWRX-0001</MessageID>" in newrx.raw_message
+    fhir = Prescription.objects.get(message_id="DEMO-FHIR-0003")
+    assert json.loads(fhir.raw_message)["resourceType"] == "Bundle"
+    phone = Prescription.objects.get(channel=Channel.PHONE)
+    assert (phone.raw_message, phone.message_id, phone.received_by.username) == (
+        "",
+        None,
+        "technician",
+    )
+
+
+def test_demo_messages_parse_as_the_senders_meant():
+    rx = next(rx for rx in PRESCRIPTIONS if rx.key == "DEMO-NEWRX-0004")
+    written_on = rx.patient.date_of_birth.replace(year=2024)
+
+    newrx = parse_new_rx(ncpdp_new_rx(rx, written_on=written_on))
+    bundle = parse_fhir_json(fhir_bundle(rx, written_on=written_on))
+
+    for incoming in (newrx, bundle):
+        assert (incoming.patient.last_name, incoming.patient.date_of_birth) == (
+            "Hoffman",
+            rx.patient.date_of_birth,
+        )
+        assert incoming.prescriber.npi == rx.prescriber.npi
+        assert incoming.drug.ndc == "00406051201"
+        assert (incoming.quantity, incoming.days_supply, incoming.refills) == (20, 5, 0)
+        assert incoming.written_date == written_on
+    assert newrx.drug.dea_schedule == "CII"
+    assert (newrx.message_id, bundle.message_id) == ("DEMO-NEWRX-0004", "DEMO-NEWRX-0004")
+
+
+def test_intake_queue_holds_one_prescription_per_kind_of_problem():
+    seed()
+
+    queue = Prescription.objects.in_intake_queue()
+
+    assert sorted(sorted(p.intake_issues) for p in queue) == [
+        [IntakeIssue.DEA_REGISTRATION_UNVERIFIED, IntakeIssue.NEW_PRESCRIBER],
+        [IntakeIssue.DRUG_NOT_MATCHED],
+        [IntakeIssue.PATIENT_UNCERTAIN],
+    ]
+    assert set(Fill.objects.filter(prescription__in=queue).values_list("status", flat=True)) == {
+        Fill.Status.INTAKE
+    }
+    uncertain = queue.get(intake_issues=[IntakeIssue.PATIENT_UNCERTAIN])
+    assert uncertain.patient is None
+    assert "Margaret Sullivan" in uncertain.note
+    unverified = queue.get(dea_schedule="CIV")
+    assert (unverified.prescriber.last_name, unverified.prescriber.needs_review) == (
+        "Vasquez",
+        True,
+    )
+
+
+def test_fills_waiting_for_pv1_show_every_kind_of_drug_check_alert():
+    seed()
+
+    alerts = DurAlert.objects.filter(fill__status=Fill.Status.PV1)
+    types = set(alerts.values_list("type", flat=True))
+
+    assert types == {
+        DurAlert.Type.INTERACTION,
+        DurAlert.Type.ALLERGY,
+        DurAlert.Type.DUPLICATE_THERAPY,
+        DurAlert.Type.EARLY_REFILL,
+        DurAlert.Type.DOSE,
+    }
+    # The interaction data is loaded, so nothing is reported as unchecked.
+    assert not DurAlert.objects.filter(type=DurAlert.Type.NO_DATA).exists()
+    interaction = alerts.get(type=DurAlert.Type.INTERACTION)
+    assert interaction.detail["interacting_ingredient"] == "WARFARIN"
+    assert interaction.prescription.patient.last_name == "Kowalczyk"
+    class_allergy = alerts.get(type=DurAlert.Type.ALLERGY, detail__match="class")
+    assert class_allergy.prescription.patient.last_name == "Rahman"
+    assert alerts.get(type=DurAlert.Type.EARLY_REFILL).fill.fill_number == 1
+
+
+def test_refills_follow_a_first_fill_shipped_weeks_ago():
+    seed()
+
+    refills = Fill.objects.filter(fill_number__gt=0)
+
+    assert refills.count() == 3
+    assert set(refills.values_list("status", "requested_via")) == {
+        (Fill.Status.PV1, "refill_request")
+    }
+    for refill in refills:
+        first = refill.prescription.fills.get(fill_number=0)
+        assert first.status == Fill.Status.SHIPPED
+        assert first.created_at < refill.created_at
+        assert list(first.events.values_list("to_status", flat=True)) == [
+            Fill.Status.PV1,
+            Fill.Status.FILL,
+            Fill.Status.PV2,
+            Fill.Status.READY_TO_PACK,
+            Fill.Status.PACKED,
+            Fill.Status.SHIPPED,
+        ]
+        assert refill.order.patient == refill.prescription.patient
+
+
+def test_seeding_twice_creates_and_changes_nothing():
+    seed()
+    before = row_counts()
+    imported_at = set(DrugInteraction.objects.values_list("imported_at", flat=True))
+
+    output = seed()
+
+    assert row_counts() == before
+    assert set(DrugInteraction.objects.values_list("imported_at", flat=True)) == imported_at
+    assert "Demo prescriptions:" in output
+    assert "Demo data already complete; nothing new loaded." in output
+
+
+def test_orders_demo_returns_what_it_created():
+    call_command("seed_demo", stdout=io.StringIO())
+    Prescription.objects.filter(message_id="DEMO-FHIR-0004").update(message_id="GONE")
+
+    created = seed_demo(stdout=io.StringIO())
+
+    assert created == {"curated interactions": 0, "prescriptions": 1, "refills": 0}
+    assert Prescription.objects.filter(message_id="DEMO-FHIR-0004").count() == 1

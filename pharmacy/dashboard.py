@@ -1,0 +1,96 @@
+"""Each role's home page: read-only counts from every app.
+
+Like the manager dashboard of DESIGN.md section 3, this module may read from every app
+(inventory, pharmacy, orders, ...) and no app imports it: only the root URLconf does.
+"""
+
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, Q
+from django.shortcuts import render
+from django.utils import timezone
+
+from inventory.models import Package, Product, ReorderAlert
+from orders.models import Fill, Prescription
+from pharmacy.access import staff_permission_required
+from pharmacy.models import AuditEvent, Patient, Prescriber, Role, User
+
+
+def _today_start():
+    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+
+
+@staff_permission_required("pharmacy.work_technician_queues")
+def technician_home(request):
+    context = {
+        "queues": [
+            {
+                "label": "Intake",
+                "count": Prescription.objects.in_intake_queue().count(),
+                "url_name": "intake_queue",
+                "note": "Prescriptions waiting for a technician.",
+            },
+            {"label": "Fill", "count": None, "note": "Filling arrives with the fill workflow."},
+            {"label": "Packing", "count": None, "note": "Packing arrives with shipping."},
+        ],
+        "patients": Patient.objects.count(),
+        "patients_added_this_week": Patient.objects.filter(
+            created_at__gte=timezone.now() - timedelta(days=7)
+        ).count(),
+        "prescribers": Prescriber.objects.count(),
+        "products": Product.objects.count(),
+    }
+    return render(request, "pharmacy/technician_home.html", context)
+
+
+@staff_permission_required("pharmacy.verify_prescriptions")
+def pharmacist_home(request):
+    context = {
+        "queues": [
+            {
+                "label": "PV1: data entry",
+                "count": Fill.objects.filter(status=Fill.Status.PV1).count(),
+                "note": "Fills waiting for verification of the data entry.",
+            },
+            {
+                "label": "PV2: filled product",
+                "count": None,
+                "note": "Arrives with the PV2 workflow.",
+            },
+        ],
+        "patients_with_allergies": Patient.objects.filter(allergies__isnull=False)
+        .distinct()
+        .count(),
+        "patients_no_allergy_record": Patient.objects.filter(
+            allergies__isnull=True, no_known_allergies=False
+        ).count(),
+        "controlled_products": Product.objects.controlled().count(),
+        "refrigerated_products": Product.objects.filter(storage="refrigerated").count(),
+    }
+    return render(request, "pharmacy/pharmacist_home.html", context)
+
+
+@staff_permission_required("pharmacy.view_dashboard")
+def manager_home(request):
+    staff = dict(
+        User.objects.filter(is_active=True)
+        .values_list("groups__name")
+        .annotate(n=Count("id"))
+        .filter(groups__name__in=Role.values)
+    )
+    today = AuditEvent.objects.filter(occurred_at__gte=_today_start()).aggregate(
+        events=Count("id"),
+        failed_logins=Count("id", filter=Q(action=AuditEvent.Action.LOGIN_FAILED)),
+        record_views=Count("id", filter=Q(action=AuditEvent.Action.VIEW)),
+    )
+    context = {
+        "staff": [(role.label, staff.get(role.value, 0)) for role in Role],
+        "patients": Patient.objects.count(),
+        "prescribers": Prescriber.objects.count(),
+        "products": Product.objects.count(),
+        "packages": Package.objects.count(),
+        "controlled_products": Product.objects.controlled().count(),
+        "open_reorder_alerts": ReorderAlert.objects.current().count(),
+        "today": today,
+    }
+    return render(request, "pharmacy/manager_home.html", context)
