@@ -333,7 +333,7 @@ def send_all(port: int, token: str, bodies: list[bytes], clients: int) -> tuple[
     return results, time.perf_counter() - started
 
 
-def start_gunicorn(port: int) -> subprocess.Popen:
+def start_gunicorn(port: int, *, workers: int, threads: int) -> subprocess.Popen:
     env = {**os.environ, **PRODUCTION_ENVIRONMENT, "DATABASE_NAME_OVERRIDE": BENCH_DATABASE}
     return subprocess.Popen(
         [
@@ -342,9 +342,9 @@ def start_gunicorn(port: int) -> subprocess.Popen:
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "2",
+            str(workers),
             "--threads",
-            "4",
+            str(threads),
             "--access-logfile",
             "-",
             "--timeout",
@@ -380,11 +380,21 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def profile(token: str, bodies: list[bytes]) -> str:
     """cProfile of ``bodies`` sent in-process through the Django test client."""
+    from django.db import connection
     from django.test import Client
 
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
-    for body in bodies[:20]:  # warm: imports, interaction index
+    for body in bodies[:10]:  # warm: imports, interaction index
         client.post(URL, data=body, content_type="application/xml")
+    statements = []
+
+    def count(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):  # the SQL statements of one message
+        for body in bodies[10:20]:
+            client.post(URL, data=body, content_type="application/xml")
     profiler = cProfile.Profile()
     statuses = Counter()
     started = time.perf_counter()
@@ -408,7 +418,8 @@ def profile(token: str, bodies: list[bytes]) -> str:
     measured = len(bodies) - 20
     return (
         f"in-process (one thread, under cProfile): {measured} messages in {elapsed:.2f} s, "
-        f"{elapsed * 1000 / measured:.1f} ms/message, statuses {dict(statuses)}\n" + out.getvalue()
+        f"{elapsed * 1000 / measured:.1f} ms/message, statuses {dict(statuses)}, "
+        f"{len(statements) / 10:.1f} SQL statements/message\n" + out.getvalue()
     )
 
 
@@ -420,6 +431,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--profile", type=int, default=300)
+    # The Procfile's web server; other values to try a different split.
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
     os.environ.update(PRODUCTION_ENVIRONMENT)
@@ -435,7 +449,7 @@ def main() -> int:
 
     server = postmaster()
     port = free_port()
-    web = start_gunicorn(port)
+    web = start_gunicorn(port, workers=args.workers, threads=args.threads)
     try:
         wait_until_up(port)
         send_all(port, token, warm_up, args.clients)

@@ -11,10 +11,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
-from inventory.models import DEASchedule, Package, Product
+from inventory.models import DEASchedule, Product
 from orders.intake.messages import IncomingCancel, IncomingPrescription, IntakeError
 from orders.models import (
     Channel,
@@ -30,7 +30,7 @@ from orders.units import dispensing_unit
 from pharmacy import dur
 from pharmacy.drug_checks import (
     allergy_profiles_for_patient,
-    drug_profile_for_product,
+    cached_drug_profile,
     load_interaction_index,
 )
 from pharmacy.models import AuditEvent, Patient, Prescriber, User
@@ -147,13 +147,10 @@ def _check_prescription_rules(
 def _match_drug(incoming: IncomingPrescription) -> Product | None:
     if not incoming.drug.ndc:
         return None
-    package = (
-        Package.objects.by_ndc11(incoming.drug.ndc)
-        .select_related("product")
-        .prefetch_related("product__ingredients", "product__pharmacologic_classes")
-        .first()
-    )
-    return package.product if package else None
+    # NDC11 is unique among packages, so one product at most and no ordering needed; the
+    # drug checks read its ingredients and classes through ``cached_drug_profile``.
+    products = Product.objects.filter(packages__ndc11=incoming.drug.ndc).order_by()[:1]
+    return products[0] if products else None
 
 
 def _address(incoming_address) -> dict:
@@ -231,9 +228,11 @@ def receive_prescription(
     """
     today = today or timezone.localdate()
     if incoming.message_id:
-        existing = Prescription.objects.filter(message_id=incoming.message_id).first()
-        if existing is not None:
-            return IntakeResult(existing, created=False)
+        # A cheap existence check first: the stored prescription (with its raw message) is
+        # loaded only for a duplicate.
+        same_message = Prescription.objects.filter(message_id=incoming.message_id).order_by()
+        if same_message.exists():
+            return IntakeResult(same_message.get(), created=False)
     try:
         with transaction.atomic():
             return IntakeResult(
@@ -420,17 +419,26 @@ def _create_fill(
 
 def _current_medications(prescription: Prescription) -> list[dur.CurrentMedication]:
     """The patient's other active prescriptions, with their latest fill."""
+    last_fill = Fill.objects.filter(prescription=OuterRef("pk")).order_by("-created_at")
     others = (
         Prescription.objects.filter(patient=prescription.patient, status=Prescription.Status.ACTIVE)
         .exclude(pk=prescription.pk)
         .exclude(product=None)
         .select_related("product")
-        .prefetch_related("product__ingredients", "product__pharmacologic_classes")
-        .annotate(last_fill_at=Max("fills__created_at"))
+        .only(
+            "days_supply",
+            "product__product_ndc",
+            "product__proprietary_name",
+            "product__proprietary_name_suffix",
+            "product__nonproprietary_name",
+            "product__dea_schedule",
+        )
+        .annotate(last_fill_at=Subquery(last_fill.values("created_at")[:1]))
+        .order_by()
     )
     return [
         dur.CurrentMedication(
-            profile=drug_profile_for_product(other.product),
+            profile=cached_drug_profile(other.product),
             last_fill_date=timezone.localdate(other.last_fill_at) if other.last_fill_at else None,
             days_supply=other.days_supply,
         )
@@ -447,7 +455,7 @@ def run_drug_checks(
     from the in-process cache; an empty reference is itself a ``no_data`` alert.
     """
     alerts = dur.check_drug(
-        drug_profile_for_product(prescription.product),
+        cached_drug_profile(prescription.product),
         allergies=allergy_profiles_for_patient(prescription.patient),
         current_medications=_current_medications(prescription),
         interactions=load_interaction_index(),

@@ -64,6 +64,56 @@ def drug_profile_for_product(product: Product) -> DrugProfile:
     )
 
 
+# How long a process trusts the ingredients and classes it read for a product (as for the
+# interaction index below): intake reads them for each prescription and each of the
+# patient's current medications, and a catalogue change reaches every process within this.
+PROFILE_RECHECK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class _CachedComposition:
+    ingredients: tuple[str, ...]
+    classes: tuple[str, ...]
+    checked_at: float
+
+
+# Product id -> composition; an entry is replaced whole, never changed in place.
+_cached_compositions: dict[int, _CachedComposition] = {}
+
+
+def cached_drug_profile(
+    product: Product, *, max_age: float = PROFILE_RECHECK_SECONDS
+) -> DrugProfile:
+    """``drug_profile_for_product`` with the product's ingredients and classes remembered
+    by this process for ``max_age`` seconds. The name and the DEA schedule are always
+    those of the ``product`` row given. No query when the composition was read less than
+    ``max_age`` seconds ago, else two."""
+    now = time.monotonic()
+    cached = _cached_compositions.get(product.pk)
+    if cached is None or now - cached.checked_at >= max_age:
+        cached = _CachedComposition(
+            ingredients=tuple(
+                ProductIngredient.objects.filter(product_id=product.pk)
+                .order_by()
+                .values_list("ingredient__normalized_name", flat=True)
+            ),
+            classes=tuple(
+                str(pharmacologic_class)
+                for pharmacologic_class in PharmacologicClass.objects.filter(
+                    products__pk=product.pk
+                ).order_by()
+            ),
+            checked_at=now,
+        )
+        _cached_compositions[product.pk] = cached
+    return DrugProfile.build(
+        product.display_name,
+        ingredients=cached.ingredients,
+        classes=cached.classes,
+        dea_schedule=product.dea_schedule,
+    )
+
+
 # Classes an allergy to one ingredient extends to (cross-sensitivity): what the ingredient
 # is (EPC) and its chemical structure (CS). Mechanism and effect classes are too broad.
 _CROSS_SENSITIVITY_KINDS = (PharmacologicClass.Kind.ESTABLISHED, PharmacologicClass.Kind.CHEMICAL)

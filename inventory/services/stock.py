@@ -3,7 +3,8 @@
 Rules every function here keeps (DESIGN.md section 7, "Nothing lost"):
 - rows are locked with SELECT ... FOR UPDATE in primary-key order, so two transactions
   that touch the same lots always queue in the same order and never deadlock;
-- quantities change with F() expressions, never read-modify-write in Python;
+- quantities change in SQL (F() expressions, or the one-statement dispense below), never
+  read-modify-write in Python;
 - the database refuses a negative quantity on hand (CheckConstraint), and the ledger
   (StockMovement) is append-only, so for every lot the ledger sums to the quantity;
 - every call that lowers available units checks the products' reorder points once, in
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -51,16 +52,46 @@ def _check_quantity(quantity: Decimal) -> Decimal:
     return quantity
 
 
+# StockLotQuerySet.dispensable() locked in primary-key order, as plain SQL: compiling the
+# ORM query cost more than running it on this hot path (test_stock_allocation checks
+# that both select the same lots).
+_LOCK_DISPENSABLE_SQL = f"""
+SELECT * FROM {StockLot._meta.db_table}
+WHERE package_id = ANY(%(packages)s) AND status = %(available)s
+  AND quantity_on_hand > 0 AND expiry > %(usable_until)s
+ORDER BY id
+FOR UPDATE
+"""
+
+# The decrement and its ledger row in one statement: dispensing is the hottest write of the
+# pharmacy, and one round trip instead of two (and no ORM compilation) doubles its rate.
+_TAKE_SQL = f"""
+WITH taken AS (
+    UPDATE {StockLot._meta.db_table} SET quantity_on_hand = quantity_on_hand - %(quantity)s
+    WHERE id = %(lot)s RETURNING id
+)
+INSERT INTO {StockMovement._meta.db_table}
+    (lot_id, kind, quantity_change, reason, reference, serial_numbers, actor_id, occurred_at)
+SELECT id, %(kind)s, -%(quantity)s, %(reason)s, %(reference)s, '{{}}', %(actor)s, %(now)s
+FROM taken
+RETURNING id
+"""
+
+
 def _take(lot: StockLot, quantity: Decimal, *, by, reference: str, reason: str) -> Allocation:
-    StockLot.objects.filter(pk=lot.pk).update(quantity_on_hand=F("quantity_on_hand") - quantity)
-    movement = StockMovement.objects.create(
-        lot=lot,
-        kind=StockMovement.Kind.DISPENSE,
-        quantity_change=-quantity,
-        reference=reference,
-        reason=reason,
-        actor=by,
-    )
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TAKE_SQL,
+            {"quantity": quantity, "lot": lot.pk, "kind": StockMovement.Kind.DISPENSE,
+             "reason": reason, "reference": reference, "actor": by.pk if by else None,
+             "now": now},
+        )  # fmt: skip
+        (movement_id,) = cursor.fetchone()
+    movement = StockMovement(
+        pk=movement_id, lot=lot, kind=StockMovement.Kind.DISPENSE, quantity_change=-quantity,
+        reason=reason, reference=reference, actor=by, occurred_at=now,
+    )  # fmt: skip
     lot.quantity_on_hand -= quantity
     return Allocation(lot=lot, quantity=quantity, movement=movement)
 
@@ -84,11 +115,12 @@ def allocate_for_dispensing(
     quantity = _check_quantity(quantity)
     with transaction.atomic():
         lots = list(
-            StockLot.objects.dispensable(usable_until=usable_until)
-            .filter(package__in=packages)
-            .order_by("pk")
-            .select_for_update(of=("self",))
-        )
+            StockLot.objects.raw(
+                _LOCK_DISPENSABLE_SQL,
+                {"packages": [package.pk for package in packages],
+                 "available": StockLot.Status.AVAILABLE, "usable_until": usable_until},
+            )
+        )  # fmt: skip
         available = sum((lot.quantity_on_hand for lot in lots), Decimal(0))
         if available < quantity:
             raise StockError(

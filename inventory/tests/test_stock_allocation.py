@@ -186,3 +186,30 @@ def test_thirty_two_threads_never_oversell(technician):
         for lot in StockLot.objects.filter(pk__in=[lot.pk for lot in lots])
     )
     assert ledger_matches_stock()
+
+
+def test_the_allocation_lock_selects_exactly_the_dispensable_lots(package):
+    from inventory.services.stock import _LOCK_DISPENSABLE_SQL  # noqa: PLC0415
+
+    other = PackageFactory()
+    usable_until = TODAY + timedelta(days=30)
+    StockLotFactory(package=package, quantity_on_hand=5)
+    StockLotFactory(package=package, quantity_on_hand=5, expiry=TODAY + timedelta(days=30))
+    StockLotFactory(package=package, quantity_on_hand=5, status=StockLot.Status.RECALLED)
+    StockLotFactory(package=package)  # empty
+    StockLotFactory(package=other, quantity_on_hand=5)
+    StockLotFactory(package=other, quantity_on_hand=5, status=StockLot.Status.EXPIRED)
+
+    with transaction.atomic():
+        locked = StockLot.objects.raw(
+            _LOCK_DISPENSABLE_SQL,
+            {"packages": [package.pk, other.pk], "available": "available",
+             "usable_until": usable_until},
+        )  # fmt: skip
+        locked_ids = [lot.pk for lot in locked]
+
+    expected = StockLot.objects.dispensable(usable_until=usable_until).filter(
+        package__in=[package, other]
+    )
+    assert locked_ids == sorted(expected.values_list("pk", flat=True))
+    assert len(locked_ids) == 2

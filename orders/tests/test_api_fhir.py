@@ -8,19 +8,14 @@ import logging
 import pytest
 from django.utils import timezone
 
-from inventory.tests.factories import PackageFactory, ProductFactory, ProductIngredientFactory
 from orders.models import DurAlert, Fill, FillEvent, IntakeIssue, Order, Prescription
 from orders.tests.erx_samples import (
-    VALID_DEA,
-    VALID_NPI,
     fhir_bundle,
     fhir_medication_request,
     fhir_patient,
     new_rx,
 )
-from pharmacy.drug_checks import invalidate_interaction_index
 from pharmacy.models import AuditEvent, Patient, PatientAddress, Prescriber
-from pharmacy.tests.factories import PatientFactory, PrescriberFactory
 
 URL = "/api/v1/erx/fhir/"
 MODELS = (
@@ -38,40 +33,6 @@ MODELS = (
 
 def counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in MODELS}
-
-
-@pytest.fixture(autouse=True)
-def fresh_interaction_index():
-    invalidate_interaction_index()
-    yield
-    invalidate_interaction_index()
-
-
-@pytest.fixture
-def atorvastatin(db):
-    product = ProductFactory(
-        product_ndc="0071-0155",
-        proprietary_name="Lipitor",
-        nonproprietary_name="atorvastatin calcium",
-        dosage_form="TABLET",
-    )
-    ProductIngredientFactory(product=product, ingredient__name="Atorvastatin")
-    PackageFactory(product=product, package_ndc="0071-0155-23")
-    return product
-
-
-@pytest.fixture
-def prescriber(db):
-    return PrescriberFactory(
-        npi=VALID_NPI, dea_number=VALID_DEA, first_name="Chidi", last_name="Okafor"
-    )
-
-
-@pytest.fixture
-def ana(db):
-    return PatientFactory(
-        first_name="Ana", last_name="Rivera", date_of_birth="1961-04-12", no_known_allergies=True
-    )
 
 
 def today_request(**changes) -> dict:

@@ -80,15 +80,6 @@ def product(ndc11: str, package_ndc: str, *, name: str, ingredient: str, schedul
     return drug
 
 
-@pytest.fixture(autouse=True)
-def fresh_interaction_index():
-    # The index is cached per process; an import or a rollback in another test must not
-    # leak into this one.
-    invalidate_interaction_index()
-    yield
-    invalidate_interaction_index()
-
-
 @pytest.fixture
 def catalogue(db):
     return {
@@ -110,29 +101,6 @@ def catalogue(db):
             schedule=DEASchedule.CIV,
         ),
     }
-
-
-@pytest.fixture
-def prescriber(db):
-    return PrescriberFactory(
-        npi=VALID_NPI,
-        dea_number=VALID_DEA,
-        first_name="Chidi",
-        last_name="Okafor",
-        dea_schedules=["CII", "CIII", "CIV", "CV"],
-    )
-
-
-@pytest.fixture
-def ana(db):
-    """The patient the sample messages name, already on file with her allergies asked."""
-    return PatientFactory(
-        first_name="Ana",
-        middle_name="Maria",
-        last_name="Rivera",
-        date_of_birth="1961-04-12",
-        no_known_allergies=True,
-    )
 
 
 def post(client, body: bytes, content_type: str = "application/xml"):

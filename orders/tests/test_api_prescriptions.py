@@ -6,49 +6,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inventory.tests.factories import PackageFactory, ProductFactory, ProductIngredientFactory
 from orders.models import Fill, Prescription
 from orders.services import refills_remaining
-from orders.tests.erx_samples import VALID_DEA, VALID_NPI, new_rx
-from pharmacy.drug_checks import invalidate_interaction_index
+from orders.tests.erx_samples import new_rx
 from pharmacy.models import AuditEvent
-from pharmacy.tests.factories import PatientFactory, PrescriberFactory
+from pharmacy.tests.factories import PatientFactory
 
 URL = "/api/v1/prescriptions/"
-
-
-@pytest.fixture(autouse=True)
-def fresh_interaction_index():
-    invalidate_interaction_index()
-    yield
-    invalidate_interaction_index()
-
-
-@pytest.fixture
-def atorvastatin(db):
-    product = ProductFactory(
-        product_ndc="0071-0155",
-        proprietary_name="Lipitor",
-        nonproprietary_name="atorvastatin calcium",
-        dosage_form="TABLET",
-    )
-    ProductIngredientFactory(product=product, ingredient__name="Atorvastatin")
-    PackageFactory(product=product, package_ndc="0071-0155-23")
-    return product
-
-
-@pytest.fixture
-def prescriber(db):
-    return PrescriberFactory(
-        npi=VALID_NPI, dea_number=VALID_DEA, first_name="Chidi", last_name="Okafor"
-    )
-
-
-@pytest.fixture
-def ana(db):
-    return PatientFactory(
-        first_name="Ana", last_name="Rivera", date_of_birth="1961-04-12", no_known_allergies=True
-    )
 
 
 def receive(client, message_id: str, **message) -> Prescription:

@@ -8,7 +8,6 @@ from django.utils import timezone
 from inventory.tests.factories import PackageFactory, ProductFactory, ProductIngredientFactory
 from orders.models import DurAlert, Fill, FillEvent, Order, Prescription
 from orders.tests.erx_samples import VALID_DEA, VALID_NPI, new_rx
-from pharmacy.drug_checks import invalidate_interaction_index
 from pharmacy.models import AuditEvent
 from pharmacy.tests.factories import PatientFactory, PrescriberFactory
 
@@ -19,13 +18,6 @@ MODELS = (Prescription, Fill, FillEvent, Order, DurAlert, AuditEvent)
 
 def counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in MODELS}
-
-
-@pytest.fixture(autouse=True)
-def fresh_interaction_index():
-    invalidate_interaction_index()
-    yield
-    invalidate_interaction_index()
 
 
 @pytest.fixture

@@ -124,3 +124,14 @@ def test_home_pages_show_real_numbers(client_manager, client_technician):
     assert manager_page.context["patients"] == 3
     assert dict(manager_page.context["staff"]) == {"Technician": 1, "Pharmacist": 0, "Manager": 1}
     assert technician_page.context["patients"] == 3
+
+
+def test_a_permission_given_to_the_user_directly_counts_in_the_api(manager, api_manager):
+    # Managers do not see patients through their role; an explicit grant in the admin does.
+    from django.contrib.auth.models import Permission  # noqa: PLC0415
+
+    manager.user_permissions.add(
+        Permission.objects.get(content_type__app_label="pharmacy", codename="view_patient")
+    )
+
+    assert api_manager.get("/api/v1/patients/").status_code == 200
