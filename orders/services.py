@@ -645,6 +645,10 @@ def cancel_prescription_for_prescriber(cancel: IncomingCancel, *, by: User | Non
                 fill.save(update_fields=["status", "status_changed_at"])
         prescription.status = Prescription.Status.CANCELLED
         prescription.save(update_fields=["status", "updated_at"])
+        record_audit_event(
+            actor=by, action=AuditEvent.Action.UPDATE, obj=prescription,
+            patient=prescription.patient, summary="Cancelled by the prescriber (CancelRx)",
+        )  # fmt: skip
         return CancelOutcome(True, "Cancelled before filling.", prescription)
 
 

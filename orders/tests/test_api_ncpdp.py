@@ -702,6 +702,8 @@ def test_cancel_rx_before_filling_is_approved(api_technician, catalogue, ana, pr
     fill = prescription.fills.get()
     assert fill.status == Fill.Status.CANCELLED
     assert fill.events.last().reason.startswith("CancelRx from prescriber: Therapy changed")
+    cancelled = AuditEvent.objects.filter(action="update", object_id=str(prescription.pk)).get()
+    assert (cancelled.patient, cancelled.summary) == (ana, "Cancelled by the prescriber (CancelRx)")
 
 
 def test_cancel_rx_after_filling_is_denied_with_the_reason(
