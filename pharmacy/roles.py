@@ -1,7 +1,8 @@
 """What each role may do, as Django permissions on the role's Group.
 
-``sync_role_groups`` (pharmacy.services) makes the groups match this table; a migration
-runs it so every database has the roles from the start.
+``sync_role_groups`` (pharmacy.services) makes the groups match this table exactly, after
+every ``migrate`` (see ``pharmacy/apps.py``): to change what a role may do, edit the table
+and migrate. Permissions given to a group by hand in the admin are removed then.
 """
 
 from pharmacy.models import Role

@@ -135,3 +135,22 @@ def test_a_permission_given_to_the_user_directly_counts_in_the_api(manager, api_
     )
 
     assert api_manager.get("/api/v1/patients/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_brings_the_role_groups_back_to_the_roles_table():
+    from django.contrib.auth.models import Group  # noqa: PLC0415
+    from django.core.management import call_command  # noqa: PLC0415
+
+    from pharmacy.roles import ROLE_PERMISSIONS  # noqa: PLC0415
+
+    technicians = Group.objects.get(name="technician")
+    technicians.permissions.clear()
+
+    call_command("migrate", verbosity=0)
+
+    held = {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in technicians.permissions.select_related("content_type")
+    }
+    assert held == set(ROLE_PERMISSIONS["technician"])
