@@ -9,7 +9,14 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from inventory.ndc import Scan, gtin14_from_ndc
+from inventory.ndc import (
+    Scan,
+    ScanError,
+    gtin14_from_ndc,
+    gtin_at_start,
+    ndc10_from_gtin,
+    parse_scan,
+)
 
 
 class DEASchedule(models.TextChoices):
@@ -77,6 +84,12 @@ class ProductQuerySet(models.QuerySet):
             Q(proprietary_name__icontains=text)
             | Q(nonproprietary_name__icontains=text)
             | Q(ingredients__name__icontains=text)
+        ).distinct()
+
+    def with_ndc_starting(self, text: str) -> "ProductQuerySet":
+        """Products whose product NDC or one of whose package NDCs starts with the text."""
+        return self.filter(
+            Q(product_ndc__startswith=text) | Q(packages__package_ndc__startswith=text)
         ).distinct()
 
     def controlled(self) -> "ProductQuerySet":
@@ -170,6 +183,20 @@ class PackageQuerySet(models.QuerySet):
 
     def by_ndc11(self, ndc11: str) -> "PackageQuerySet":
         return self.filter(ndc11=ndc11)
+
+    def for_code(self, text: str) -> "PackageQuerySet":
+        """The package a search box's full code names: a scan, a typed NDC, a GTIN or UPC.
+        Raises ScanError (with the reason) when the text is not such a code."""
+        if text.isdigit() and len(text) == 10:
+            # Unhyphenated NDC10s are ambiguous in general, but unique in the catalogue.
+            return self.filter(ndc10=text)
+        try:
+            return self.for_scan(parse_scan(text))
+        except ScanError:
+            gtin = gtin_at_start(text)
+            if gtin is None:
+                raise
+            return self.filter(ndc10=ndc10_from_gtin(gtin))
 
     def for_scan(self, scan: Scan) -> "PackageQuerySet":
         """The package a parsed scan or typed NDC names (``inventory.ndc.parse_scan``).

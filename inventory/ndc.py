@@ -373,3 +373,32 @@ def parse_scan(text: str) -> Scan:
         # e.g. a UPC-A read with its "]E0" symbology identifier
         return _scan_from_gtin(result.gtin.as_gtin_14(), "gtin")
     raise _unreadable(result.gs1_message_error or result.gtin_error)
+
+
+# --------------------------------------------------------------------------- search boxes
+
+# The start of a GS1 payload whose GTIN is readable even if the rest is not (a browser
+# may drop the GS characters a scanner types, which leaves the lot field unterminated).
+_GTIN_PREFIX = re.compile(r"^(?:\][A-Za-z]\d)?\(?01\)?(\d{14})")
+_PARTIAL_NDC = re.compile(r"^\d[\d-]*$")
+
+
+def is_partial_ndc(text: str) -> bool:
+    """Digits and hyphens, as someone typing the start of an NDC writes them."""
+    return bool(_PARTIAL_NDC.match(text))
+
+
+def gtin_at_start(text: str) -> str | None:
+    """The GTIN-14 a GS1 payload starts with, readable even when the rest is not."""
+    match = _GTIN_PREFIX.match(text)
+    return match[1] if match else None
+
+
+def looks_like_code(text: str) -> bool:
+    """Whether a search box's text is meant as a code (NDC, UPC, GTIN, scan), not a name."""
+    return (
+        text[:1] in "]("
+        or GROUP_SEPARATOR in text
+        or is_partial_ndc(text)
+        or gtin_at_start(text) is not None
+    )

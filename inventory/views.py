@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, Q, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -59,11 +59,11 @@ from inventory.models import (
     Supplier,
 )
 from inventory.ndc import (
-    GROUP_SEPARATOR,
     InvalidNDCError,
     ScanError,
+    is_partial_ndc,
     is_product_ndc,
-    ndc10_from_gtin,
+    looks_like_code,
     normalize_ndc_input,
     parse_scan,
 )
@@ -111,34 +111,6 @@ from inventory.services.stock import StockError
 
 SEARCH_PAGE_SIZE = 50
 STRENGTHS = Prefetch("strengths", queryset=ProductIngredient.objects.select_related("ingredient"))
-# The start of a GS1 payload whose GTIN is readable even if the rest is not (a browser
-# may drop the GS characters a scanner types, which leaves the lot field unterminated).
-_GTIN_PREFIX = re.compile(r"^(?:\][A-Za-z]\d)?\(?01\)?(\d{14})")
-_PARTIAL_NDC = re.compile(r"^\d[\d-]*$")
-
-
-def _is_code(text: str) -> bool:
-    """Whether the text is meant as a code (NDC, UPC, GTIN, scan) rather than a name."""
-    return (
-        text[:1] in "]("
-        or GROUP_SEPARATOR in text
-        or bool(_PARTIAL_NDC.match(text))
-        or bool(_GTIN_PREFIX.match(text))
-    )
-
-
-def _packages_for_code(text: str) -> QuerySet:
-    """Packages a full code names; raises ScanError when the text is not such a code."""
-    if text.isdigit() and len(text) == 10:
-        # Unhyphenated NDC10s are ambiguous in general, but unique in the catalogue.
-        return Package.objects.filter(ndc10=text)
-    try:
-        return Package.objects.for_scan(parse_scan(text))
-    except ScanError:
-        match = _GTIN_PREFIX.match(text)
-        if match is None:
-            raise
-        return Package.objects.filter(ndc10=ndc10_from_gtin(match[1]))
 
 
 def _quantity_text(quantity: Decimal | None) -> str:
@@ -157,14 +129,12 @@ def catalogue_search(request):
         if product is not None:
             return redirect("product_detail", product_ndc=product.product_ndc)
         error = f"No product in the catalogue has the product NDC {query}."
-    elif query and _is_code(query):
+    elif query and looks_like_code(query):
         try:
-            packages = list(_packages_for_code(query).select_related("product")[:2])
+            packages = list(Package.objects.for_code(query).select_related("product")[:2])
         except ScanError as scan_error:
-            if _PARTIAL_NDC.match(query):
-                products = Product.objects.filter(
-                    Q(product_ndc__startswith=query) | Q(packages__package_ndc__startswith=query)
-                ).distinct()
+            if is_partial_ndc(query):
+                products = Product.objects.with_ndc_starting(query)
             else:
                 error = str(scan_error)
         else:

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from inventory.models import Package, Product, ProductIngredient
-from inventory.ndc import GROUP_SEPARATOR, ScanError, is_product_ndc, ndc10_from_gtin, parse_scan
+from inventory.ndc import ScanError, is_partial_ndc, is_product_ndc, looks_like_code
 from orders.forms import (
     INLINE_IMAGE_KINDS,
     ORIGINAL_TYPES,
@@ -427,38 +427,20 @@ def search_prescribers(request):
     )
 
 
-# The start of a GS1 payload whose GTIN is readable even when a browser dropped the GS
-# characters a scanner typed (the lot field is then unterminated).
-_GTIN_PREFIX = re.compile(r"^(?:\][A-Za-z]\d)?\(?01\)?(\d{14})")
-_PARTIAL_NDC = re.compile(r"^\d[\d-]*$")
-
-
 def _drug_options(query: str) -> tuple[list[dict], str]:
     """Catalogue products for a name, a product or package NDC, or a scan; or an error."""
     if is_product_ndc(query):
         products = Product.objects.filter(product_ndc=query)
         return [_product_option(p) for p in _with_strengths(products)], ""
-    is_code = (
-        query[:1] in "](" or GROUP_SEPARATOR in query or bool(_PARTIAL_NDC.match(query))
-    ) or bool(_GTIN_PREFIX.match(query))
-    if not is_code:
+    if not looks_like_code(query):
         return [_product_option(p) for p in _with_strengths(Product.objects.search(query))], ""
-    if query.isdigit() and len(query) == 10:
-        packages = Package.objects.filter(ndc10=query)
-    else:
-        try:
-            packages = Package.objects.for_scan(parse_scan(query))
-        except ScanError as error:
-            gtin = _GTIN_PREFIX.match(query)
-            if gtin is not None:
-                packages = Package.objects.filter(ndc10=ndc10_from_gtin(gtin[1]))
-            elif _PARTIAL_NDC.match(query):
-                products = Product.objects.filter(
-                    Q(product_ndc__startswith=query) | Q(packages__package_ndc__startswith=query)
-                ).distinct()
-                return [_product_option(p) for p in _with_strengths(products)], ""
-            else:
-                return [], str(error)
+    try:
+        packages = Package.objects.for_code(query)
+    except ScanError as error:
+        if is_partial_ndc(query):
+            products = Product.objects.with_ndc_starting(query)
+            return [_product_option(p) for p in _with_strengths(products)], ""
+        return [], str(error)
     found = list(
         packages.select_related("product").prefetch_related("product__strengths__ingredient")[
             :PICK_RESULTS

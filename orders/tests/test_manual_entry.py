@@ -412,7 +412,19 @@ def test_prescribers_are_found_by_name_or_npi(client_technician, prescriber):
         assert "Turing" not in html
 
 
-@pytest.mark.parametrize("how", ["name", "product_ndc", "package_ndc", "ndc11", "upc", "gs1"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "name",
+        "product_ndc",
+        "package_ndc",
+        "partial_ndc",
+        "ndc11",
+        "upc",
+        "gs1",
+        "gs1_unreadable_tail",
+    ],
+)
 def test_drugs_are_found_by_name_ndc_or_scan(client_technician, product, how):
     ProductFactory(proprietary_name="Zocor", nonproprietary_name="simvastatin")
     package = product.packages.get()
@@ -422,7 +434,10 @@ def test_drugs_are_found_by_name_ndc_or_scan(client_technician, product, how):
         "package_ndc": package.package_ndc,
         "ndc11": package.ndc11,
         "upc": upc_from_ndc(package.package_ndc),
+        "partial_ndc": package.package_ndc[:7],
         "gs1": f"]d201{package.gtin}17291231\x1d10LOT42",
+        # A browser that drops the GS characters leaves the fields after the GTIN unreadable.
+        "gs1_unreadable_tail": f"]d201{package.gtin}17291399",
     }[how]
 
     response = client_technician.get("/intake/search/drugs/", {"q": query})
@@ -432,7 +447,7 @@ def test_drugs_are_found_by_name_ndc_or_scan(client_technician, product, how):
     assert "Amoxil (amoxicillin)" in html
     assert 'data-unit="capsule"' in html
     assert "Zocor" not in html
-    if how in ("upc", "gs1", "package_ndc", "ndc11"):
+    if how in ("upc", "gs1", "gs1_unreadable_tail", "package_ndc", "ndc11"):
         assert f'data-package="{package.package_ndc}"' in html
 
 
