@@ -53,7 +53,7 @@ from orders.intake.messages import (
 )
 from orders.intake.ncpdp import parse_new_rx
 from orders.models import Channel, Fill, FillEvent, Order, Prescription
-from orders.services import receive_prescription, request_refill, run_drug_checks
+from orders.services.intake import receive_prescription, request_refill, run_drug_checks
 from pharmacy.demo import PATIENTS, PRESCRIBERS, DemoSummary
 from pharmacy.drug_checks import import_curated_interactions, invalidate_interaction_index
 from pharmacy.models import DrugInteraction, User

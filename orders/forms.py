@@ -2,7 +2,7 @@
 
 Forms read what was typed into Python values; the rules of a prescription (quantity,
 written date, refills for the schedule, DEA registration) live in
-``orders.services.receive_prescription``, whose ``IntakeError`` is shown beside the
+``orders.services.intake.receive_prescription``, whose ``IntakeError`` is shown beside the
 field it concerns by ``ManualEntryForm.add_intake_error``.
 """
 

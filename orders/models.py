@@ -1,12 +1,14 @@
 """Prescriptions from intake to verified product: Prescription, Order, Fill, drug-check alerts."""
 
+import secrets
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
 from inventory.models import DEASchedule, Product
-from pharmacy.models import Patient, Prescriber
+from pharmacy.models import Patient, Prescriber, Role
 
 
 class Channel(models.TextChoices):
@@ -36,7 +38,12 @@ class PrescriptionQuerySet(models.QuerySet):
 
     def with_refills_used(self) -> "PrescriptionQuerySet":
         return self.annotate(
-            dispensings=models.Count("fills", filter=~Q(fills__status=Fill.Status.CANCELLED))
+            # A partial fill's remainder shares its fill number: one dispensing, not two.
+            dispensings=models.Count(
+                "fills__fill_number",
+                distinct=True,
+                filter=~Q(fills__status=Fill.Status.CANCELLED),
+            )
         )
 
 
@@ -138,15 +145,32 @@ class Order(models.Model):
         return f"Order {self.pk}"
 
 
+# Crockford's base32 without I, L, O, U: nothing a person could misread off a label.
+LABEL_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_label_code() -> str:
+    """A random 12-character code (60 bits) for a fill's vial label barcode."""
+    return "".join(secrets.choice(LABEL_CODE_ALPHABET) for _ in range(12))
+
+
 class FillQuerySet(models.QuerySet):
     def open(self) -> "FillQuerySet":
         return self.exclude(status__in=[Fill.Status.SHIPPED, Fill.Status.CANCELLED])
+
+    def in_queue(self, status: str) -> "FillQuerySet":
+        """The fills waiting at one step, most urgent first: promised date, cold chain,
+        priority, then the oldest (the index ``fill_queue_idx`` serves this order)."""
+        return self.filter(status=status).order_by(*QUEUE_ORDER)
 
 
 class Fill(models.Model):
     """One dispensing of a prescription (fill number 0 is the original, then refills).
 
-    Its status moves only through the orders workflow service, along ALLOWED_MOVES.
+    Its status moves only through ``orders.services.workflow.transition_fill``, along
+    FILL_MOVES. After the fill step it records what went into the vial: package, lot,
+    expiry, serial and quantity, as scanned. ``label_code`` is printed as the vial label's
+    barcode, scanned at PV2 and at packing.
     """
 
     class Status(models.TextChoices):
@@ -160,6 +184,11 @@ class Fill(models.Model):
         ON_HOLD = "on_hold", "On hold"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Priority(models.IntegerChoices):
+        # Lower sorts first in the queues.
+        URGENT = 0, "Urgent"
+        NORMAL = 1, "Normal"
+
     prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="fills")
     order = models.ForeignKey(
         Order,
@@ -170,6 +199,14 @@ class Fill(models.Model):
         help_text="Empty while the patient is not matched yet.",
     )
     fill_number = models.PositiveSmallIntegerField(default=0)
+    partial_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="remainders",
+        help_text="Set on the remainder of a partial fill; it shares that fill's number.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INTAKE)
     quantity = models.DecimalField(max_digits=10, decimal_places=3)
     days_supply = models.PositiveIntegerField(null=True, blank=True)
@@ -177,19 +214,146 @@ class Fill(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
 
+    # Queue order (issue 5).
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    promised_on = models.DateField(
+        null=True, blank=True, help_text="The day the order was promised to ship."
+    )
+    is_cold_chain = models.BooleanField(
+        default=False, help_text="Refrigerated product: ships before room-temperature work."
+    )
+    label_code = models.CharField(
+        max_length=16,
+        unique=True,
+        default=new_label_code,
+        editable=False,
+        help_text="Printed as the vial label's barcode; scanned at PV2 and at packing.",
+    )
+
+    # Who works on it now: a claim keeps two people off the same fill.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    held_from_status = models.CharField(
+        max_length=16, choices=Status.choices, blank=True,
+        help_text="While on hold: the step a release returns the fill to.",
+    )  # fmt: skip
+
+    # What went into the vial, recorded at the fill step (empty again after a PV2 reject).
+    dispensed_package = models.ForeignKey(
+        "inventory.Package", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dispensed_ndc = models.CharField("dispensed NDC", max_length=12, blank=True)
+    dispensed_quantity = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    stock_lot = models.ForeignKey(
+        "inventory.StockLot", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lot_number = models.CharField(max_length=40, blank=True)
+    expiry = models.DateField(null=True, blank=True)
+    serial_number = models.CharField(max_length=40, blank=True)
+
+    # The three people the law asks about: who checked the data, who filled, who verified.
+    pv1_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    pv1_at = models.DateTimeField(null=True, blank=True)
+    filled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    filled_at = models.DateTimeField(null=True, blank=True)
+    pv2_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    pv2_at = models.DateTimeField(null=True, blank=True)
+
     objects = FillQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["prescription", "fill_number"], name="fill_number_unique"
-            )
+                fields=["prescription", "fill_number"],
+                condition=Q(partial_of__isnull=True),
+                name="fill_number_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(dispensed_quantity__isnull=True) | Q(dispensed_quantity__gt=0),
+                name="fill_dispensed_quantity_positive",
+            ),
         ]
-        indexes = [models.Index(fields=["status", "created_at"], name="fill_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="fill_status_idx"),
+            models.Index(
+                "status",
+                "promised_on",
+                models.F("is_cold_chain").desc(),
+                "priority",
+                "created_at",
+                "id",
+                name="fill_queue_idx",
+            ),  # fmt: skip
+        ]
 
     def __str__(self):
         return f"Fill {self.pk} of Rx {self.prescription.rx_number}"
+
+
+# The queue order of FillQuerySet.in_queue: promised date (none last), cold chain first,
+# urgent first, then oldest first.
+QUEUE_ORDER = (
+    models.F("promised_on").asc(nulls_last=True),
+    "-is_cold_chain",
+    "priority",
+    "created_at",
+    "pk",
+)
+
+
+# Every allowed move of a fill: from status -> {to status: roles that may make it}.
+# ``orders.services.workflow.transition_fill`` refuses anything not listed here. A
+# rejection is a move back (PV1 -> intake, PV2 -> fill); a hold remembers where the fill
+# was (``held_from_status``) and a release returns it there.
+_TECH, _PHARM = Role.TECHNICIAN, Role.PHARMACIST
+FILL_MOVES: dict[str, dict[str, frozenset[str]]] = {
+    Fill.Status.INTAKE: {
+        Fill.Status.PV1: frozenset({_TECH, _PHARM}),
+        Fill.Status.ON_HOLD: frozenset({_TECH, _PHARM}),
+        Fill.Status.CANCELLED: frozenset({_TECH, _PHARM}),
+    },
+    Fill.Status.PV1: {
+        Fill.Status.FILL: frozenset({_PHARM}),  # PV1 approved
+        Fill.Status.INTAKE: frozenset({_PHARM}),  # PV1 rejected back to data entry
+        Fill.Status.ON_HOLD: frozenset({_TECH, _PHARM}),
+        Fill.Status.CANCELLED: frozenset({_PHARM}),
+    },
+    Fill.Status.FILL: {
+        Fill.Status.PV2: frozenset({_TECH, _PHARM}),  # filled with a matching scan
+        Fill.Status.ON_HOLD: frozenset({_TECH, _PHARM}),
+        Fill.Status.CANCELLED: frozenset({_PHARM}),
+    },
+    Fill.Status.PV2: {
+        Fill.Status.READY_TO_PACK: frozenset({_PHARM}),  # PV2 approved
+        Fill.Status.FILL: frozenset({_PHARM}),  # PV2 rejected: stock back, fill again
+        Fill.Status.ON_HOLD: frozenset({_PHARM}),
+    },
+    Fill.Status.READY_TO_PACK: {
+        Fill.Status.PACKED: frozenset({_TECH, _PHARM}),
+        Fill.Status.ON_HOLD: frozenset({_PHARM}),
+    },
+    Fill.Status.PACKED: {Fill.Status.SHIPPED: frozenset({_TECH, _PHARM})},
+    Fill.Status.ON_HOLD: {
+        # Release returns to held_from_status; the service checks it is that one.
+        Fill.Status.INTAKE: frozenset({_TECH, _PHARM}),
+        Fill.Status.PV1: frozenset({_TECH, _PHARM}),
+        Fill.Status.FILL: frozenset({_TECH, _PHARM}),
+        Fill.Status.PV2: frozenset({_PHARM}),
+        Fill.Status.READY_TO_PACK: frozenset({_PHARM}),
+        Fill.Status.CANCELLED: frozenset({_PHARM}),
+    },
+    Fill.Status.SHIPPED: {},
+    Fill.Status.CANCELLED: {},
+}
 
 
 class FillEvent(models.Model):
@@ -198,6 +362,7 @@ class FillEvent(models.Model):
     fill = models.ForeignKey(Fill, on_delete=models.CASCADE, related_name="events")
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
+    reason_code = models.CharField(max_length=32, blank=True)
     reason = models.CharField(max_length=255, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -209,6 +374,179 @@ class FillEvent(models.Model):
 
     def __str__(self):
         return f"{self.fill_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class HoldReason(models.TextChoices):
+    """Why a fill is on hold (DESIGN.md section 2)."""
+
+    OUT_OF_STOCK = "out_of_stock", "Out of stock"
+    DAMAGED_STOCK = "damaged_stock", "Damaged stock"
+    DISCREPANCY = "discrepancy", "Discrepancy with the prescription"
+    CLARIFICATION = "clarification", "Clarification needed from the prescriber"
+    INSURANCE = "insurance", "Insurance"
+    PATIENT_REQUEST = "patient_request", "Patient request"
+
+
+class FillHold(models.Model):
+    """A fill put on hold with a coded reason, and its release (the fill returns to
+    ``from_status``). At most one open hold per fill."""
+
+    fill = models.ForeignKey(Fill, on_delete=models.CASCADE, related_name="holds")
+    reason_code = models.CharField(max_length=20, choices=HoldReason.choices)
+    note = models.TextField(blank=True)
+    from_status = models.CharField(max_length=16, choices=Fill.Status.choices)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    placed_at = models.DateTimeField(auto_now_add=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fill"], condition=Q(released_at__isnull=True), name="one_open_hold"
+            )
+        ]
+
+    def __str__(self):
+        return f"Hold on fill {self.fill_id}: {self.get_reason_code_display()}"
+
+
+class OverrideReason(models.TextChoices):
+    """A pharmacist's coded reason for passing a drug-check alert at PV1 (NCPDP DUR
+    professional service and result codes, in words)."""
+
+    PRESCRIBER_CONSULTED = "prescriber_consulted", "Prescriber consulted, approved as written"
+    PATIENT_CONSULTED = "patient_consulted", "Patient consulted, tolerates the drug"
+    PREVIOUSLY_TOLERATED = "previously_tolerated", "Previously tolerated by the patient"
+    BENEFIT_OUTWEIGHS_RISK = "benefit_outweighs_risk", "Benefit outweighs the risk"
+    DOSE_VERIFIED = "dose_verified", "Dose or quantity verified as intended"
+    THERAPY_CHANGE = "therapy_change", "Intended therapy change (old drug stopped)"
+    NOT_CLINICALLY_SIGNIFICANT = "not_significant", "Not clinically significant"
+    CHECKED_MANUALLY = "checked_manually", "Checked by hand against a reference"
+
+
+class DurOverride(models.Model):
+    """A pharmacist's reasoned pass of one drug-check alert at PV1 of one fill."""
+
+    alert = models.ForeignKey("DurAlert", on_delete=models.CASCADE, related_name="overrides")
+    fill = models.ForeignKey(Fill, on_delete=models.CASCADE, related_name="dur_overrides")
+    reason_code = models.CharField(max_length=24, choices=OverrideReason.choices)
+    note = models.TextField(blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "fill"], name="one_override_per_alert")
+        ]
+
+    def __str__(self):
+        return f"Override of alert {self.alert_id}: {self.reason_code}"
+
+
+class FillScan(models.Model):
+    """Every scan made at the fill station or at PV2, accepted or refused, so a wrong
+    product that was stopped is on record (who scanned what, and why it was refused)."""
+
+    class Step(models.TextChoices):
+        FILL = "fill", "Fill"
+        PV2 = "pv2", "PV2"
+
+    fill = models.ForeignKey(Fill, on_delete=models.CASCADE, related_name="scans")
+    step = models.CharField(max_length=4, choices=Step.choices)
+    raw = models.CharField(max_length=200)
+    is_accepted = models.BooleanField()
+    refusal_code = models.CharField(max_length=32, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    scanned_ndc = models.CharField(max_length=12, blank=True)
+    lot_number = models.CharField(max_length=40, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        outcome = "accepted" if self.is_accepted else self.refusal_code
+        return f"{self.step} scan on fill {self.fill_id}: {outcome}"
+
+
+class Discrepancy(models.Model):
+    """Something found wrong with a fill (a wrong count, a damaged bottle, a mismatch at
+    PV2): a record that stays open until someone writes its resolution, linked to the
+    stock movement it caused, if any."""
+
+    class Kind(models.TextChoices):
+        WRONG_COUNT = "wrong_count", "Wrong count"
+        DAMAGED_STOCK = "damaged_stock", "Damaged stock bottle"
+        WRONG_PRODUCT = "wrong_product", "Wrong product scanned"
+        PV2_MISMATCH = "pv2_mismatch", "Mismatch found at PV2"
+        LABEL_ERROR = "label_error", "Label error"
+        PRESCRIPTION = "prescription", "Discrepancy with the prescription"
+        OTHER = "other", "Other"
+
+    fill = models.ForeignKey(Fill, on_delete=models.PROTECT, related_name="discrepancies")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.TextField()
+    found_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    found_at = models.DateTimeField(auto_now_add=True)
+    stock_movement = models.ForeignKey(
+        "inventory.StockMovement", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", help_text="The stock adjustment or return this discrepancy caused.",
+    )  # fmt: skip
+    resolution = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-found_at", "-pk"]
+        verbose_name_plural = "discrepancies"
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on fill {self.fill_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class RxLabel(models.Model):
+    """A rendered Rx vial label PDF of a fill. The newest per fill is current; a label
+    is made again only when the data printed on it change (``content_hash``), so a task
+    that runs twice, or dies and retries, leaves one current label."""
+
+    fill = models.ForeignKey(Fill, on_delete=models.CASCADE, related_name="labels")
+    content_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the data printed on the label."
+    )
+    pdf = models.BinaryField()
+    is_current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fill"], condition=Q(is_current=True), name="one_current_rx_label"
+            ),
+            models.UniqueConstraint(
+                fields=["fill", "content_hash"], name="rx_label_content_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Label of fill {self.fill_id} ({self.content_hash[:8]})"
 
 
 class DurAlert(models.Model):

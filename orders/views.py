@@ -28,7 +28,7 @@ from orders.forms import (
 )
 from orders.intake.messages import IntakeError
 from orders.models import DurAlert, Fill, IntakeIssue, Prescription
-from orders.services import (
+from orders.services.intake import (
     IntakeResolutionError,
     RefillRefused,
     blocking_intake_issues,

@@ -37,7 +37,7 @@ class PrescriptionSerializer(serializers.ModelSerializer):
 
     Read it with ``PRESCRIPTION_PREFETCH`` (orders.api.views): ``refills_remaining`` is
     computed from the prefetched fills, with the formula of
-    ``orders.services.refills_remaining``, so a list costs no query per row.
+    ``orders.services.intake.refills_remaining``, so a list costs no query per row.
     """
 
     drug = PrescriptionDrugSerializer(source="*")
@@ -76,9 +76,13 @@ class PrescriptionSerializer(serializers.ModelSerializer):
         ]
 
     def get_refills_remaining(self, prescription: Prescription) -> int:
-        # The same count as orders.services.refills_remaining (dispensings beyond the
-        # first, cancelled fills not counted), over the prefetched fills.
-        used = sum(1 for fill in prescription.fills.all() if fill.status != Fill.Status.CANCELLED)
+        # The same count as orders.services.intake.refills_remaining (dispensings beyond the
+        # first, cancelled fills not counted, a partial fill's remainder sharing its
+        # number), over the prefetched fills.
+        used = len(
+            {fill.fill_number for fill in prescription.fills.all()
+             if fill.status != Fill.Status.CANCELLED}
+        )  # fmt: skip
         return max(prescription.refills_authorized - max(used - 1, 0), 0)
 
     @extend_schema_field(

@@ -48,7 +48,7 @@ from orders.intake.ncpdp import (
     parse_script_message,
 )
 from orders.models import Channel, Fill, Prescription
-from orders.services import (
+from orders.services.intake import (
     RefillRefused,
     cancel_prescription_for_prescriber,
     receive_prescription,

@@ -3,7 +3,7 @@
 ``PrescriptionFactory()`` is an active, non-controlled prescription for a new patient,
 prescriber and product, written a week ago with 3 refills; ``FillFactory()`` its first
 fill waiting for PV1 in an order of the prescription's patient. Tests that need a
-prescription the way intake stores it call ``orders.services.receive_prescription``.
+prescription the way intake stores it call ``orders.services.intake.receive_prescription``.
 """
 
 import datetime

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Fill, Prescription
-from orders.services import refills_remaining
+from orders.services.intake import refills_remaining
 from orders.tests.erx_samples import new_rx
 from pharmacy.models import AuditEvent
 from pharmacy.tests.factories import PatientFactory

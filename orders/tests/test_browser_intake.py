@@ -16,7 +16,7 @@ from orders.intake.messages import (
     IncomingPrescription,
 )
 from orders.models import Channel, Fill, Prescription
-from orders.services import receive_prescription
+from orders.services.intake import receive_prescription
 from orders.tests.factories import amoxicillin_product, penicillin_allergic_patient, tiny_png
 from pharmacy.drug_checks import invalidate_interaction_index
 from pharmacy.tests.factories import STAFF_PASSWORD, PrescriberFactory

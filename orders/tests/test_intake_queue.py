@@ -22,7 +22,7 @@ from orders.intake.messages import (
     IncomingPrescription,
 )
 from orders.models import Channel, DurAlert, Fill, FillEvent, IntakeIssue, Order, Prescription
-from orders.services import IntakeResolutionError, receive_prescription, resolve_intake
+from orders.services.intake import IntakeResolutionError, receive_prescription, resolve_intake
 from orders.tests.factories import amoxicillin_product, penicillin_allergic_patient
 from pharmacy.drug_checks import invalidate_interaction_index
 from pharmacy.identifiers import dea_number_with_check_digit, npi_with_check_digit

@@ -499,6 +499,7 @@ def test_the_patient_page_offers_changes_only_to_who_may_make_them(client_techni
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.browser
 def test_a_technician_creates_a_patient_in_the_browser(page, screenshot, technician):
     PharmacologicClassFactory(name="Penicillin-class Antibacterial", kind="EPC")
     page.goto("/login/")

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
-from inventory.models import DEASchedule, Product
+from inventory.models import DEASchedule, Product, Storage
 from orders.intake.messages import IncomingCancel, IncomingPrescription, IntakeError
 from orders.models import (
     Channel,
@@ -405,6 +405,8 @@ def _create_fill(
         prescription=prescription,
         order=order,
         fill_number=fill_number,
+        is_cold_chain=prescription.product is not None
+        and prescription.product.storage == Storage.REFRIGERATED,
         status=status,
         quantity=prescription.quantity,
         days_supply=prescription.days_supply,
@@ -496,8 +498,14 @@ class RefillRefused(Exception):
 
 
 def refills_remaining(prescription: Prescription) -> int:
-    """Refills left: authorised minus dispensings beyond the first (cancelled ones don't count)."""
-    used = prescription.fills.exclude(status=Fill.Status.CANCELLED).count()
+    """Refills left: authorised minus dispensings beyond the first (cancelled ones don't
+    count; a partial fill and its remainder are one dispensing: they share a fill number)."""
+    used = (
+        prescription.fills.exclude(status=Fill.Status.CANCELLED)
+        .values("fill_number")
+        .distinct()
+        .count()
+    )
     return max(prescription.refills_authorized - max(used - 1, 0), 0)
 
 

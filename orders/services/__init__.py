@@ -1,0 +1,1 @@
+"""Every business write of the orders app, one module per part of the flow."""
