@@ -141,6 +141,17 @@ def generate(folder: Path, *, products: int, packages: int, seed: int = 20261125
                 )
 
 
+# Production's settings, for the servers the benches start and for in-process
+# measurements alike (DEBUG off: Django then neither records queries nor wraps cursors).
+PRODUCTION_ENVIRONMENT = {
+    "DEBUG": "false",
+    "SECRET_KEY": "bench-" + "x" * 60,
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_SSL_REDIRECT": "false",
+    "LOG_LEVEL": "WARNING",
+}
+
+
 def prepare_database() -> None:
     """Point Django at the benchmark database, create it when missing, and migrate it."""
     os.environ["DATABASE_NAME_OVERRIDE"] = BENCH_DATABASE

@@ -46,17 +46,13 @@ ROOT = HERE.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(HERE))
 
-from import_ndc_bench import BENCH_DATABASE, prepare_database  # noqa: E402
+from import_ndc_bench import (  # noqa: E402
+    BENCH_DATABASE,
+    PRODUCTION_ENVIRONMENT,
+    prepare_database,
+)
 
 URL = "/api/v1/erx/ncpdp/"
-# The web server's settings, for the server and for the in-process profile alike.
-PRODUCTION_ENVIRONMENT = {
-    "DEBUG": "false",
-    "SECRET_KEY": "bench-" + "x" * 60,
-    "ALLOWED_HOSTS": "127.0.0.1",
-    "SECURE_SSL_REDIRECT": "false",
-    "LOG_LEVEL": "WARNING",
-}
 # (package NDC, generic name, ingredient, DEA schedule, pharmacologic classes). Labeler
 # codes 79xxx are fictional and outside what import_ndc_bench generates.
 DRUGS = [

@@ -132,22 +132,41 @@ def available_units_subquery(product_ref: str = "pk") -> Coalesce:
     return Coalesce(Subquery(units, output_field=output), Value(Decimal(0)), output_field=output)
 
 
-# Two statements sent in one round trip, because this runs in every transaction that
-# lowers stock. The first locks the rules; the second, a statement of its own, takes its
-# snapshot after the locks are granted, so under READ COMMITTED it sees what the
-# transaction that held a lock committed (a subquery of the locking SELECT would still
-# read the snapshot taken before the wait, and two fills could each miss the other's
-# units). Plain SQL: Django's ORM costs more to compile these than PostgreSQL to run them.
-_LOCK_RULES_AND_COUNT = """
+# Locks the products' rules, in product order. Sent as its own statement, before the
+# statement that counts: under READ COMMITTED each statement takes its snapshot when it
+# starts, so the count, a statement of its own, sees what the transaction that held a
+# lock committed (a subquery of the locking SELECT would still read the snapshot taken
+# before the wait, and two fills could each miss the other's units). Plain SQL: Django's
+# ORM costs more to compile these than PostgreSQL to run them.
+LOCK_RULES_SQL = """
 SELECT 1 FROM inventory_reorderrule
-WHERE product_id = ANY(%(ids)s) ORDER BY product_id FOR UPDATE;
-SELECT rule.id, rule.reorder_point, (
+WHERE product_id = ANY(%(ids)s) ORDER BY product_id FOR UPDATE
+"""
+
+# The units of a rule's product in available, unexpired lots: an SQL expression over
+# ``rule`` (an inventory_reorderrule row) for the statements that count.
+AVAILABLE_UNITS_SQL = """(
     SELECT COALESCE(SUM(lot.quantity_on_hand), 0)
     FROM inventory_stocklot lot JOIN inventory_package package ON package.id = lot.package_id
     WHERE package.product_id = rule.product_id
       AND lot.status = %(available)s AND lot.expiry > %(today)s
-) FROM inventory_reorderrule rule WHERE rule.product_id = ANY(%(ids)s)
+)"""
+
+# Both in one round trip, because this runs in every transaction that lowers stock.
+_LOCK_RULES_AND_COUNT = f"""
+{LOCK_RULES_SQL};
+SELECT rule.id, rule.reorder_point, {AVAILABLE_UNITS_SQL}
+FROM inventory_reorderrule rule WHERE rule.product_id = ANY(%(ids)s)
 """
+
+
+def reorder_check_parameters(product_ids) -> dict:
+    """The parameters of LOCK_RULES_SQL and AVAILABLE_UNITS_SQL for these products."""
+    return {
+        "ids": sorted(set(product_ids)),
+        "available": StockLot.Status.AVAILABLE,
+        "today": timezone.localdate(),
+    }
 
 
 def check_reorder_point(product_ids) -> list[ReorderAlert]:
@@ -159,30 +178,37 @@ def check_reorder_point(product_ids) -> list[ReorderAlert]:
     checks of one product run one after the other. The e-mail task is queued after
     commit; a broker failure then is logged, never raised. Returns the new alerts.
     """
-    ids = sorted(set(product_ids))
-    if not ids:
+    parameters = reorder_check_parameters(product_ids)
+    if not parameters["ids"]:
         return []
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         raise RuntimeError("check_reorder_point must run in the stock-changing transaction")
     with connection.cursor() as cursor:
-        cursor.execute(
-            _LOCK_RULES_AND_COUNT,
-            {"ids": ids, "available": StockLot.Status.AVAILABLE, "today": timezone.localdate()},
-        )
-        available = {rule_id: units for rule_id, point, units in cursor.fetchall() if units < point}
-    if not available:
+        cursor.execute(_LOCK_RULES_AND_COUNT, parameters)
+        counted = cursor.fetchall()
+    return raise_reorder_alerts(
+        {rule_id: units for rule_id, point, units in counted if units < point}
+    )
+
+
+def raise_reorder_alerts(below: dict[int, Decimal]) -> list[ReorderAlert]:
+    """Raise the alerts of rules found below their point (rule id -> available units),
+    except where the product already has a current alert. Runs in the stock-changing
+    transaction, with the rules locked (``check_reorder_point``, or the dispensing path
+    of ``inventory.services.stock``, which counts in the statement that takes stock)."""
+    if not below:
         return []
-    below = list(ReorderRule.objects.filter(pk__in=available).order_by("product_id"))
-    for rule in below:
-        rule.available = available[rule.pk]
+    rules = list(ReorderRule.objects.filter(pk__in=below).order_by("product_id"))
+    for rule in rules:
+        rule.available = below[rule.pk]
     already_alerted = set(
         ReorderAlert.objects.current()
-        .filter(product_id__in=[rule.product_id for rule in below])
+        .filter(product_id__in=[rule.product_id for rule in rules])
         .values_list("product_id", flat=True)
     )
     raised = []
-    for rule in below:
+    for rule in rules:
         if rule.product_id in already_alerted:
             continue
         try:

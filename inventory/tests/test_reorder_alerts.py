@@ -114,6 +114,26 @@ def test_only_available_unexpired_units_count(package, technician):
     assert lot.quantity_on_hand == 89
 
 
+def test_a_dispensing_across_lots_counts_what_every_lot_has_left(package, technician):
+    # The take and the count are one statement (inventory.services.stock): the count must
+    # see each lot's decrement, and lots too close to expiry for this patient still count.
+    first = StockLotFactory(package=package, quantity_on_hand=30, expiry=TODAY + timedelta(40))
+    second = StockLotFactory(package=package, quantity_on_hand=60, expiry=TODAY + timedelta(90))
+    StockLotFactory(package=package, quantity_on_hand=25, expiry=TODAY + timedelta(10))
+
+    allocations = allocate_for_dispensing(
+        [package],
+        quantity=Decimal(40),
+        by=technician,
+        reference="fill:1",
+        usable_until=TODAY + timedelta(30),
+    )
+
+    assert [(a.lot, a.quantity) for a in allocations] == [(first, 30), (second, 10)]
+    assert list(ReorderAlert.objects.values_list("available_at_crossing", flat=True)) == [75]
+    assert sorted(StockLot.objects.values_list("quantity_on_hand", flat=True)) == [0, 25, 50]
+
+
 def test_a_current_alert_stops_further_alerts_until_it_is_closed(package, technician, manager):
     lot = StockLotFactory(package=package, quantity_on_hand=200)
     dispense(lot, 120, technician)  # 80 left: raised
