@@ -5,7 +5,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["import_ndc_bench.py", "health_bench.py", "intake_bench.py", "allocation_bench.py"]
+BENCHMARKS = [
+    "import_ndc_bench.py",
+    "health_bench.py",
+    "intake_bench.py",
+    "allocation_bench.py",
+    "queue_bench.py",
+    "label_bench.py",
+]
 
 failed = False
 for name in BENCHMARKS:

@@ -17,7 +17,15 @@ parsers as the API; phone, fax and mailed-in prescriptions go through
   imported first and every demo product has its ingredients, as in a pharmacy that runs
   properly;
 * refills asked for by patients through ``request_refill``, of prescriptions whose first
-  fill went out weeks ago.
+  fill went out weeks ago;
+* fills further along, moved by the demo staff through the workflow services exactly as
+  they would (``orders.services.workflow``): waiting to be filled (PV1 passed, every
+  drug-check alert overridden with a coded reason), waiting for PV2 (filled with a scan
+  of the stock bottle's DataMatrix from the suggested FEFO lot), ready to pack (one of
+  them rejected at PV2 first for a wrong count: its units went back to the lot and a
+  discrepancy waits to be resolved), on hold at PV1 (clarification) and at the fill step
+  (insurance), and a partial fill (no single bottle holds the 90-day supply and the
+  prescriber allowed no substitution) whose remainder waits on hold, out of stock.
 
 A few things have no service yet and are written directly, marked as demo history:
 first fills that were filled and shipped before the demo began (their events and dates
@@ -42,7 +50,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from inventory.ndc import ndc11_from_package_ndc
+from inventory.models import StockLot
+from inventory.ndc import gtin14_from_ndc, ndc11_from_package_ndc
 from orders.intake.fhir import parse_fhir_json
 from orders.intake.messages import (
     IncomingAddress,
@@ -52,8 +61,27 @@ from orders.intake.messages import (
     IncomingPrescription,
 )
 from orders.intake.ncpdp import parse_new_rx
-from orders.models import Channel, Fill, FillEvent, Order, Prescription
+from orders.models import (
+    Channel,
+    Discrepancy,
+    DurAlert,
+    Fill,
+    FillEvent,
+    HoldReason,
+    Order,
+    OverrideReason,
+    Prescription,
+)
 from orders.services.intake import receive_prescription, request_refill, run_drug_checks
+from orders.services.workflow import (
+    Override,
+    approve_pv1,
+    approve_pv2,
+    fill_with_scan,
+    hold_fill,
+    reject_pv2,
+    suggest_lot,
+)
 from pharmacy.demo import PATIENTS, PRESCRIBERS, DemoSummary
 from pharmacy.drug_checks import import_curated_interactions, invalidate_interaction_index
 from pharmacy.models import DrugInteraction, User
@@ -139,6 +167,11 @@ NOTHING, SHIPPED, SHIPPED_THEN_REFILL, SHIPPED_THEN_EARLY_REFILL = (
     "nothing", "shipped", "refill", "early_refill",
 )  # fmt: skip
 
+# How far the first fill of a prescription received today goes through the workflow.
+AT_PV1, TO_FILL, FILLED, VERIFIED, HELD_AT_PV1, HELD_AT_FILL, PARTIAL = (
+    "pv1", "fill", "pv2", "ready_to_pack", "held_at_pv1", "held_at_fill", "partial",
+)  # fmt: skip
+
 TABLET, CAPSULE = "C48542", "C48480"  # NCPDP QuantityUnitOfMeasure (NCI codes)
 SCHEDULE_CODES = {"CII": "C48675", "CIII": "C48676", "CIV": "C48677", "CV": "C48679"}
 
@@ -168,6 +201,8 @@ class DemoPrescription:
     then: str = NOTHING
     shipped_days_ago: int = 0
     note: str = ""
+    stage: str = AT_PV1
+    substitutions_allowed: bool = True
 
 
 PRESCRIPTIONS = (
@@ -248,6 +283,43 @@ PRESCRIPTIONS = (
         "DEMO-NEWRX-0007", Channel.NCPDP, demo_patient("O'Connor"), NEW_PRESCRIBER,
         "Alprazolam 0.5 MG Oral Tablet", "0781-1077-01", "30", TABLET, 30, 1,
         "Take 1 tablet by mouth twice daily as needed for anxiety", 1, dea_schedule="CIV",
+    ),
+    # ---- further along the workflow: the fill, PV2 and packing queues, holds
+    DemoPrescription(
+        "DEMO-PHONE-0002", Channel.PHONE, demo_patient("Baker"), demo_prescriber("Chen"),
+        "Losartan Potassium 50 MG Oral Tablet", "13668-409-90", "90", TABLET, 90, 3,
+        "Take 1 tablet by mouth once daily", 3, stage=TO_FILL,
+    ),
+    DemoPrescription(
+        "DEMO-NEWRX-0008", Channel.NCPDP, demo_patient("Walsh"), demo_prescriber("Raman"),
+        "Hydrochlorothiazide 25 MG Oral Tablet", "29300-128-01", "90", TABLET, 90, 3,
+        "Take 1 tablet by mouth every morning", 2, stage=TO_FILL,
+    ),
+    DemoPrescription(
+        "DEMO-FAX-0002", Channel.FAX, demo_patient("Schneider"), demo_prescriber("Park"),
+        "Pantoprazole Sodium 40 MG Delayed Release Oral Tablet", "0093-0012-98", "90", TABLET,
+        90, 3, "Take 1 tablet by mouth once daily before breakfast", 4, stage=FILLED,
+    ),
+    DemoPrescription(
+        "DEMO-NEWRX-0009", Channel.NCPDP, demo_patient("Foster"), demo_prescriber("Nguyen"),
+        "Metoprolol Succinate 25 MG Extended Release Oral Tablet", "55111-466-01", "90",
+        TABLET, 90, 3, "Take 1 tablet by mouth once daily", 3, stage=VERIFIED,
+    ),
+    DemoPrescription(
+        "DEMO-MAIL-0002", Channel.WRITTEN, demo_patient("Castillo"), demo_prescriber("O'Brien"),
+        "Amlodipine Besylate 10 MG Oral Tablet", "31722-239-90", "90", TABLET, 90, 3,
+        "Take 1 tablet by mouth once daily", 5, stage=HELD_AT_PV1,
+    ),
+    DemoPrescription(
+        "DEMO-FHIR-0005", Channel.FHIR, demo_patient("Torres"), demo_prescriber("Park"),
+        "Levothyroxine Sodium 100 MCG Oral Tablet", "0378-1809-01", "90", "TAB", 90, 3,
+        "Take 1 tablet by mouth every morning on an empty stomach", 2, stage=HELD_AT_FILL,
+    ),
+    DemoPrescription(
+        "DEMO-PHONE-0003", Channel.PHONE, demo_patient("Bell"), demo_prescriber("Raman"),
+        "Omeprazole 20 MG Delayed Release Oral Capsule", "55111-158-30", "180", CAPSULE, 90,
+        1, "Take 1 capsule by mouth twice daily before meals", 2, stage=PARTIAL,
+        substitutions_allowed=False, note="Dispense as written: bottles of 30 only.",
     ),
 )  # fmt: skip
 
@@ -513,6 +585,7 @@ def typed_prescription(rx: DemoPrescription, *, written_on: date) -> IncomingPre
         refills=rx.refills,
         note=rx.note,
         prescriber_order_number=rx.key,
+        substitutions_allowed=rx.substitutions_allowed,
     )
 
 
@@ -600,6 +673,89 @@ def _early_refill(prescription: Prescription, last_fill: Fill, *, today: date) -
     return fill
 
 
+# The coded reason the demo pharmacist gives at PV1 for each kind of drug-check alert.
+DEMO_OVERRIDES = {
+    DurAlert.Type.INTERACTION: OverrideReason.PRESCRIBER_CONSULTED,
+    DurAlert.Type.ALLERGY: OverrideReason.PREVIOUSLY_TOLERATED,
+    DurAlert.Type.DUPLICATE_THERAPY: OverrideReason.THERAPY_CHANGE,
+    DurAlert.Type.EARLY_REFILL: OverrideReason.PATIENT_CONSULTED,
+    DurAlert.Type.DOSE: OverrideReason.DOSE_VERIFIED,
+    DurAlert.Type.NO_DATA: OverrideReason.CHECKED_MANUALLY,
+}
+
+
+def _bottle_scan(lot: StockLot) -> str:
+    """The DataMatrix a technician's scanner reads off a stock bottle of this lot."""
+    return f"]d201{gtin14_from_ndc(lot.package.package_ndc)}17{lot.expiry:%y%m%d}10{lot.lot_number}"
+
+
+def _fill_from_the_shelf(fill: Fill, *, by: User) -> bool:
+    """The technician fills from the suggested lot; without stock the fill is held."""
+    lot = suggest_lot(fill)
+    if lot is None or lot.quantity_on_hand < fill.quantity:
+        hold_fill(fill, by=by, reason_code=HoldReason.OUT_OF_STOCK, note="No bottle on the shelf")
+        return False
+    fill_with_scan(fill, by=by, scan=_bottle_scan(lot), quantity=fill.quantity)
+    return True
+
+
+def _advance(prescription: Prescription, stage: str) -> bool:
+    """Take a new prescription's first fill through the workflow to ``stage``, by the
+    demo staff, with the services they use. Returns whether the fill moved."""
+    fill = prescription.fills.get(fill_number=0)
+    technician, pharmacist, checker = (
+        _staff("technician"), _staff("pharmacist"), _staff("pharmacist2"),
+    )  # fmt: skip
+    if (
+        stage == AT_PV1
+        or None in (technician, pharmacist, checker)
+        or fill.status != Fill.Status.PV1
+    ):
+        return False
+    if stage == HELD_AT_PV1:
+        hold_fill(
+            fill, by=pharmacist, reason_code=HoldReason.CLARIFICATION,
+            note="Left a message for the prescriber: same drug at 5 mg on file, confirm 10 mg.",
+        )  # fmt: skip
+        return True
+    approve_pv1(
+        fill,
+        by=pharmacist,
+        overrides=[
+            Override(alert.pk, DEMO_OVERRIDES[alert.type], "Reviewed at PV1 (demo)")
+            for alert in DurAlert.objects.for_fill(fill)
+        ],
+    )
+    if stage == TO_FILL:
+        return True
+    if stage == HELD_AT_FILL:
+        hold_fill(
+            fill, by=technician, reason_code=HoldReason.INSURANCE,
+            note="The plan asks for a prior authorization; requested from the prescriber.",
+        )  # fmt: skip
+        return True
+    if stage == PARTIAL:
+        lot = suggest_lot(fill)
+        if lot is not None and lot.quantity_on_hand < fill.quantity:
+            # No bottle of the prescribed package holds the whole supply.
+            fill_with_scan(
+                fill, by=technician, scan=_bottle_scan(lot), quantity=lot.quantity_on_hand,
+                partial=True,
+            )  # fmt: skip
+        else:
+            _fill_from_the_shelf(fill, by=technician)
+        return True
+    if not _fill_from_the_shelf(fill, by=technician) or stage == FILLED:
+        return True
+    reject_pv2(
+        fill, by=checker, reason="Counted 89 tablets in the vial; the label says 90.",
+        discrepancy_kind=Discrepancy.Kind.WRONG_COUNT,
+    )  # fmt: skip
+    if _fill_from_the_shelf(fill, by=_staff("technician2") or technician):
+        approve_pv2(Fill.objects.get(pk=fill.pk), by=checker, scan=fill.label_code)
+    return True
+
+
 def seed_demo(*, stdout: TextIOBase) -> dict[str, int]:
     """Load the orders part of the demo pharmacy (after the pharmacy app's demo), in one
     transaction. Returns how many rows of each kind were created; a second run creates
@@ -621,7 +777,7 @@ def seed_demo(*, stdout: TextIOBase) -> dict[str, int]:
         )
 
         technician = _staff("technician")
-        created, refills = 0, 0
+        created, refills, advanced = 0, 0, 0
         for rx in PRESCRIPTIONS:
             if _existing(rx) is not None:
                 continue
@@ -635,6 +791,7 @@ def seed_demo(*, stdout: TextIOBase) -> dict[str, int]:
                 continue
             created += 1
             prescription = result.prescription
+            advanced += _advance(prescription, rx.stage)
             if rx.then == NOTHING:
                 continue
             shipped = _ship_first_fill(prescription, days_ago=rx.shipped_days_ago)
@@ -656,6 +813,11 @@ def seed_demo(*, stdout: TextIOBase) -> dict[str, int]:
                       for rx in PRESCRIPTIONS),
             created=refills,
         )  # fmt: skip
+        summary.count(
+            "fills moved along the workflow",
+            total=sum(rx.stage != AT_PV1 for rx in PRESCRIPTIONS),
+            created=advanced,
+        )
     stdout.write("Demo prescriptions:")
     for line in summary.lines():
         stdout.write(line)

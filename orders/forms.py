@@ -7,6 +7,7 @@ field it concerns by ``ManualEntryForm.add_intake_error``.
 """
 
 import re
+from decimal import Decimal
 from pathlib import PurePath
 
 from django import forms
@@ -21,7 +22,8 @@ from orders.intake.messages import (
     IncomingPrescription,
     IntakeError,
 )
-from orders.models import Channel
+from orders.models import Channel, Discrepancy, HoldReason, OverrideReason
+from orders.services.workflow import Override
 from pharmacy.models import Patient, Prescriber
 
 # A fax page at 200 dpi is well under a megabyte; ten leave room for a phone photo or a
@@ -317,6 +319,11 @@ class ResolveIntakeForm(forms.Form):
 _RX_PREFIX = re.compile(r"^\s*(?:rx)?\s*(?:#|no\.?|number)?\s*", re.IGNORECASE)
 
 
+def rx_number_from_text(text: str) -> str:
+    """The Rx number in what was typed or scanned: "Rx #1000123", "no. 1000123" -> "1000123"."""
+    return _RX_PREFIX.sub("", text).strip()
+
+
 class RefillRequestForm(forms.Form):
     """A patient on the phone asks for a refill: the Rx number (typed or scanned from the
     vial label) and their date of birth."""
@@ -335,7 +342,148 @@ class RefillRequestForm(forms.Form):
     )
 
     def clean_rx_number(self):
-        text = _RX_PREFIX.sub("", self.cleaned_data["rx_number"]).strip()
+        text = rx_number_from_text(self.cleaned_data["rx_number"])
         if not text:
             raise forms.ValidationError("Enter or scan the Rx number from the vial label.")
         return text
+
+
+# --------------------------------------------------------------------------- fill workflow
+
+
+def _reason_field(label: str, required_message: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        error_messages={"required": required_message},
+    )
+
+
+class Pv1ApprovalForm(forms.Form):
+    """The pharmacist's coded override reason (and an optional note) for each drug-check
+    alert of the fill: fields ``override_<alert id>`` and ``note_<alert id>``.
+
+    A reason left empty is passed over, not refused here: ``approve_pv1`` refuses an
+    approval with any alert left without a reason, in its own words.
+    """
+
+    def __init__(self, *args, alerts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.alerts = list(alerts)
+        for alert in self.alerts:
+            self.fields[f"override_{alert.pk}"] = forms.ChoiceField(
+                label="Override reason",
+                choices=[("", "Choose a reason…"), *OverrideReason.choices],
+                required=False,
+                error_messages={"invalid_choice": "Choose one of the listed override reasons."},
+            )
+            self.fields[f"note_{alert.pk}"] = forms.CharField(
+                label="Note", required=False, max_length=1000
+            )
+
+    def overrides(self) -> list[Override]:
+        data = self.cleaned_data
+        return [
+            Override(
+                alert_id=alert.pk,
+                reason_code=data[f"override_{alert.pk}"],
+                note=data[f"note_{alert.pk}"].strip(),
+            )
+            for alert in self.alerts
+            if data.get(f"override_{alert.pk}")
+        ]
+
+
+class Pv1RejectForm(forms.Form):
+    """PV1 rejected back to intake: what the technician must correct."""
+
+    reason = _reason_field(
+        "What must be corrected", "Say what is wrong so the technician can correct it."
+    )
+
+
+class FillScanForm(forms.Form):
+    """The fill station: the stock bottle's scan, the counted quantity, the lot when the
+    scan does not carry one, and whether a short count is a partial fill."""
+
+    scan = forms.CharField(
+        label="Scan the stock bottle",
+        max_length=200,
+        strip=False,  # a GS1 scan's separators are part of it
+        error_messages={"required": "Scan the stock bottle (or type its NDC)."},
+    )
+    quantity = forms.DecimalField(
+        label="Counted quantity",
+        max_digits=10,
+        decimal_places=3,
+        min_value=Decimal("0.001"),
+        error_messages={
+            "required": "Enter the quantity you counted.",
+            "invalid": "The counted quantity is a number, such as 30 or 150.5.",
+            "min_value": "The counted quantity must be more than 0.",
+        },
+    )
+    lot_number = forms.CharField(
+        label="Lot (when the scan has none)", max_length=40, required=False
+    )
+    is_partial = forms.BooleanField(
+        label="Partial fill: stock is short, the rest is filled later", required=False
+    )
+
+    def clean_scan(self):
+        scan = self.cleaned_data["scan"].strip("\r\n")
+        if not scan.strip():
+            raise forms.ValidationError("Scan the stock bottle (or type its NDC).")
+        return scan
+
+
+class Pv2Form(forms.Form):
+    """PV2: the pharmacist scans the barcode of the vial label, and may scan the stock
+    bottle again."""
+
+    scan = forms.CharField(
+        label="Scan the vial label",
+        max_length=200,
+        error_messages={"required": "Scan the barcode on the vial label."},
+    )
+    stock_scan = forms.CharField(
+        label="Stock bottle (optional)", max_length=200, required=False, strip=False
+    )
+
+    def clean_stock_scan(self):
+        return self.cleaned_data["stock_scan"].strip("\r\n ")
+
+
+class Pv2RejectForm(forms.Form):
+    """PV2 rejected back to fill: why, and what kind of discrepancy it was (if one)."""
+
+    reason = _reason_field("Why it goes back", "Say why the fill goes back to be filled again.")
+    discrepancy_kind = forms.ChoiceField(
+        label="Discrepancy found",
+        choices=[("", "None to record"), *Discrepancy.Kind.choices],
+        required=False,
+        error_messages={"invalid_choice": "Choose one of the listed discrepancy kinds."},
+    )
+
+
+class HoldForm(forms.Form):
+    """Put a fill on hold with a coded reason and a note."""
+
+    reason_code = forms.ChoiceField(
+        label="Hold reason",
+        choices=[("", "Choose a reason…"), *HoldReason.choices],
+        error_messages={
+            "required": "Choose why the fill is held.",
+            "invalid_choice": "Choose one of the listed hold reasons.",
+        },
+    )
+    note = forms.CharField(label="Note", required=False, max_length=1000, widget=forms.TextInput())
+
+
+class ReleaseForm(forms.Form):
+    """Release a held fill back to the step it was held at."""
+
+    note = forms.CharField(
+        label="Release note", required=False, max_length=1000, widget=forms.TextInput()
+    )

@@ -133,7 +133,19 @@ class Prescription(models.Model):
 
 
 class Order(models.Model):
-    """A patient's request that ships as one package: one or more fills."""
+    """A patient's request that ships as one package: one or more fills.
+
+    Its ``status`` is not stored: it follows from its fills (``order_status``), so it can
+    never disagree with them. Read orders with ``prefetch_related("fills")``.
+    """
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        ON_HOLD = "on_hold", "On hold"
+        READY_TO_PACK = "ready_to_pack", "Ready to pack"
+        PACKED = "packed", "Packed"
+        SHIPPED = "shipped", "Shipped"
+        CANCELLED = "cancelled", "Cancelled"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="orders")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -143,6 +155,36 @@ class Order(models.Model):
 
     def __str__(self):
         return f"Order {self.pk}"
+
+    @property
+    def status(self) -> str:
+        return order_status([fill.status for fill in self.fills.all()])
+
+
+def order_status(fill_statuses: list[str]) -> str:
+    """An order's status from its fills' statuses. Cancelled fills do not count, unless
+    every fill is cancelled. The order is shipped, packed or ready to pack only when
+    every other fill is at least that far (it ships as one package, after every fill
+    passed PV2); otherwise it is on hold if any fill is, else in progress (an order
+    without fills yet too)."""
+    active = [status for status in fill_statuses if status != Fill.Status.CANCELLED]
+    if fill_statuses and not active:
+        return Order.Status.CANCELLED
+    if not active:
+        return Order.Status.IN_PROGRESS
+    for order_step, fill_steps in (
+        (Order.Status.SHIPPED, {Fill.Status.SHIPPED}),
+        (Order.Status.PACKED, {Fill.Status.PACKED, Fill.Status.SHIPPED}),
+        (
+            Order.Status.READY_TO_PACK,
+            {Fill.Status.READY_TO_PACK, Fill.Status.PACKED, Fill.Status.SHIPPED},
+        ),
+    ):
+        if all(status in fill_steps for status in active):
+            return order_step
+    if Fill.Status.ON_HOLD in active:
+        return Order.Status.ON_HOLD
+    return Order.Status.IN_PROGRESS
 
 
 # Crockford's base32 without I, L, O, U: nothing a person could misread off a label.
@@ -154,6 +196,10 @@ def new_label_code() -> str:
     return "".join(secrets.choice(LABEL_CODE_ALPHABET) for _ in range(12))
 
 
+# Stock ledger rows of a fill carry the reference "fill:<id>" (Fill.stock_reference).
+FILL_STOCK_REFERENCE_PREFIX = "fill:"
+
+
 class FillQuerySet(models.QuerySet):
     def open(self) -> "FillQuerySet":
         return self.exclude(status__in=[Fill.Status.SHIPPED, Fill.Status.CANCELLED])
@@ -162,6 +208,11 @@ class FillQuerySet(models.QuerySet):
         """The fills waiting at one step, most urgent first: promised date, cold chain,
         priority, then the oldest (the index ``fill_queue_idx`` serves this order)."""
         return self.filter(status=status).order_by(*QUEUE_ORDER)
+
+    def with_work_details(self) -> "FillQuerySet":
+        """With what a queue row or a work page shows of each fill, in the same query: the
+        prescription and its drug, the order and who claimed it."""
+        return self.select_related("prescription__product", "order", "claimed_by")
 
 
 class Fill(models.Model):
@@ -297,6 +348,12 @@ class Fill(models.Model):
 
     def __str__(self):
         return f"Fill {self.pk} of Rx {self.prescription.rx_number}"
+
+    @property
+    def stock_reference(self) -> str:
+        """The stock ledger's reference of this fill's dispensing and returns (the recall
+        trace, ``orders.services.recalls``, reads it back)."""
+        return f"{FILL_STOCK_REFERENCE_PREFIX}{self.pk}"
 
 
 # The queue order of FillQuerySet.in_queue: promised date (none last), cold chain first,
@@ -549,6 +606,15 @@ class RxLabel(models.Model):
         return f"Label of fill {self.fill_id} ({self.content_hash[:8]})"
 
 
+class DurAlertQuerySet(models.QuerySet):
+    def for_fill(self, fill: Fill) -> "DurAlertQuerySet":
+        """The alerts the pharmacist resolves at this fill's PV1: those raised for the fill,
+        and any raised for its prescription as a whole (no fill)."""
+        return self.filter(
+            Q(fill=fill) | Q(prescription_id=fill.prescription_id, fill__isnull=True)
+        )
+
+
 class DurAlert(models.Model):
     """A drug-check alert raised at intake (or refill) for the pharmacist at PV1."""
 
@@ -571,6 +637,8 @@ class DurAlert(models.Model):
     message = models.TextField()
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DurAlertQuerySet.as_manager()
 
     class Meta:
         ordering = ["pk"]

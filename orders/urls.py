@@ -20,4 +20,18 @@ urlpatterns = [
         name="prescription_original",
     ),
     path("refills/", views.refill_request, name="refill_request"),
+    # Fill workflow (issue 5): the queues and the PV1, fill and PV2 work pages.
+    path("fills/queue/<slug:status>/", views.fill_queue, name="fill_queue"),
+    path("fills/queue/<slug:status>/rows/", views.fill_queue_rows, name="fill_queue_rows"),
+    path("fills/queue/<slug:status>/open/", views.fill_queue_open, name="fill_queue_open"),
+    path("fills/<int:pk>/", views.fill_detail, name="fill_detail"),
+    path("fills/<int:pk>/claim/", views.fill_claim, name="fill_claim"),
+    path("fills/<int:pk>/unclaim/", views.fill_unclaim, name="fill_unclaim"),
+    path("fills/<int:pk>/pv1/", views.fill_pv1, name="fill_pv1"),
+    path("fills/<int:pk>/pv1/reject/", views.fill_pv1_reject, name="fill_pv1_reject"),
+    path("fills/<int:pk>/fill/", views.fill_station, name="fill_station"),
+    path("fills/<int:pk>/pv2/", views.fill_pv2, name="fill_pv2"),
+    path("fills/<int:pk>/pv2/reject/", views.fill_pv2_reject, name="fill_pv2_reject"),
+    path("fills/<int:pk>/hold/", views.fill_hold, name="fill_hold"),
+    path("fills/<int:pk>/release/", views.fill_release, name="fill_release"),
 ]

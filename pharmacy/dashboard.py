@@ -8,16 +8,37 @@ from datetime import datetime, time, timedelta
 
 from django.db.models import Count, Q
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from inventory.models import Package, Product, ReorderAlert
 from orders.models import Fill, Prescription
+from orders.views import FILL_QUEUES
 from pharmacy.access import staff_permission_required
 from pharmacy.models import AuditEvent, Patient, Prescriber, Role, User
 
 
 def _today_start():
     return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+
+
+def _fill_queues(statuses: list[str]) -> list[dict]:
+    """A card per fill queue: how many wait there (one grouped count), linked to it."""
+    waiting = dict(
+        Fill.objects.filter(status__in=statuses)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [
+        {
+            "label": FILL_QUEUES[status].title,
+            "count": waiting.get(status, 0),
+            "url": reverse("fill_queue", args=[status]),
+            "note": FILL_QUEUES[status].note,
+        }
+        for status in statuses
+    ]
 
 
 @staff_permission_required("pharmacy.work_technician_queues")
@@ -30,8 +51,7 @@ def technician_home(request):
                 "url_name": "intake_queue",
                 "note": "Prescriptions waiting for a technician.",
             },
-            {"label": "Fill", "count": None, "note": "Filling arrives with the fill workflow."},
-            {"label": "Packing", "count": None, "note": "Packing arrives with shipping."},
+            *_fill_queues([Fill.Status.FILL, Fill.Status.READY_TO_PACK, Fill.Status.ON_HOLD]),
         ],
         "patients": Patient.objects.count(),
         "patients_added_this_week": Patient.objects.filter(
@@ -46,18 +66,7 @@ def technician_home(request):
 @staff_permission_required("pharmacy.verify_prescriptions")
 def pharmacist_home(request):
     context = {
-        "queues": [
-            {
-                "label": "PV1: data entry",
-                "count": Fill.objects.filter(status=Fill.Status.PV1).count(),
-                "note": "Fills waiting for verification of the data entry.",
-            },
-            {
-                "label": "PV2: filled product",
-                "count": None,
-                "note": "Arrives with the PV2 workflow.",
-            },
-        ],
+        "queues": _fill_queues([Fill.Status.PV1, Fill.Status.PV2, Fill.Status.ON_HOLD]),
         "patients_with_allergies": Patient.objects.filter(allergies__isnull=False)
         .distinct()
         .count(),

@@ -1,10 +1,10 @@
 """The pharmacy's people (staff, patients, prescribers) and its audit trail."""
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 
 from inventory.models import DEASchedule, Ingredient, PharmacologicClass
 from pharmacy import dur
@@ -41,9 +41,34 @@ class User(AbstractUser):
     def role(self) -> str | None:
         """The first role group of the user (cached per instance), or None."""
         if not hasattr(self, "_role"):
-            names = {group.name for group in self.groups.all()}
-            self._role = next((role for role in Role.values if role in names), None)
+            self.load_role_and_permissions()
         return self._role
+
+    def load_role_and_permissions(self) -> None:
+        """Read the role and every permission ("app_label.codename", through the groups or
+        given directly) in one query, and keep both on this instance: ``role`` reads the
+        first, ``pharmacy.permissions.StaffRoleBackend`` the second (ModelBackend's
+        ``_perm_cache``, which it would fill with two queries of its own)."""
+        through_groups = (
+            Group.objects.filter(user=self)
+            .order_by()
+            .values_list("name", "permissions__content_type__app_label", "permissions__codename")
+        )
+        direct = (
+            Permission.objects.filter(user=self)
+            .order_by()
+            .values_list(
+                Value("", output_field=models.CharField()), "content_type__app_label", "codename"
+            )
+        )
+        names: set[str] = set()
+        permissions: set[str] = set()
+        for group_name, app_label, codename in through_groups.union(direct, all=True):
+            names.add(group_name)
+            if codename is not None:
+                permissions.add(f"{app_label}.{codename}")
+        self._role = next((role for role in Role.values if role in names), None)
+        self._role_permissions = permissions
 
     @property
     def role_label(self) -> str:

@@ -284,13 +284,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inventory.tasks.expire_lots_task",
         "schedule": crontab(hour=5, minute=7),
     },
+    # Rx labels whose task could not be queued at commit (broker down) or failed for good;
+    # a label made twice is still one label (its content hash).
+    "generate-missing-rx-labels": {
+        "task": "orders.tasks.generate_missing_rx_labels_task",
+        "schedule": timedelta(minutes=2),
+    },
 }
 
 # --------------------------------------------------------------------------- auth
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "pharmacy.permissions.StaffRoleBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -397,6 +403,10 @@ SPECTACULAR_SETTINGS = {
         "StockLotStatusEnum": "inventory.models.StockLot.Status",
         "FillStatusEnum": "orders.models.Fill.Status",
         "PrescriptionStatusEnum": "orders.models.Prescription.Status",
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "HoldReasonEnum": "orders.models.HoldReason",
+        "OverrideReasonEnum": "orders.models.OverrideReason",
+        "DiscrepancyKindEnum": "orders.models.Discrepancy.Kind",
     },
 }
 
@@ -430,6 +440,16 @@ if REORDER_ALERT_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
         "REORDER_ALERT_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT."
     )
 
+# Filling (issue 5). A lot is dispensed only if it outlasts the patient's supply by this
+# many days (the days the package spends in the mail before the first dose). A fill
+# claimed by someone who did nothing with it for this many minutes may be taken over.
+DISPENSE_EXPIRY_MARGIN_DAYS = env_int("DISPENSE_EXPIRY_MARGIN_DAYS", 7, minimum=0)
+FILL_CLAIM_MINUTES = env_int("FILL_CLAIM_MINUTES", 15, minimum=1)
+
+# Rx vial labels: a fill past PV1 still without a label this many seconds after its last
+# move is labelled by the catch-up task (its own task never ran).
+RX_LABEL_CATCH_UP_AFTER_SECONDS = env_int("RX_LABEL_CATCH_UP_AFTER_SECONDS", 120, minimum=1)
+
 # A Celery ping answers within this many seconds or the worker is reported down.
 HEALTH_WORKER_TIMEOUT = float(env_int("HEALTH_WORKER_TIMEOUT_MS", 1000, minimum=50)) / 1000
 
@@ -438,5 +458,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # WeasyPrint logs every rendering step of every PDF at INFO.
+    "loggers": {"axes": {"level": "WARNING"}, "weasyprint.progress": {"level": "WARNING"}},
 }

@@ -45,5 +45,5 @@ urlpatterns = [
         name="api_reorder_alert_close",
     ),
     path("inventory/recalls/", views.RecallView.as_view(), name="api_recall"),
-    path("inventory/recalls/trace/", views.LotTraceView.as_view(), name="api_recall_trace"),
+    # inventory/recalls/trace/ is routed by orders.api.urls: its rows name fills and patients.
 ]

@@ -484,17 +484,21 @@ class ReorderAlertCloseView(_ReorderAlertMoveView):
         )
 
 
+# The query of the recall trace (also orders.api.views.RecallTraceView's).
+LOT_TRACE_PARAMETERS = [
+    OpenApiParameter(
+        "ndc",
+        str,
+        required=True,
+        description="Package NDC (hyphenated 10-digit or plain 11-digit), or a product "
+        "NDC for the lot number across all its packages",
+    ),
+    OpenApiParameter("lot", str, required=True, description="Manufacturer lot number"),
+]
+
+
 @extend_schema(
-    parameters=[
-        OpenApiParameter(
-            "ndc",
-            str,
-            required=True,
-            description="Package NDC (hyphenated 10-digit or plain 11-digit), or a product "
-            "NDC for the lot number across all its packages",
-        ),
-        OpenApiParameter("lot", str, required=True, description="Manufacturer lot number"),
-    ],
+    parameters=LOT_TRACE_PARAMETERS,
     responses={
         200: LotTraceSerializer,
         400: OpenApiResponse(ErrorSerializer, description="ndc or lot missing or malformed."),
@@ -506,8 +510,8 @@ class LotTraceView(generics.GenericAPIView):
     (DESIGN.md section 6).
 
     Each row is one dispensing (``reference`` ``fill:<id>``) of one lot with the units it
-    took, returned and still out. Until the fill workflow exists the rows carry the
-    ledger reference only; then they also get ``fill``, ``patient`` and ``shipment``.
+    took, returned and still out. The API serves ``orders.api.views.RecallTraceView``, this
+    view with the fill and patient of each row (the ledger knows only the reference).
     """
 
     serializer_class = LotTraceSerializer
@@ -521,7 +525,7 @@ class LotTraceView(generics.GenericAPIView):
                 "missing_parameter", "Give both ndc and lot, e.g. ?ndc=0002-3227-30&lot=A123."
             )
         try:
-            trace = trace_lot(ndc, lot_number)
+            trace = self.trace(ndc, lot_number)
         except InvalidNDCError as error:
             raise APIError("invalid_ndc", str(error)) from None
         if not trace.lots:
@@ -529,7 +533,7 @@ class LotTraceView(generics.GenericAPIView):
                 "unknown_lot", f"No lot {lot_number} of NDC {ndc} is in the stock records.", 404
             )
         return Response(
-            LotTraceSerializer(
+            self.get_serializer(
                 {
                     "ndc": ndc,
                     "lot": lot_number,
@@ -538,6 +542,10 @@ class LotTraceView(generics.GenericAPIView):
                 }
             ).data
         )
+
+    def trace(self, ndc: str, lot_number: str):
+        """The lots and their dispensings (the orders app names their fills and patients)."""
+        return trace_lot(ndc, lot_number)
 
 
 @extend_schema(

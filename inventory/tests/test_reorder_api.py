@@ -311,7 +311,16 @@ def test_the_trace_lists_every_dispensing_of_the_lot(api_pharmacist, traced_lot,
         "returned",
         "first_dispensed_at",
         "last_movement_at",
+        # The recipient (orders.api.views.RecallTraceView): none here, no such fills exist.
+        "fill",
+        "fill_status",
+        "rx_number",
+        "order",
+        "patient",
+        "patient_name",
+        "shipment",
     }
+    assert {body["dispensings"][0][key] for key in ("fill", "patient", "shipment")} == {None}
 
 
 def test_the_trace_by_product_ndc_covers_every_package(api_manager, traced_lot, package):

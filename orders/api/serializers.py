@@ -4,7 +4,20 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from orders.models import DurAlert, Fill, IntakeIssue, Prescription
+from inventory.api.serializers import DispensingSerializer, LotTraceSerializer
+from orders.models import (
+    Discrepancy,
+    DurAlert,
+    Fill,
+    FillEvent,
+    FillHold,
+    FillScan,
+    HoldReason,
+    IntakeIssue,
+    Order,
+    OverrideReason,
+    Prescription,
+)
 
 
 class DurAlertSerializer(serializers.ModelSerializer):
@@ -107,7 +120,9 @@ class PrescriptionEnvelopeSerializer(serializers.Serializer):
     prescription = PrescriptionSerializer()
 
 
-class FillSerializer(serializers.ModelSerializer):
+class FillSummarySerializer(serializers.ModelSerializer):
+    """A fill as a refill request answers it: just created, waiting for PV1."""
+
     class Meta:
         model = Fill
         fields = [
@@ -131,8 +146,312 @@ class RefillRequestSerializer(serializers.Serializer):
 
 
 class RefillResponseSerializer(serializers.Serializer):
-    fill = FillSerializer()
+    fill = FillSummarySerializer()
     prescription = serializers.IntegerField()
+
+
+# --------------------------------------------------------------------------- fill workflow
+
+
+class StaffNameSerializer(serializers.Serializer):
+    """A member of staff as a fill shows them: id and name."""
+
+    id = serializers.IntegerField()
+    name = serializers.SerializerMethodField()
+
+    def get_name(self, user) -> str:
+        return user.get_full_name() or user.get_username()
+
+
+class FillSerializer(serializers.ModelSerializer):
+    """A fill as the work queues show it: where it is, what it is, and, after the fill
+    step, what went into the vial (``dispensed_ndc``, ``lot``, ``expiry``).
+
+    Read it with ``Fill.objects.with_work_details()``: one query for a whole page.
+    """
+
+    rx_number = serializers.CharField(source="prescription.rx_number")
+    patient = serializers.IntegerField(source="prescription.patient_id", allow_null=True)
+    drug = serializers.SerializerMethodField(
+        help_text="The verified catalogue product, or the drug as received while unmatched."
+    )
+    quantity_unit = serializers.CharField(source="prescription.quantity_unit")
+    lot = serializers.CharField(source="lot_number", help_text="Empty until filled.")
+    claimed_by = StaffNameSerializer(allow_null=True, read_only=True)
+    waiting_since = serializers.DateTimeField(
+        source="status_changed_at", help_text="When the fill reached its current status."
+    )
+
+    class Meta:
+        model = Fill
+        fields = [
+            "id",
+            "status",
+            "prescription",
+            "rx_number",
+            "patient",
+            "order",
+            "fill_number",
+            "partial_of",
+            "drug",
+            "quantity",
+            "quantity_unit",
+            "days_supply",
+            "priority",
+            "promised_on",
+            "is_cold_chain",
+            "label_code",
+            "claimed_by",
+            "claimed_at",
+            "held_from_status",
+            "dispensed_ndc",
+            "dispensed_quantity",
+            "lot",
+            "expiry",
+            "serial_number",
+            "pv1_by",
+            "pv1_at",
+            "filled_by",
+            "filled_at",
+            "pv2_by",
+            "pv2_at",
+            "requested_via",
+            "created_at",
+            "waiting_since",
+        ]
+
+    def get_drug(self, fill: Fill) -> str:
+        prescription = fill.prescription
+        if prescription.product is not None:
+            return prescription.product.display_name
+        return prescription.drug_description
+
+
+class FillEventSerializer(serializers.ModelSerializer):
+    actor = StaffNameSerializer(allow_null=True, read_only=True)
+
+    class Meta:
+        model = FillEvent
+        fields = ["from_status", "to_status", "reason_code", "reason", "actor", "occurred_at"]
+
+
+class FillHoldSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FillHold
+        fields = [
+            "id",
+            "reason_code",
+            "note",
+            "from_status",
+            "placed_by",
+            "placed_at",
+            "released_by",
+            "released_at",
+            "release_note",
+        ]
+
+
+class FillScanSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FillScan
+        fields = [
+            "step",
+            "raw",
+            "is_accepted",
+            "refusal_code",
+            "message",
+            "scanned_ndc",
+            "lot_number",
+            "by",
+            "at",
+        ]
+
+
+class DiscrepancySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Discrepancy
+        fields = [
+            "id",
+            "kind",
+            "description",
+            "found_by",
+            "found_at",
+            "stock_movement",
+            "resolution",
+            "resolved_by",
+            "resolved_at",
+        ]
+
+
+class FillAlertSerializer(serializers.ModelSerializer):
+    """A drug-check alert of the fill with the pharmacist's override, once PV1 passed."""
+
+    override = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DurAlert
+        fields = ["id", "type", "severity", "message", "override"]
+
+    @extend_schema_field(
+        inline_serializer(
+            "DurOverride",
+            fields={
+                "reason_code": serializers.ChoiceField(choices=OverrideReason.choices),
+                "note": serializers.CharField(),
+                "by": serializers.IntegerField(),
+                "at": serializers.DateTimeField(),
+            },
+            allow_null=True,
+        )
+    )
+    def get_override(self, alert: DurAlert) -> dict | None:
+        fill_id = self.context["fill_id"]
+        override = next((o for o in alert.overrides.all() if o.fill_id == fill_id), None)
+        if override is None:
+            return None
+        return {
+            "reason_code": override.reason_code,
+            "note": override.note,
+            "by": override.by_id,
+            "at": override.at,
+        }
+
+
+class FillDetailSerializer(FillSerializer):
+    """One fill with its history: drug-check alerts and overrides, events, holds, scans,
+    discrepancies, and the remainders split off it."""
+
+    dur_alerts = serializers.SerializerMethodField()
+    events = FillEventSerializer(many=True, read_only=True)
+    holds = FillHoldSerializer(many=True, read_only=True)
+    scans = FillScanSerializer(many=True, read_only=True)
+    discrepancies = DiscrepancySerializer(many=True, read_only=True)
+    remainders = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta(FillSerializer.Meta):
+        fields = [
+            *FillSerializer.Meta.fields,
+            "dur_alerts",
+            "events",
+            "holds",
+            "scans",
+            "discrepancies",
+            "remainders",
+        ]
+
+    @extend_schema_field(FillAlertSerializer(many=True))
+    def get_dur_alerts(self, fill: Fill) -> list[dict]:
+        # Prefetched as ``alerts_for_pv1`` (orders.api.views): the fill's own alerts and
+        # those of its prescription as a whole.
+        alerts = getattr(fill, "alerts_for_pv1", None)
+        if alerts is None:
+            alerts = DurAlert.objects.for_fill(fill).prefetch_related("overrides")
+        return FillAlertSerializer(alerts, many=True, context={"fill_id": fill.pk}).data
+
+
+class OverrideInputSerializer(serializers.Serializer):
+    alert = serializers.IntegerField(min_value=1, help_text="The drug-check alert's id.")
+    reason_code = serializers.ChoiceField(choices=OverrideReason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class PV1DecisionSerializer(serializers.Serializer):
+    """A pharmacist's PV1 decision. Approving needs an override for every alert of the
+    fill; rejecting needs a reason (the fill goes back to intake)."""
+
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    overrides = OverrideInputSerializer(many=True, required=False, default=list)
+
+
+class FillInputSerializer(serializers.Serializer):
+    """The fill station: the stock bottle's scan and the counted quantity."""
+
+    scan = serializers.CharField(
+        max_length=200,
+        help_text="The raw text the scanner typed: GS1 DataMatrix (with ]d2 and GS "
+        "characters), UPC-A, GTIN or an NDC.",
+    )
+    quantity = serializers.DecimalField(max_digits=10, decimal_places=3)
+    lot = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=40,
+        help_text="The lot number, when the scan carries none (a UPC-A); else the FEFO lot.",
+    )
+    partial = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Stock is short: fill this quantity and keep the rest as a new fill on hold.",
+    )
+
+
+class PV2DecisionSerializer(serializers.Serializer):
+    """A pharmacist's PV2 decision (never the filler's). Approving needs the vial label's
+    scan; rejecting needs a reason (the stock goes back to its lot, the fill to the fill
+    step, a discrepancy is recorded)."""
+
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    scan = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200,
+        help_text="The vial label's barcode (the fill's label_code).",
+    )  # fmt: skip
+    stock_scan = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200,
+        help_text="Optionally, the stock bottle scanned again.",
+    )  # fmt: skip
+    discrepancy_kind = serializers.ChoiceField(
+        choices=Discrepancy.Kind.choices, required=False, allow_blank=True, default=""
+    )
+
+
+class HoldInputSerializer(serializers.Serializer):
+    reason_code = serializers.ChoiceField(choices=HoldReason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ReleaseInputSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """An order with its fills; its status follows from them (``orders.models.order_status``).
+    ``shipments`` lists the order's shipments (none before the shipping app makes them)."""
+
+    status = serializers.ChoiceField(choices=Order.Status.choices, read_only=True)
+    fills = FillSerializer(many=True, read_only=True)
+    shipments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = ["id", "patient", "status", "created_at", "fills", "shipments"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_shipments(self, order: Order) -> list[dict]:
+        return []
+
+
+class RecipientDispensingSerializer(DispensingSerializer):
+    """A dispensing of a traced lot with the fill, prescription and patient it went to
+    (null for a ledger reference that is not a fill)."""
+
+    fill = serializers.IntegerField(allow_null=True)
+    fill_status = serializers.CharField(allow_null=True)
+    rx_number = serializers.CharField(allow_null=True)
+    order = serializers.IntegerField(source="order_id", allow_null=True)
+    patient = serializers.IntegerField(source="patient_id", allow_null=True)
+    patient_name = serializers.CharField(allow_null=True)
+    shipment = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_shipment(self, row: dict) -> int | None:
+        return None  # the shipping app does not exist yet
+
+
+class RecallTraceSerializer(LotTraceSerializer):
+    dispensings = RecipientDispensingSerializer(many=True)
 
 
 # The raw bodies of the e-prescription endpoints, for the schema.

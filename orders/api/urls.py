@@ -3,6 +3,7 @@
 from django.urls import path
 
 from orders.api import views
+from orders.api.labels import FillLabelView
 
 urlpatterns = [
     path("erx/ncpdp/", views.NcpdpScriptView.as_view(), name="api_erx_ncpdp"),
@@ -14,4 +15,16 @@ urlpatterns = [
         name="api_prescription_detail",
     ),
     path("refill-requests/", views.RefillRequestView.as_view(), name="api_refill_request"),
+    path("fills/", views.FillListView.as_view(), name="api_fill_list"),
+    path("fills/<int:pk>/", views.FillDetailView.as_view(), name="api_fill_detail"),
+    path("fills/<int:pk>/pv1/", views.FillPV1View.as_view(), name="api_fill_pv1"),
+    path("fills/<int:pk>/fill/", views.FillFillView.as_view(), name="api_fill_fill"),
+    path("fills/<int:pk>/pv2/", views.FillPV2View.as_view(), name="api_fill_pv2"),
+    path("fills/<int:pk>/hold/", views.FillHoldView.as_view(), name="api_fill_hold"),
+    path("fills/<int:pk>/release/", views.FillReleaseView.as_view(), name="api_fill_release"),
+    path("fills/<int:pk>/claim/", views.FillClaimView.as_view(), name="api_fill_claim"),
+    path("fills/<int:pk>/unclaim/", views.FillUnclaimView.as_view(), name="api_fill_unclaim"),
+    path("orders/<int:pk>/", views.OrderDetailView.as_view(), name="api_order_detail"),
+    path("fills/<int:pk>/label.pdf", FillLabelView.as_view(), name="api_fill_label"),
+    path("inventory/recalls/trace/", views.RecallTraceView.as_view(), name="api_recall_trace"),
 ]

@@ -1,5 +1,5 @@
 """API views of the orders app: e-prescription intake (NCPDP SCRIPT, FHIR), prescriptions,
-refill requests.
+refill requests, the fill work queues and their steps (PV1, fill, PV2, holds), orders.
 
 The two e-prescription endpoints read the raw body themselves (DRF's parsers never touch
 it): the size is checked from ``Content-Length`` before a byte is read, and the parsers of
@@ -22,13 +22,23 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory.api.serializers import ErrorSerializer
+from inventory.api.views import LOT_TRACE_PARAMETERS, LotTraceView
 from orders.api.serializers import (
     FHIR_BODY,
     XML_BODY,
+    FillDetailSerializer,
+    FillInputSerializer,
+    FillSerializer,
+    HoldInputSerializer,
+    OrderSerializer,
     PrescriptionEnvelopeSerializer,
     PrescriptionSerializer,
+    PV1DecisionSerializer,
+    PV2DecisionSerializer,
+    RecallTraceSerializer,
     RefillRequestSerializer,
     RefillResponseSerializer,
+    ReleaseInputSerializer,
 )
 from orders.intake.fhir import operation_outcome, parse_fhir_json
 from orders.intake.messages import (
@@ -47,12 +57,26 @@ from orders.intake.ncpdp import (
     parse_new_rx,
     parse_script_message,
 )
-from orders.models import Channel, Fill, Prescription
+from orders.models import QUEUE_ORDER, Channel, DurAlert, Fill, FillEvent, Order, Prescription
 from orders.services.intake import (
     RefillRefused,
     cancel_prescription_for_prescriber,
     receive_prescription,
     request_refill,
+)
+from orders.services.recalls import trace_recalled_lot
+from orders.services.workflow import (
+    Override,
+    WorkflowError,
+    approve_pv1,
+    approve_pv2,
+    claim_fill,
+    fill_with_scan,
+    hold_fill,
+    reject_pv1,
+    reject_pv2,
+    release_fill,
+    unclaim_fill,
 )
 from pharmacy.api.errors import APIError
 from pharmacy.models import AuditEvent, Patient
@@ -69,7 +93,7 @@ FHIR_CONTENT_TYPES = ("application/fhir+json", "application/json")
 
 # One query each for fills and alerts, whatever the number of prescriptions.
 PRESCRIPTION_PREFETCH = (
-    Prefetch("fills", queryset=Fill.objects.only("id", "status", "prescription_id")),
+    Prefetch("fills", queryset=Fill.objects.only("id", "status", "fill_number", "prescription_id")),
     "dur_alerts",
 )
 
@@ -459,3 +483,334 @@ class RefillRequestView(generics.GenericAPIView):
             raise APIError(refused.code, refused.detail, refused.status_code) from None
         body = RefillResponseSerializer({"fill": fill, "prescription": fill.prescription_id}).data
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+# --------------------------------------------------------------------------- fills
+
+
+# Everything a fill's detail shows, in one query per relation.
+FILL_DETAIL_PREFETCH = (
+    Prefetch("events", queryset=FillEvent.objects.select_related("actor")),
+    "holds",
+    "scans",
+    "discrepancies",
+    Prefetch("remainders", queryset=Fill.objects.only("id", "partial_of_id")),
+)
+
+
+def fill_for_api(pk: int) -> Fill:
+    """One fill with its history and the drug-check alerts its PV1 resolves; 404 if none."""
+    fill = get_object_or_404(
+        Fill.objects.with_work_details().prefetch_related(*FILL_DETAIL_PREFETCH), pk=pk
+    )
+    fill.alerts_for_pv1 = list(DurAlert.objects.for_fill(fill).prefetch_related("overrides"))
+    return fill
+
+
+def _patient_of(fill: Fill) -> Patient | None:
+    """The fill's patient for an audit row, without loading their record."""
+    patient_id = fill.prescription.patient_id
+    return Patient(pk=patient_id) if patient_id else None
+
+
+def _digits_parameter(params, name: str) -> int | None:
+    value = params.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise APIError(f"invalid_{name}", f"{name} must be a {name} id, not {value!r}.")
+    return int(value)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "status", str, enum=Fill.Status.values, description="The queue: fills at this step"
+        ),
+        OpenApiParameter("prescription", int, description="Prescription id"),
+        OpenApiParameter("order", int, description="Order id"),
+    ],
+    responses={200: FillSerializer(many=True), 400: ErrorSerializer},
+)
+class FillListView(generics.ListAPIView):
+    """The work queues: fills, most urgent first (promised date, cold chain, priority, then
+    the oldest), by status, prescription or order."""
+
+    serializer_class = FillSerializer
+    required_permissions = ["pharmacy.view_patient"]
+
+    def get_queryset(self):
+        fills = Fill.objects.with_work_details()
+        params = self.request.query_params
+        if wanted := params.get("status", "").strip():
+            if wanted not in Fill.Status.values:
+                raise APIError(
+                    "invalid_status",
+                    f"{wanted!r} is not a fill status; use one of {', '.join(Fill.Status.values)}.",
+                    allowed=Fill.Status.values,
+                )
+            fills = fills.filter(status=wanted)
+        if (prescription := _digits_parameter(params, "prescription")) is not None:
+            fills = fills.filter(prescription_id=prescription)
+        if (order := _digits_parameter(params, "order")) is not None:
+            fills = fills.filter(order_id=order)
+        return fills.order_by(*QUEUE_ORDER)
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        shown = {row["patient"] for row in response.data["results"] if row["patient"]}
+        record_audit_event(
+            actor=request.user,
+            action=AuditEvent.Action.SEARCH,
+            request=request,
+            patients=[Patient(pk=pk) for pk in shown],
+            summary=f"API fill queue ({len(response.data['results'])} shown)",
+        )
+        return response
+
+
+@extend_schema(responses={200: FillDetailSerializer, 404: ErrorSerializer})
+class FillDetailView(generics.RetrieveAPIView):
+    """One fill with its drug-check alerts and overrides, events, holds, scans,
+    discrepancies and the remainders split off it."""
+
+    serializer_class = FillDetailSerializer
+    required_permissions = ["pharmacy.view_patient"]
+    queryset = Fill.objects.all()
+
+    def retrieve(self, request, pk: int):
+        fill = fill_for_api(pk)
+        record_audit_event(
+            actor=request.user,
+            action=AuditEvent.Action.VIEW,
+            request=request,
+            obj=fill,
+            patient=_patient_of(fill),
+        )
+        return Response(self.get_serializer(fill).data)
+
+
+WORKFLOW_RESPONSES = {
+    200: FillDetailSerializer,
+    400: OpenApiResponse(ErrorSerializer, description="Malformed input; nothing changed."),
+    403: OpenApiResponse(
+        ErrorSerializer,
+        description="Your role may not take this step (role_not_allowed), or you filled "
+        "this fill and may not verify it (own_fill).",
+    ),
+    404: ErrorSerializer,
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="Refused by the fill's state: wrong_status (someone else moved it), "
+        "claimed (someone else works it), or a refusal of the step itself.",
+    ),
+}
+
+
+class _FillStepView(generics.GenericAPIView):
+    """A step of the workflow: parse the input, call the service, answer with the fill.
+
+    The service locks the fill and checks its state, the role and any claim; its
+    WorkflowError becomes the API error with the same code and status. The answer shows
+    the patient's fill, so it writes one audit row.
+    """
+
+    queryset = Fill.objects.all()
+    summary = ""
+
+    def take_step(self, fill: Fill, data: dict, user) -> str:
+        """Call the service; return what the audit row says was done."""
+        raise NotImplementedError
+
+    # The request body is each step's serializer_class (none for claim and unclaim).
+    @extend_schema(responses=WORKFLOW_RESPONSES, tags=["fills"])
+    def post(self, request, pk: int):
+        fill = get_object_or_404(Fill.objects.select_related("prescription"), pk=pk)
+        data = {}
+        if self.serializer_class is not None:
+            given = self.get_serializer(data=request.data)
+            given.is_valid(raise_exception=True)
+            data = given.validated_data
+        try:
+            done = self.take_step(fill, data, request.user)
+        except WorkflowError as refused:
+            raise APIError(refused.code, refused.detail, refused.status, **refused.extra) from None
+        fill = fill_for_api(pk)
+        record_audit_event(
+            actor=request.user,
+            action=AuditEvent.Action.UPDATE,
+            request=request,
+            obj=fill,
+            patient=_patient_of(fill),
+            summary=f"{done} (API)",
+        )
+        return Response(FillDetailSerializer(fill).data)
+
+
+class FillPV1View(_FillStepView):
+    """PV1: a pharmacist approves (every drug-check alert overridden with a coded reason)
+    or rejects the fill back to intake with a reason."""
+
+    serializer_class = PV1DecisionSerializer
+    required_permissions = ["pharmacy.verify_prescriptions"]
+
+    def take_step(self, fill, data, user) -> str:
+        if data["decision"] == "reject":
+            reject_pv1(fill, by=user, reason=data["reason"])
+            return "PV1 rejected"
+        overrides = [
+            Override(given["alert"], given["reason_code"], given["note"])
+            for given in data["overrides"]
+        ]
+        approve_pv1(fill, by=user, overrides=overrides)
+        return "PV1 approved"
+
+
+class FillFillView(_FillStepView):
+    """The fill step: the stock bottle's scan and the counted quantity. 409 when the scan
+    is not the verified product, the lot is expired, quarantined, recalled or expires
+    before the supply ends, stock is short, or the quantity is not right; the refused
+    scan is recorded."""
+
+    serializer_class = FillInputSerializer
+    required_permissions = ["pharmacy.work_technician_queues"]
+
+    def take_step(self, fill, data, user) -> str:
+        fill_with_scan(
+            fill,
+            by=user,
+            scan=data["scan"],
+            quantity=data["quantity"],
+            lot_number=data["lot"],
+            partial=data["partial"],
+        )
+        return "Filled" + (" (partial fill)" if data["partial"] else "")
+
+
+class FillPV2View(_FillStepView):
+    """PV2: a pharmacist who did not fill it approves (scanning the vial label) or rejects
+    it back to the fill step with a reason (the units return to their lot)."""
+
+    serializer_class = PV2DecisionSerializer
+    required_permissions = ["pharmacy.verify_prescriptions"]
+
+    def take_step(self, fill, data, user) -> str:
+        if data["decision"] == "reject":
+            reject_pv2(
+                fill, by=user, reason=data["reason"], discrepancy_kind=data["discrepancy_kind"]
+            )
+            return "PV2 rejected"
+        approve_pv2(fill, by=user, scan=data["scan"], stock_scan=data["stock_scan"])
+        return "PV2 approved"
+
+
+class FillHoldView(_FillStepView):
+    """Put a fill on hold with a coded reason and a note."""
+
+    serializer_class = HoldInputSerializer
+    required_permissions = ["pharmacy.work_technician_queues"]
+
+    def take_step(self, fill, data, user) -> str:
+        hold_fill(fill, by=user, reason_code=data["reason_code"], note=data["note"])
+        return f"Put on hold ({data['reason_code']})"
+
+
+class FillReleaseView(_FillStepView):
+    """Release a fill from hold to the step it was held at."""
+
+    serializer_class = ReleaseInputSerializer
+    required_permissions = ["pharmacy.work_technician_queues"]
+
+    def take_step(self, fill, data, user) -> str:
+        release_fill(fill, by=user, note=data["note"])
+        return "Released from hold"
+
+
+class FillClaimView(_FillStepView):
+    """Claim a fill so nobody else works it (taken over when the claim is stale)."""
+
+    serializer_class = None
+    required_permissions = ["pharmacy.work_technician_queues"]
+
+    @extend_schema(request=None, responses=WORKFLOW_RESPONSES, tags=["fills"])
+    def post(self, request, pk: int):  # no body: a schema of its own
+        return super().post(request, pk)
+
+    def take_step(self, fill, data, user) -> str:
+        claim_fill(fill, by=user)
+        return "Claimed"
+
+
+class FillUnclaimView(_FillStepView):
+    """Let go of one's claim on a fill."""
+
+    serializer_class = None
+    required_permissions = ["pharmacy.work_technician_queues"]
+
+    @extend_schema(request=None, responses=WORKFLOW_RESPONSES, tags=["fills"])
+    def post(self, request, pk: int):  # no body: a schema of its own
+        return super().post(request, pk)
+
+    def take_step(self, fill, data, user) -> str:
+        unclaim_fill(fill, by=user)
+        return "Claim released"
+
+
+# --------------------------------------------------------------------------- orders
+
+
+@extend_schema(responses={200: OrderSerializer, 404: ErrorSerializer})
+class OrderDetailView(generics.RetrieveAPIView):
+    """An order: its fills, its status (from the fills) and its shipments."""
+
+    serializer_class = OrderSerializer
+    required_permissions = ["pharmacy.view_patient"]
+    queryset = Order.objects.select_related("patient").prefetch_related(
+        Prefetch("fills", queryset=Fill.objects.with_work_details().order_by("pk"))
+    )
+
+    def retrieve(self, request, pk: int):
+        order = get_object_or_404(self.get_queryset(), pk=pk)
+        record_audit_event(
+            actor=request.user,
+            action=AuditEvent.Action.VIEW,
+            request=request,
+            obj=order,
+            patient=order.patient,
+        )
+        return Response(self.get_serializer(order).data)
+
+
+# --------------------------------------------------------------------------- recalls
+
+
+@extend_schema(
+    parameters=LOT_TRACE_PARAMETERS,
+    responses={
+        200: RecallTraceSerializer,
+        400: OpenApiResponse(ErrorSerializer, description="ndc or lot missing or malformed."),
+        404: OpenApiResponse(ErrorSerializer, description="No such lot in stock records."),
+    },
+)
+class RecallTraceView(LotTraceView):
+    """Every dispensing of a lot from the stock ledger, oldest first, with the fill,
+    prescription and patient that received it (DESIGN.md section 6). Shipments join
+    when the shipping app exists. One audit row names the patients shown."""
+
+    serializer_class = RecallTraceSerializer
+
+    def trace(self, ndc: str, lot_number: str):
+        return trace_recalled_lot(ndc, lot_number)
+
+    def get(self, request):
+        response = super().get(request)
+        if response.status_code == status.HTTP_200_OK:
+            shown = {row["patient"] for row in response.data["dispensings"] if row["patient"]}
+            record_audit_event(
+                actor=request.user,
+                action=AuditEvent.Action.SEARCH,
+                request=request,
+                patients=[Patient(pk=pk) for pk in shown],
+                summary=f"Recall trace of lot {response.data['lot']} ({len(shown)} patients)",
+            )
+        return response

@@ -7,23 +7,41 @@ prescription the way intake stores it call ``orders.services.intake.receive_pres
 """
 
 import datetime
+import itertools
 import struct
 import zlib
 
 import factory
 from django.utils import timezone
 
-from inventory.models import PharmacologicClass, Product
+from inventory.models import Package, PharmacologicClass, Product, StockLot
+from inventory.ndc import GROUP_SEPARATOR, gtin14_from_ndc
+from inventory.services.stock import dispense_from_lot
 from inventory.tests.factories import (
     IngredientFactory,
     PackageFactory,
     PharmacologicClassFactory,
     ProductFactory,
     ProductIngredientFactory,
+    StockLotFactory,
 )
-from orders.models import Channel, DurAlert, Fill, FillEvent, Order, Prescription
-from pharmacy.models import Allergy, Patient
-from pharmacy.tests.factories import AllergyFactory, PatientFactory, PrescriberFactory
+from orders.models import (
+    Channel,
+    DurAlert,
+    Fill,
+    FillEvent,
+    FillHold,
+    HoldReason,
+    Order,
+    Prescription,
+)
+from pharmacy.models import Allergy, Patient, Role, User
+from pharmacy.tests.factories import (
+    AllergyFactory,
+    PatientFactory,
+    PrescriberFactory,
+    make_staff,
+)
 
 
 def _received_data(prescription) -> dict:
@@ -186,3 +204,131 @@ def tiny_png() -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
+
+
+# --------------------------------------------------------------------------- workflow helpers
+
+_staff_numbers = itertools.count(1)
+
+
+def another_staff(role: str = Role.TECHNICIAN, **fields) -> User:
+    """One more staff member of a role (a second pharmacist for PV2, a second technician)."""
+    number = next(_staff_numbers)
+    fields = {"first_name": role.title(), "last_name": f"No{number}", **fields}
+    return make_staff(f"{role}-{number}", role, **fields)
+
+
+def stocked_package(
+    *,
+    name: str = "Lipitor",
+    generic: str = "atorvastatin calcium",
+    ingredient: str = "Atorvastatin",
+    strength: str = "10",
+    dosage_form: str = "TABLET",
+    units: int = 300,
+    product: Product | None = None,
+) -> Package:
+    """A bottle-of-30 package of a product (made here unless given: one ingredient at
+    ``strength`` mg), with one lot of ``units`` on the shelf expiring in 400 days."""
+    if product is None:
+        product = ProductFactory(
+            proprietary_name=name, nonproprietary_name=generic, dosage_form=dosage_form
+        )
+        ProductIngredientFactory(
+            product=product,
+            ingredient=IngredientFactory(name=ingredient),
+            strength=strength,
+            strength_unit="mg/1",
+        )
+    package = PackageFactory(
+        product=product, description=f"30 {dosage_form} in 1 BOTTLE", unit=dosage_form
+    )
+    if units:
+        StockLotFactory(package=package, quantity_on_hand=units)
+    return package
+
+
+def stocked_prescription(**fields) -> Prescription:
+    """An active prescription (30 tablets, 30 days) of a product with stock on the shelf."""
+    if "product" not in fields:
+        fields["product"] = stocked_package().product
+    return PrescriptionFactory(**fields)
+
+
+def datamatrix(
+    package: Package | str,
+    *,
+    lot: str,
+    expiry: datetime.date | None = None,
+    serial: str = "",
+) -> str:
+    """What a keyboard-wedge scanner types for a package's GS1 DataMatrix (]d2 prefix,
+    GTIN, expiry, lot, then the serial after a group separator)."""
+    ndc = package.package_ndc if isinstance(package, Package) else package
+    expiry = expiry or timezone.localdate() + datetime.timedelta(days=400)
+    text = f"]d201{gtin14_from_ndc(ndc)}17{expiry:%y%m%d}10{lot}"
+    return text + (f"{GROUP_SEPARATOR}21{serial}" if serial else "")
+
+
+# The steps after the fill step: a fill there holds dispensed product.
+FILLED_STEPS = (
+    Fill.Status.PV2,
+    Fill.Status.READY_TO_PACK,
+    Fill.Status.PACKED,
+    Fill.Status.SHIPPED,
+)
+
+
+def fill_at(
+    status: str,
+    *,
+    held_from: str = "",
+    filled_by: User | None = None,
+    prescription: Prescription | None = None,
+    **fields,
+) -> Fill:
+    """A fill standing at ``status`` the way the workflow leaves it there.
+
+    Past the fill step it holds product dispensed through the stock ledger by
+    ``filled_by`` (a new technician unless given) from the prescription's first lot; on
+    hold it was held at ``held_from`` with an open hold. Its prescription is a stocked
+    one unless given.
+    """
+    prescription = prescription or stocked_prescription()
+    step = held_from if status == Fill.Status.ON_HOLD else status
+    fill = FillFactory(
+        prescription=prescription,
+        status=status,
+        held_from_status=held_from if status == Fill.Status.ON_HOLD else "",
+        **fields,
+    )
+    if step in FILLED_STEPS:
+        filled_by = filled_by or another_staff(Role.TECHNICIAN)
+        lot = StockLot.objects.filter(package__product=prescription.product).earliest("pk")
+        dispense_from_lot(
+            lot,
+            quantity=fill.quantity,
+            by=filled_by,
+            reference=fill.stock_reference,
+            usable_until=timezone.localdate(),
+        )
+        Fill.objects.filter(pk=fill.pk).update(
+            dispensed_package=lot.package,
+            dispensed_ndc=lot.package.package_ndc,
+            dispensed_quantity=fill.quantity,
+            stock_lot=lot,
+            lot_number=lot.lot_number,
+            expiry=lot.expiry,
+            filled_by=filled_by,
+            filled_at=timezone.now(),
+        )
+    if status == Fill.Status.ON_HOLD:
+        FillHold.objects.create(
+            fill=fill,
+            reason_code=HoldReason.CLARIFICATION,
+            note="Directions unclear",
+            from_status=held_from,
+            placed_by=filled_by or another_staff(Role.PHARMACIST),
+        )
+    fill.refresh_from_db()
+    return fill

@@ -8,10 +8,23 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 
+from inventory.models import StockLot, StockMovement
 from orders.demo import PRESCRIPTIONS, fhir_bundle, ncpdp_new_rx, seed_demo
 from orders.intake.fhir import parse_fhir_json
 from orders.intake.ncpdp import parse_new_rx
-from orders.models import Channel, DurAlert, Fill, FillEvent, IntakeIssue, Order, Prescription
+from orders.models import (
+    Channel,
+    Discrepancy,
+    DurAlert,
+    DurOverride,
+    Fill,
+    FillEvent,
+    FillHold,
+    FillScan,
+    IntakeIssue,
+    Order,
+    Prescription,
+)
 from pharmacy.models import AuditEvent, DrugInteraction, Patient, Prescriber
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +38,8 @@ def seed() -> str:
 
 def row_counts() -> dict[str, int]:
     models = [Prescription, Fill, FillEvent, Order, DurAlert, DrugInteraction, Patient,
-              Prescriber, AuditEvent]  # fmt: skip
+              Prescriber, AuditEvent, DurOverride, FillHold, FillScan, Discrepancy,
+              StockMovement]  # fmt: skip
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -33,11 +47,11 @@ def test_demo_has_prescriptions_from_every_channel():
     seed()
 
     assert Counter(Prescription.objects.values_list("channel", flat=True)) == {
-        Channel.NCPDP: 7,
-        Channel.FHIR: 4,
-        Channel.PHONE: 1,
-        Channel.FAX: 1,
-        Channel.WRITTEN: 1,
+        Channel.NCPDP: 9,
+        Channel.FHIR: 5,
+        Channel.PHONE: 3,
+        Channel.FAX: 2,
+        Channel.WRITTEN: 2,
     }
     assert Prescription.objects.count() == len(PRESCRIPTIONS)
     # The e-prescriptions keep the message verbatim, the typed ones have none.
@@ -46,7 +60,9 @@ def test_demo_has_prescriptions_from_every_channel():
     assert "<MessageID>DEMO-NEWRX-0001</MessageID>" in newrx.raw_message
     fhir = Prescription.objects.get(message_id="DEMO-FHIR-0003")
     assert json.loads(fhir.raw_message)["resourceType"] == "Bundle"
-    phone = Prescription.objects.get(channel=Channel.PHONE)
+    phone = Prescription.objects.get(
+        channel=Channel.PHONE, prescriber_order_number="DEMO-PHONE-0001"
+    )
     assert (phone.raw_message, phone.message_id, phone.received_by.username) == (
         "",
         None,
@@ -163,5 +179,68 @@ def test_orders_demo_returns_what_it_created():
 
     created = seed_demo(stdout=io.StringIO())
 
-    assert created == {"curated interactions": 0, "prescriptions": 1, "refills": 0}
+    assert created == {
+        "curated interactions": 0,
+        "prescriptions": 1,
+        "refills": 0,
+        "fills moved along the workflow": 0,
+    }
     assert Prescription.objects.filter(message_id="DEMO-FHIR-0004").count() == 1
+
+
+def test_every_queue_has_work_and_some_fills_are_on_hold():
+    seed()
+
+    queues = Counter(Fill.objects.values_list("status", flat=True))
+
+    for status in ("intake", "pv1", "fill", "pv2", "ready_to_pack"):
+        assert queues[status] >= 1, status
+    held = Fill.objects.filter(status=Fill.Status.ON_HOLD)
+    assert sorted(held.values_list("held_from_status", flat=True)) == ["fill", "fill", "pv1"]
+    assert sorted(
+        FillHold.objects.filter(released_at=None).values_list("reason_code", flat=True)
+    ) == ["clarification", "insurance", "out_of_stock"]
+
+
+def test_the_demo_staff_moved_fills_through_the_services():
+    seed()
+
+    ready = Fill.objects.get(status=Fill.Status.READY_TO_PACK)
+    assert (ready.pv1_by.username, ready.filled_by.username, ready.pv2_by.username) == (
+        "pharmacist",
+        "technician2",
+        "pharmacist2",
+    )
+    assert list(ready.events.values_list("to_status", flat=True)) == [
+        "pv1", "fill", "pv2", "fill", "pv2", "ready_to_pack",
+    ]  # fmt: skip
+    # The PV2 rejection put the units back on the lot and left a discrepancy to resolve.
+    discrepancy = Discrepancy.objects.get()
+    assert (discrepancy.fill, discrepancy.kind, discrepancy.is_open) == (ready, "wrong_count", True)
+    assert discrepancy.stock_movement.kind == "return"
+    assert set(FillScan.objects.values_list("is_accepted", flat=True)) == {True}
+    # PV1 passed only with every alert of the fill overridden.
+    for fill in Fill.objects.exclude(pv1_by=None):
+        alerts = set(DurAlert.objects.for_fill(fill).values_list("pk", flat=True))
+        assert set(fill.dur_overrides.values_list("alert", flat=True)) == alerts
+    for lot in StockLot.objects.all():
+        assert sum(lot.movements.values_list("quantity_change", flat=True)) == lot.quantity_on_hand
+
+
+def test_the_demo_partial_fill_holds_its_remainder_in_an_order_of_its_own():
+    seed()
+
+    remainder = Fill.objects.get(partial_of__isnull=False)
+    filled = remainder.partial_of
+
+    assert filled.prescription.substitutions_allowed is False
+    assert (filled.status, remainder.status, remainder.held_from_status) == (
+        "pv2",
+        "on_hold",
+        "fill",
+    )
+    assert filled.quantity + remainder.quantity == 180
+    assert filled.dispensed_quantity == filled.quantity < 180
+    assert remainder.order != filled.order
+    assert remainder.order.patient == filled.order.patient
+    assert remainder.order.status == "on_hold"

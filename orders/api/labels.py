@@ -1,0 +1,65 @@
+"""The Rx vial label of a fill as PDF: ``GET /api/v1/fills/{id}/label.pdf`` (DESIGN.md
+section 6). Its barcode carries the fill's ``label_code``."""
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.views import APIView
+
+from inventory.api.serializers import ErrorSerializer
+from orders.models import Fill
+from orders.services.labels import RxLabelError, rx_label_to_print
+from pharmacy.api.errors import APIError
+from pharmacy.models import AuditEvent
+from pharmacy.services import record_audit_event
+
+
+class FillLabelView(APIView):
+    """The fill's current Rx vial label, made now when the worker has not made it yet.
+
+    A fill that has not passed PV1 (intake, PV1, cancelled) has no label: 409. Errors are
+    JSON whatever the client accepts, so a PDF viewer asking for ``application/pdf``
+    still reads why.
+    """
+
+    required_permissions = ["pharmacy.work_technician_queues", "pharmacy.view_patient"]
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="fill_label_pdf",
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The label, one 4 x 2.5 inch page."
+            ),
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The fill has not passed PV1 (`label_not_ready`) or was "
+                "cancelled (`fill_cancelled`).",
+            ),
+        },
+    )
+    def get(self, request, pk: int):
+        fill = get_object_or_404(Fill.objects.select_related("prescription__patient"), pk=pk)
+        try:
+            label = rx_label_to_print(fill)
+        except RxLabelError as error:
+            raise APIError(error.code, error.detail, status_code=409) from None
+        record_audit_event(
+            actor=request.user,
+            action=AuditEvent.Action.VIEW,
+            request=request,
+            obj=fill,
+            patient=fill.prescription.patient,
+            summary=f"API Rx label of Rx {fill.prescription.rx_number}",
+        )
+        response = HttpResponse(bytes(label.pdf), content_type="application/pdf")
+        response["Content-Disposition"] = (
+            f'inline; filename="rx-{fill.prescription.rx_number}-fill-{fill.pk}.pdf"'
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response

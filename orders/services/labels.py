@@ -1,0 +1,616 @@
+"""Rx vial labels: what a fill's label prints, the PDF, and the stored RxLabel.
+
+A label is rendered by WeasyPrint from ``templates/orders/rx_label.html`` on a 4 x 2.5 inch
+label (the common pharmacy thermal and laser label stock), with the fonts bundled in
+``static/fonts`` so every host renders the same bytes. It prints the federal minimum and
+USP <17>'s patient-centred layout: the drug and strength at the top in large type, then
+the patient, the directions, and the rest.
+
+``generate_rx_label`` is idempotent: the label's identity is the SHA-256 of exactly what it
+prints (``rx_label_data``), so the same data never renders twice and a task that runs twice,
+or dies and retries, leaves one current label. The workflow calls ``queue_rx_label`` after
+PV1 approval and after the fill step, when what the label prints changes.
+"""
+
+import atexit
+import hashlib
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.html import format_html
+
+from inventory.models import DEASchedule, Package, ProductIngredient, Storage
+from orders.models import Fill, RxLabel
+
+logger = logging.getLogger(__name__)
+
+# Part of the hashed data: a change of the template or its CSS that moves what a label
+# shows must change this, so existing labels are made again.
+LABEL_LAYOUT = "rx-vial-4x2.5in-v1"
+LABEL_CSS = settings.BASE_DIR / "static" / "css" / "rx_label.css"
+FONT_DIR = (settings.BASE_DIR / "static" / "fonts").resolve()
+
+# A label exists from PV1 approval on; a fill on hold keeps the label of where it was.
+PAST_PV1 = frozenset(
+    {
+        Fill.Status.FILL,
+        Fill.Status.PV2,
+        Fill.Status.READY_TO_PACK,
+        Fill.Status.PACKED,
+        Fill.Status.SHIPPED,
+    }
+)
+# Until PV2 approval the vial is still being filled and checked, so what is printed
+# follows the data; after it, the label on the vial is the one the pharmacist verified.
+BEING_FILLED = frozenset({Fill.Status.FILL, Fill.Status.PV2})
+
+# 21 CFR 290.5: the transfer caution is required on Schedule II, III and IV drugs.
+TRANSFER_CAUTION_SCHEDULES = frozenset({DEASchedule.CII, DEASchedule.CIII, DEASchedule.CIV})
+TRANSFER_CAUTION = (
+    "Caution: Federal law prohibits the transfer of this drug to any person other than "
+    "the patient for whom it was prescribed."
+)
+SCHEDULE_ORDER = [
+    DEASchedule.CI,
+    DEASchedule.CII,
+    DEASchedule.CIII,
+    DEASchedule.CIV,
+    DEASchedule.CV,
+]
+
+# A label is rendered in the largest type it fits in, one page: "normal" first, then
+# smaller. Directions longer than these (characters) never fit the larger type, even
+# beside a one-line drug name and no warnings (measured), so that render is skipped.
+DENSITIES = ("normal", "compact", "tight")
+NORMAL_FITS_AT_MOST = 270
+COMPACT_FITS_AT_MOST = 390
+
+# Attempts at storing a label while the data it prints keep changing under it.
+MAX_ATTEMPTS = 3
+
+# Code 128 quiet zone: at least 10 modules on each side.
+QUIET_ZONE_MODULES = 10
+
+
+class RxLabelError(Exception):
+    """A label that cannot be made: the fill has not passed PV1, or the text does not fit."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def has_passed_pv1(fill: Fill) -> bool:
+    """True once a pharmacist approved PV1 (a fill on hold counts where it was held)."""
+    if fill.status == Fill.Status.ON_HOLD:
+        return fill.held_from_status in PAST_PV1
+    return fill.status in PAST_PV1
+
+
+def _refuse_unless_past_pv1(fill: Fill) -> None:
+    if has_passed_pv1(fill):
+        return
+    if fill.status == Fill.Status.CANCELLED:
+        raise RxLabelError("fill_cancelled", f"Fill {fill.pk} was cancelled: it has no label.")
+    waiting = fill.held_from_status if fill.status == Fill.Status.ON_HOLD else fill.status
+    raise RxLabelError(
+        "label_not_ready",
+        f"Fill {fill.pk} has not passed PV1 yet ({Fill.Status(waiting).label}"
+        f"{', on hold' if fill.status == Fill.Status.ON_HOLD else ''}): its label is made "
+        "once a pharmacist approves PV1.",
+    )
+
+
+# --------------------------------------------------------------------------- label data
+
+
+def fill_date(fill: Fill) -> date:
+    """The date printed as the fill date: the day it was filled, before that the day PV1
+    approved it; fixed for the fill, so the same label made again prints the same."""
+    return timezone.localtime(fill.filled_at or fill.pv1_at or fill.created_at).date()
+
+
+def one_year_after(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def discard_after(day: date, lot_expiry: date | None) -> date:
+    """The beyond-use date printed on the vial: the earlier of the dispensed lot's expiry
+    and one year from the fill date (USP <17>; most state boards). Before the fill step
+    records a lot, one year from the fill date."""
+    a_year_on = one_year_after(day)
+    return min(a_year_on, lot_expiry) if lot_expiry else a_year_on
+
+
+def _number(value: Decimal) -> str:
+    """30.000 -> "30", 2.500 -> "2.5"."""
+    return f"{value.normalize():f}"
+
+
+UNIT_PLURALS = {"tablet": "tablets", "capsule": "capsules"}
+
+
+def _quantity_unit(unit: str, quantity: Decimal) -> str:
+    return unit if quantity == 1 else UNIT_PLURALS.get(unit, unit)
+
+
+def _strength(strengths) -> str:
+    """ "10 mg", "5 mg/5 mL", "5 mg / 325 mg" from the FDA's (strength, unit) pairs."""
+    parts = []
+    for strength, strength_unit in strengths:
+        if not strength:
+            continue
+        try:
+            amount = _number(Decimal(strength))
+        except ArithmeticError:
+            amount = strength
+        # "mg/1" is per tablet or capsule: "mg"; "mg/5mL" reads "mg/5 mL".
+        unit = re.sub(r"/(\d+)\s*", r"/\1 ", re.sub(r"/1$", "", strength_unit.strip()))
+        parts.append(f"{amount} {unit}".strip())
+    return " / ".join(parts)
+
+
+def _refills_remaining_after(fill: Fill) -> int:
+    """Refills left once this fill is dispensed: ``intake.refills_remaining`` as of this
+    fill (dispensings up to its number), so a later refill request does not change the
+    label of a vial already made."""
+    prescription = fill.prescription
+    used = (
+        prescription.fills.exclude(status=Fill.Status.CANCELLED)
+        .filter(fill_number__lte=fill.fill_number)
+        .values("fill_number")
+        .distinct()
+        .count()
+    )
+    return max(prescription.refills_authorized - max(used - 1, 0), 0)
+
+
+def _strictest_schedule(*schedules: str) -> str:
+    named = [schedule for schedule in schedules if schedule]
+    return min(named, key=SCHEDULE_ORDER.index) if named else DEASchedule.NONE
+
+
+def _warnings(*, product, schedule: str, child_resistant_waived: bool) -> list[str]:
+    """Auxiliary warnings that follow from recorded data (storage, schedule, route, dosage
+    form, packaging); a warning the data cannot support is left to the pharmacist."""
+    warnings = []
+    storage = product.storage if product else Storage.ROOM_TEMPERATURE
+    if storage == Storage.REFRIGERATED:
+        warnings.append("Keep in a refrigerator, 36-46 °F (2-8 °C). Do not freeze.")
+    elif storage == Storage.FROZEN:
+        warnings.append("Keep frozen.")
+    if schedule:
+        warnings.append(f"Controlled substance: Schedule {schedule[1:]}.")
+    route = (product.route if product else "").upper()
+    form = (product.dosage_form if product else "").upper()
+    if any(word in route for word in ("TOPICAL", "TRANSDERMAL", "CUTANEOUS")):
+        warnings.append("For external use only.")
+    elif "OPHTHALMIC" in route:
+        warnings.append("For the eye only.")
+    elif "OTIC" in route:
+        warnings.append("For the ear only.")
+    if "EXTENDED RELEASE" in form or "DELAYED RELEASE" in form:
+        warnings.append("Swallow whole. Do not crush or chew.")
+    if "SUSPENSION" in form:
+        warnings.append("Shake well before use.")
+    if child_resistant_waived:
+        warnings.append("This container is not child-resistant.")
+    return warnings
+
+
+LABEL_RELATED = (
+    "prescription__patient",
+    "prescription__prescriber",
+    "prescription__product",
+    "dispensed_package__product",
+)
+_PRODUCT_FIELDS = (
+    "nonproprietary_name",
+    "proprietary_name",
+    "proprietary_name_suffix",
+    "product_ndc",
+    "dosage_form",
+    "route",
+    "labeler_name",
+    "dea_schedule",
+    "storage",
+)
+# The columns the label prints from, and no others: the prescription's raw message, the
+# catalogue's many columns stay in the database (a label is read twice per render).
+LABEL_FIELDS = (
+    *("status", "held_from_status", "fill_number", "quantity", "dispensed_quantity"),
+    *("expiry", "label_code", "filled_at", "pv1_at", "created_at"),
+    *("prescription__rx_number", "prescription__prescribed_ndc"),
+    *("prescription__drug_description", "prescription__dea_schedule"),
+    *("prescription__quantity_unit", "prescription__directions"),
+    *("prescription__child_resistant_waived", "prescription__refills_authorized"),
+    *("prescription__patient__first_name", "prescription__patient__middle_name"),
+    *("prescription__patient__last_name", "prescription__patient__child_resistant_waiver_on"),
+    *("prescription__prescriber__first_name", "prescription__prescriber__last_name"),
+    "prescription__prescriber__credentials",
+    *(f"prescription__product__{field}" for field in _PRODUCT_FIELDS),
+    "dispensed_package__package_ndc",
+    *(f"dispensed_package__product__{field}" for field in _PRODUCT_FIELDS),
+)
+
+
+def _fills_for_label():
+    return Fill.objects.select_related(*LABEL_RELATED).only(*LABEL_FIELDS)
+
+
+def rx_label_data(fill: Fill) -> dict:
+    """Everything the fill's label prints, read fresh from the database, as plain JSON
+    values. The label's content hash is taken over exactly this."""
+    return _label_data(_fills_for_label().get(pk=fill.pk))
+
+
+def _label_data(fill: Fill) -> dict:
+    """``rx_label_data`` of a fill loaded by ``_fills_for_label`` (two or three more
+    queries: the prescribed package before the fill step, strengths, refills)."""
+    prescription = fill.prescription
+    package = fill.dispensed_package
+    if package is None and prescription.prescribed_ndc:
+        package = (
+            Package.objects.select_related("product")
+            .only("package_ndc", *(f"product__{field}" for field in _PRODUCT_FIELDS))
+            .filter(ndc11=prescription.prescribed_ndc)
+            .first()
+        )
+    product = package.product if package else prescription.product
+    strengths = (
+        ProductIngredient.objects.filter(product_id=product.pk)
+        .order_by("pk")
+        .values_list("strength", "strength_unit")
+        if product
+        else []
+    )
+    if product:
+        generic = product.nonproprietary_name or prescription.drug_description
+        brand = " ".join(filter(None, [product.proprietary_name, product.proprietary_name_suffix]))
+        if brand.lower() == generic.lower():
+            brand = ""
+        ndc = package.package_ndc if package else product.product_ndc
+    else:
+        generic, brand, ndc = prescription.drug_description, "", prescription.prescribed_ndc
+    schedule = _strictest_schedule(
+        prescription.dea_schedule, product.dea_schedule if product else ""
+    )
+    quantity = fill.dispensed_quantity or fill.quantity
+    patient = prescription.patient
+    day = fill_date(fill)
+    return {
+        "layout": LABEL_LAYOUT,
+        "pharmacy": {
+            "name": settings.PHARMACY_NAME,
+            "address": settings.PHARMACY_ADDRESS,
+            "phone": settings.PHARMACY_PHONE,
+        },
+        "rx_number": prescription.rx_number,
+        "label_code": fill.label_code,
+        "fill_date": day.isoformat(),
+        "patient_name": patient.full_name if patient else "",
+        "drug": {
+            "generic": generic,
+            "brand": brand,
+            "strength": _strength(strengths),
+            "dosage_form": (product.dosage_form if product else "").split(",")[0].strip(),
+        },
+        "directions": prescription.directions,
+        "quantity": _number(quantity),
+        "quantity_unit": _quantity_unit(prescription.quantity_unit, quantity),
+        "prescriber": str(prescription.prescriber) if prescription.prescriber else "",
+        "refills_remaining": _refills_remaining_after(fill),
+        "discard_after": discard_after(day, fill.expiry).isoformat(),
+        "ndc": ndc,
+        "manufacturer": product.labeler_name if product else "",
+        "dea_schedule": schedule,
+        "warnings": _warnings(
+            product=product,
+            schedule=schedule,
+            child_resistant_waived=prescription.child_resistant_waived
+            or bool(patient and patient.child_resistant_waiver_on),
+        ),
+        "transfer_caution": TRANSFER_CAUTION if schedule in TRANSFER_CAUTION_SCHEDULES else "",
+    }
+
+
+def label_content_hash(data: dict) -> str:
+    """SHA-256 of the canonical JSON of the label's data (sorted keys, no spaces)."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def code128_svg(code: str, *, height: str = "0.3in") -> str:
+    """The code as a Code 128 barcode, inline SVG: python-barcode encodes it, and every
+    bar is one rectangle of a single path (one module = one SVG unit), with the quiet
+    zones on either side."""
+    from barcode import Code128  # noqa: PLC0415 (imported by the processes that render)
+
+    modules = Code128(code).build()[0]
+    bars = []
+    for match in re.finditer("1+", modules):
+        start, width = match.start() + QUIET_ZONE_MODULES, match.end() - match.start()
+        bars.append(f"M{start} 0h{width}v1h-{width}z")
+    total = len(modules) + 2 * QUIET_ZONE_MODULES
+    return format_html(
+        '<svg class="barcode" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} 1" '
+        'preserveAspectRatio="none" width="{}pt" height="{}" shape-rendering="crispEdges">'
+        '<path d="{}"/></svg>',
+        total,
+        # 0.75 pt (10.4 mil) a module: a 10 mil X-dimension, read by any scanner.
+        _number(Decimal(total) * Decimal("0.75")),
+        height,
+        "".join(bars),
+    )
+
+
+def _bundled_fonts_only():
+    """A WeasyPrint URL fetcher that fetches the label's bundled fonts and nothing else:
+    no network, no other file, so rendering never waits on anything outside this process.
+    Any other fetch stops the rendering (``fail_on_errors``) rather than printing a label
+    with something missing."""
+    from weasyprint.urls import URLFetcher  # noqa: PLC0415 (see _renderer)
+
+    class BundledFontsOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            parts = urlsplit(url)
+            path = Path(url2pathname(parts.path)).resolve() if parts.scheme == "file" else None
+            if path is None or path.parent != FONT_DIR:
+                raise ValueError(f"the Rx label fetches nothing but its fonts, not {url}")
+            return super().fetch(url, headers)
+
+    return BundledFontsOnly(fail_on_errors=True)
+
+
+@dataclass
+class _Renderer:
+    font_config: object  # weasyprint.text.fonts.FontConfiguration
+    stylesheet: object  # weasyprint.CSS
+    url_fetcher: object  # weasyprint.urls.URLFetcher
+
+
+_renderers = threading.local()
+# Free the main thread's renderer before the interpreter tears modules down: its font
+# configuration deletes its temporary font folder when freed, and needs them for that.
+atexit.register(lambda: vars(_renderers).clear())
+
+
+def _renderer() -> _Renderer:
+    """One font configuration and parsed stylesheet per thread, made on first use: font
+    loading and CSS parsing then cost nothing per label (Pango objects are not shared
+    between threads).
+
+    WeasyPrint is imported here, not at the top: its import loads Pango and fontconfig
+    (a second or two), which only a process that renders labels should pay."""
+    renderer = getattr(_renderers, "renderer", None)
+    if renderer is None:
+        from weasyprint import CSS  # noqa: PLC0415
+        from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
+
+        url_fetcher = _bundled_fonts_only()
+        font_config = FontConfiguration()
+        stylesheet = CSS(
+            string=LABEL_CSS.read_text(encoding="utf-8"),
+            base_url=LABEL_CSS.as_uri(),
+            url_fetcher=url_fetcher,
+            font_config=font_config,
+        )
+        renderer = _renderers.renderer = _Renderer(font_config, stylesheet, url_fetcher)
+    return renderer
+
+
+def _densities(data: dict) -> tuple[str, ...]:
+    """The type sizes worth trying for these data, largest first."""
+    length = len(data["directions"])
+    if length > COMPACT_FITS_AT_MOST:
+        return DENSITIES[2:]
+    if length > NORMAL_FITS_AT_MOST:
+        return DENSITIES[1:]
+    return DENSITIES
+
+
+def _us_date(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%m/%d/%Y")
+
+
+def _facts(data: dict) -> str:
+    """The label's facts as lines of text, a tab before the second column: one text box
+    lays out several times faster than the same lines as elements."""
+    refills = data["refills_remaining"]
+    quantity = f"Qty: {data['quantity']} {data['quantity_unit']}"
+    ndc = f"NDC {data['ndc']}" + (f"  Mfr: {data['manufacturer']}" if data["manufacturer"] else "")
+    return "\n".join(
+        [
+            f"{quantity}\tFilled: {_us_date(data['fill_date'])}",
+            f"{f'Refills left: {refills}' if refills else 'No refills left'}"
+            f"\tDiscard after: {_us_date(data['discard_after'])}",
+            f"Prescriber: {data['prescriber']}",
+            ndc,
+        ]
+    )
+
+
+def render_rx_label_pdf(data: dict) -> bytes:
+    """The label as PDF bytes: one 4 x 2.5 inch page in the largest type the text fits,
+    the same bytes for the same data (its creation date is the fill date, no clock time;
+    no random file identifier). Raises RxLabelError when the text does not fit on one
+    label even in the smallest type."""
+    from weasyprint import HTML  # noqa: PLC0415 (see _renderer)
+
+    renderer = _renderer()
+    context = {"label": data, "facts": _facts(data), "barcode": code128_svg(data["label_code"])}
+    for density in _densities(data):
+        html = render_to_string("orders/rx_label.html", {**context, "density": density})
+        document = HTML(string=html, url_fetcher=renderer.url_fetcher).render(
+            stylesheets=[renderer.stylesheet], font_config=renderer.font_config
+        )
+        if len(document.pages) == 1:
+            return document.write_pdf()
+    raise RxLabelError(
+        "label_too_long",
+        f"The label of Rx {data['rx_number']} does not fit on one 4 x 2.5 inch label even "
+        "in the smallest type: shorten the directions.",
+    )
+
+
+# --------------------------------------------------------------------------- stored labels
+
+
+def current_rx_label(fill: Fill) -> RxLabel | None:
+    """The fill's current label, or None."""
+    return RxLabel.objects.filter(fill_id=fill.pk, is_current=True).first()
+
+
+def _store(fill_id: int, content_hash: str, pdf: bytes | None) -> RxLabel | None:
+    """Inside the caller's transaction: the label with this hash becomes the one current
+    label, inserted when new. None when its PDF is needed but was not rendered."""
+    label = RxLabel.objects.filter(fill_id=fill_id, content_hash=content_hash).first()
+    if label is not None and label.is_current:
+        return label
+    if label is None and pdf is None:
+        return None
+    RxLabel.objects.filter(fill_id=fill_id, is_current=True).update(is_current=False)
+    if label is not None:
+        RxLabel.objects.filter(pk=label.pk).update(is_current=True)
+        label.is_current = True
+        return label
+    return RxLabel.objects.create(
+        fill_id=fill_id, content_hash=content_hash, pdf=pdf, is_current=True
+    )
+
+
+def generate_rx_label(fill: Fill) -> RxLabel:
+    """The fill's current label, made for its data as they are now.
+
+    When a label with the same content hash exists it becomes (or stays) current and
+    nothing is rendered. Otherwise the PDF is rendered outside any transaction, then one
+    transaction locks the fill row (serialising label writers of one fill), checks the
+    data did not change meanwhile (else renders again), marks the old label not current
+    and inserts the new one. Raises RxLabelError for a fill that has not passed PV1 or
+    whose text does not fit.
+    """
+    loaded = _fills_for_label().get(pk=fill.pk)
+    _refuse_unless_past_pv1(loaded)
+    data = _label_data(loaded)
+    content_hash = label_content_hash(data)
+    for _attempt in range(MAX_ATTEMPTS):
+        label = RxLabel.objects.filter(fill_id=fill.pk, content_hash=content_hash).first()
+        if label is not None and label.is_current:
+            return label
+        pdf = None if label is not None else render_rx_label_pdf(data)
+        try:
+            with transaction.atomic():
+                locked = _fills_for_label().select_for_update(of=("self",)).get(pk=fill.pk)
+                _refuse_unless_past_pv1(locked)
+                fresh = _label_data(locked)
+                if label_content_hash(fresh) == content_hash:
+                    label = _store(fill.pk, content_hash, pdf)
+                    if label is not None:
+                        return label
+                # The data changed while the PDF was rendered: render them as they are.
+                data, content_hash = fresh, label_content_hash(fresh)
+        except IntegrityError:
+            # A writer that did not take the fill lock stored this hash first: read it.
+            logger.info("Label of fill %s: stored by another writer; re-reading.", fill.pk)
+    raise RxLabelError(
+        "label_data_changing",
+        f"The data of fill {fill.pk} kept changing while its label was made; try again.",
+    )
+
+
+def rx_label_to_print(fill: Fill) -> RxLabel:
+    """The label to print or show for a fill: made now if it has none yet; while the fill
+    is being filled and checked (fill, PV2), made again if its data changed; after PV2,
+    the label the pharmacist verified. Raises RxLabelError before PV1."""
+    _refuse_unless_past_pv1(fill)
+    status = fill.held_from_status if fill.status == Fill.Status.ON_HOLD else fill.status
+    if status not in BEING_FILLED and (label := current_rx_label(fill)) is not None:
+        return label
+    return generate_rx_label(fill)
+
+
+# --------------------------------------------------------------------------- queueing
+
+
+def _send_rx_label_task(fill_id: int) -> bool:
+    """Queue the label task; False (logged) when the broker cannot take it. Fails fast
+    like ``inventory.services.reorder.queue_reorder_alert_email``: one connection
+    attempt, no result to wait for. The catch-up task makes the label later."""
+    from orders.tasks import generate_rx_label_task  # noqa: PLC0415 (tasks import us)
+
+    app = generate_rx_label_task.app
+    try:
+        with app.producer_pool.acquire(block=True, timeout=2) as producer:
+            producer.connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=2
+            )
+            generate_rx_label_task.apply_async(
+                (fill_id,), producer=producer, retry=False, ignore_result=True
+            )
+    except Exception:
+        logger.warning(
+            "Fill %s: could not queue its Rx label (is the broker down?); the catch-up "
+            "task will make it.",
+            fill_id,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+def queue_rx_label(fill: Fill) -> None:
+    """After the current transaction commits, queue the task that makes the fill's label
+    (at once when no transaction is open). A broker failure is logged, never raised."""
+    fill_id = fill.pk
+    transaction.on_commit(lambda: _send_rx_label_task(fill_id))
+
+
+def fills_missing_rx_label(*, older_than: timedelta):
+    """Fills past PV1 and not yet shipped, without a current label, whose status changed
+    more than ``older_than`` ago (their own task had its chance)."""
+    waiting = [status for status in PAST_PV1 if status != Fill.Status.SHIPPED]
+    return (
+        Fill.objects.filter(
+            Q(status__in=waiting) | Q(status=Fill.Status.ON_HOLD, held_from_status__in=waiting)
+        )
+        .filter(status_changed_at__lte=timezone.now() - older_than)
+        .exclude(Exists(RxLabel.objects.filter(fill=OuterRef("pk"), is_current=True)))
+        .order_by("pk")
+    )
+
+
+def generate_missing_rx_labels(*, limit: int = 200, older_than: timedelta | None = None) -> int:
+    """Make the labels whose task never ran (broker down at commit, a task that failed
+    for good); returns how many were made. Each is ``generate_rx_label``, so a label a
+    task makes at the same time is still made once."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.RX_LABEL_CATCH_UP_AFTER_SECONDS)
+    made = 0
+    for fill in fills_missing_rx_label(older_than=older_than)[:limit]:
+        try:
+            generate_rx_label(fill)
+        except RxLabelError as error:
+            logger.warning("Fill %s: no label made: %s", fill.pk, error.detail)
+            continue
+        made += 1
+    return made
