@@ -17,6 +17,7 @@ It runs against its own database, ``bench_pharmacy`` (see import_ndc_bench.py), 
 replaces only its own rows (Rx numbers starting LB), never the development data.
 
     .venv/bin/python bench/label_bench.py [--labels 200] [--warm-up 20] [--profile]
+        [--database bench_pharmacy]
 """
 
 import argparse
@@ -32,11 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from import_ndc_bench import (  # noqa: E402
-    BENCH_DATABASE,
-    PRODUCTION_ENVIRONMENT,
-    prepare_database,
-)
+import import_ndc_bench  # noqa: E402
+from import_ndc_bench import PRODUCTION_ENVIRONMENT, prepare_database  # noqa: E402
 
 RX_PREFIX = "LB"
 LABELER = "99991"  # fictional; the import benchmark's labelers stay below 60000
@@ -218,17 +216,20 @@ def main() -> int:
     parser.add_argument("--labels", type=int, default=200)
     parser.add_argument("--warm-up", type=int, default=20)
     parser.add_argument("--profile", action="store_true")
+    # Two benchmarks sharing one database delete each other's fills: give each its own.
+    parser.add_argument("--database", default=import_ndc_bench.BENCH_DATABASE)
     args = parser.parse_args()
 
     os.environ.update(PRODUCTION_ENVIRONMENT)
+    import_ndc_bench.BENCH_DATABASE = args.database
     prepare_database()
     from django.db import connection
 
     from orders.models import RxLabel
     from orders.services.labels import generate_rx_label, render_rx_label_pdf, rx_label_data
 
-    if connection.settings_dict["NAME"] != BENCH_DATABASE:
-        raise SystemExit(f"refusing to write to a database that is not {BENCH_DATABASE}")
+    if connection.settings_dict["NAME"] != args.database:
+        raise SystemExit(f"refusing to write to a database that is not {args.database}")
     profiled = 20 if args.profile else 0
     fills = make_fills(args.warm_up + args.labels + profiled)
     warm_up, measured = fills[: args.warm_up], fills[args.warm_up : args.warm_up + args.labels]

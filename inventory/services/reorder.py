@@ -144,7 +144,8 @@ WHERE product_id = ANY(%(ids)s) ORDER BY product_id FOR UPDATE
 """
 
 # The units of a rule's product in available, unexpired lots: an SQL expression over
-# ``rule`` (an inventory_reorderrule row) for the statements that count.
+# ``rule`` (an inventory_reorderrule row). Migration 0006's inventory_take_stock counts the
+# same way for dispensing; change both together.
 AVAILABLE_UNITS_SQL = """(
     SELECT COALESCE(SUM(lot.quantity_on_hand), 0)
     FROM inventory_stocklot lot JOIN inventory_package package ON package.id = lot.package_id
@@ -160,15 +161,6 @@ FROM inventory_reorderrule rule WHERE rule.product_id = ANY(%(ids)s)
 """
 
 
-def reorder_check_parameters(product_ids) -> dict:
-    """The parameters of LOCK_RULES_SQL and AVAILABLE_UNITS_SQL for these products."""
-    return {
-        "ids": sorted(set(product_ids)),
-        "available": StockLot.Status.AVAILABLE,
-        "today": timezone.localdate(),
-    }
-
-
 def check_reorder_point(product_ids) -> list[ReorderAlert]:
     """Raise a reorder alert for each of these products whose available units are now
     below its reorder point and that has no open or acknowledged alert.
@@ -178,7 +170,11 @@ def check_reorder_point(product_ids) -> list[ReorderAlert]:
     checks of one product run one after the other. The e-mail task is queued after
     commit; a broker failure then is logged, never raised. Returns the new alerts.
     """
-    parameters = reorder_check_parameters(product_ids)
+    parameters = {
+        "ids": sorted(set(product_ids)),
+        "available": StockLot.Status.AVAILABLE,
+        "today": timezone.localdate(),
+    }
     if not parameters["ids"]:
         return []
     connection = transaction.get_connection()
@@ -196,7 +192,7 @@ def raise_reorder_alerts(below: dict[int, Decimal]) -> list[ReorderAlert]:
     """Raise the alerts of rules found below their point (rule id -> available units),
     except where the product already has a current alert. Runs in the stock-changing
     transaction, with the rules locked (``check_reorder_point``, or the dispensing path
-    of ``inventory.services.stock``, which counts in the statement that takes stock)."""
+    of ``inventory.services.stock``, whose database function locks and counts them)."""
     if not below:
         return []
     rules = list(ReorderRule.objects.filter(pk__in=below).order_by("product_id"))

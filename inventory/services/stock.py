@@ -3,8 +3,8 @@
 Rules every function here keeps (DESIGN.md section 7, "Nothing lost"):
 - rows are locked with SELECT ... FOR UPDATE in primary-key order, so two transactions
   that touch the same lots always queue in the same order and never deadlock;
-- quantities change in SQL (F() expressions, or the one-statement dispense below), never
-  read-modify-write in Python;
+- quantities change in SQL (F() expressions, or for dispensing the database function
+  ``inventory_take_stock`` of migration 0006), never read-modify-write in Python;
 - the database refuses a negative quantity on hand (CheckConstraint), and the ledger
   (StockMovement) is append-only, so for every lot the ledger sums to the quantity;
 - every call that lowers available units checks the products' reorder points once, in
@@ -22,12 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from inventory.models import Package, StockLot, StockMovement
-from inventory.services.reorder import (
-    AVAILABLE_UNITS_SQL,
-    LOCK_RULES_SQL,
-    raise_reorder_alerts,
-    reorder_check_parameters,
-)
+from inventory.services.reorder import raise_reorder_alerts
 
 
 class StockError(Exception):
@@ -68,42 +63,6 @@ ORDER BY id
 FOR UPDATE
 """
 
-# Dispensing is the hottest write of the pharmacy, so taking stock costs one round trip:
-# the reorder rules are locked (a statement of its own, see inventory.services.reorder),
-# then one statement decrements every lot, appends their ledger rows and counts what the
-# products have left. Its snapshot shows the lots as they were before its own decrement
-# (sub-statements of a WITH share one snapshot), so the count subtracts the units it
-# takes from counted lots. The rows: one per ledger row ('movement', its id, the lot id),
-# then one per reorder rule ('rule', its id, -, the reorder point, the units left).
-_TAKE_AND_COUNT_SQL = f"""
-{LOCK_RULES_SQL};
-WITH taking (lot_id, quantity) AS (
-    SELECT * FROM unnest(%(lots)s::bigint[], %(quantities)s::numeric[])
-), taken AS (
-    UPDATE {StockLot._meta.db_table} lot
-    SET quantity_on_hand = lot.quantity_on_hand - taking.quantity
-    FROM taking WHERE lot.id = taking.lot_id
-    RETURNING lot.id, taking.quantity
-), moved AS (
-    INSERT INTO {StockMovement._meta.db_table}
-        (lot_id, kind, quantity_change, reason, reference, serial_numbers, actor_id, occurred_at)
-    SELECT id, %(kind)s, -quantity, %(reason)s, %(reference)s, '{{}}', %(actor)s, %(now)s
-    FROM taken
-    RETURNING id, lot_id
-)
-SELECT 'movement', id, lot_id, NULL::numeric, NULL::numeric FROM moved
-UNION ALL
-SELECT 'rule', rule.id, NULL, rule.reorder_point, {AVAILABLE_UNITS_SQL} - COALESCE((
-    SELECT SUM(taking.quantity)
-    FROM taking
-    JOIN {StockLot._meta.db_table} lot ON lot.id = taking.lot_id
-    JOIN {Package._meta.db_table} package ON package.id = lot.package_id
-    WHERE package.product_id = rule.product_id
-      AND lot.status = %(available)s AND lot.expiry > %(today)s
-), 0)
-FROM inventory_reorderrule rule WHERE rule.product_id = ANY(%(ids)s)
-"""
-
 
 def _take(
     takes: list[tuple[StockLot, Decimal]], *, product_ids, by, reference: str, reason: str
@@ -112,12 +71,14 @@ def _take(
     reorder alerts of products that fell below their point, in one round trip."""
     now = timezone.now()
     with connection.cursor() as cursor:
+        # The database function of migration 0006: decrement, ledger rows, reorder rules
+        # locked and counted, with plans PostgreSQL keeps (see its docstring).
         cursor.execute(
-            _TAKE_AND_COUNT_SQL,
-            {**reorder_check_parameters(product_ids),
-             "lots": [lot.pk for lot, _ in takes], "quantities": [q for _, q in takes],
-             "kind": StockMovement.Kind.DISPENSE, "reason": reason, "reference": reference,
-             "actor": by.pk if by else None, "now": now},
+            "SELECT * FROM inventory_take_stock(%s::bigint[], %s::numeric[], %s::bigint[], "
+            "%s, %s, %s, %s, %s, %s, %s)",
+            [[lot.pk for lot, _ in takes], [quantity for _, quantity in takes],
+             sorted(set(product_ids)), StockMovement.Kind.DISPENSE, reason, reference,
+             by.pk if by else None, now, StockLot.Status.AVAILABLE, timezone.localdate()],
         )  # fmt: skip
         rows = cursor.fetchall()
     movement_of_lot = {lot_id: row_id for kind, row_id, lot_id, _, _ in rows if kind == "movement"}
