@@ -12,7 +12,7 @@ help:
 	@echo "make run     set up and start web + Celery worker + beat with demo data on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test    set up and run the whole test suite (real PostgreSQL, Redis, Celery, Chromium)"
 	@echo "make check   ruff, migrations check, deploy checks, tests"
-	@echo "make bench   benchmarks (import rate, /health/ CPU per request)"
+	@echo "make bench   benchmarks (import, /health/, intake, allocation, queue page, Rx labels)"
 
 $(STAMP): requirements.txt
 	@echo "==> Creating the virtualenv in $(VENV) and installing requirements.txt"
