@@ -38,7 +38,8 @@ class PrescriptionQuerySet(models.QuerySet):
 
     def with_refills_used(self) -> "PrescriptionQuerySet":
         return self.annotate(
-            # A partial fill's remainder shares its fill number: one dispensing, not two.
+            # A partial fill's remainder and a reship's replacement share the fill number of
+            # the fill they complete or replace: one dispensing, not two.
             dispensings=models.Count(
                 "fills__fill_number",
                 distinct=True,
@@ -258,6 +259,15 @@ class Fill(models.Model):
         related_name="remainders",
         help_text="Set on the remainder of a partial fill; it shares that fill's number.",
     )
+    replacement_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replacements",
+        help_text="Set on a fill that replaces one lost or damaged in shipping (a reship); "
+        "it shares that fill's number.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INTAKE)
     quantity = models.DecimalField(max_digits=10, decimal_places=3)
     days_supply = models.PositiveIntegerField(null=True, blank=True)
@@ -325,7 +335,7 @@ class Fill(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["prescription", "fill_number"],
-                condition=Q(partial_of__isnull=True),
+                condition=Q(partial_of__isnull=True, replacement_of__isnull=True),
                 name="fill_number_unique",
             ),
             models.CheckConstraint(

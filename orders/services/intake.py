@@ -499,7 +499,8 @@ class RefillRefused(Exception):
 
 def refills_remaining(prescription: Prescription) -> int:
     """Refills left: authorised minus dispensings beyond the first (cancelled ones don't
-    count; a partial fill and its remainder are one dispensing: they share a fill number)."""
+    count; a partial fill and its remainder, or a reshipped fill and its replacement, are
+    one dispensing: they share a fill number)."""
     used = (
         prescription.fills.exclude(status=Fill.Status.CANCELLED)
         .values("fill_number")
