@@ -47,7 +47,7 @@ DIRECTIONS = [
 ]
 # Phases of a label, as cProfile names the functions that start them.
 PHASES = {
-    "read the data (twice, 4 queries each)": "labels.py:*(_label_data)",
+    "read the data (twice, one query each)": "labels.py:*(_read_label_row)",
     "Django template": "loader.py:*(render_to_string)",
     "HTML parse (tinyhtml5)": "weasyprint/__init__.py:158(__init__)",
     "CSS cascade": "css/__init__.py:*(get_all_computed_styles)",

@@ -26,14 +26,15 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import format_html
 
-from inventory.models import DEASchedule, Package, ProductIngredient, Storage
-from orders.models import Fill, RxLabel
+from inventory.models import DEASchedule, Package, Product, ProductIngredient, Storage
+from orders.models import Fill, Prescription, RxLabel
+from pharmacy.models import Patient, Prescriber
 
 logger = logging.getLogger(__name__)
 
@@ -167,19 +168,11 @@ def _strength(strengths) -> str:
     return " / ".join(parts)
 
 
-def _refills_remaining_after(fill: Fill) -> int:
+def _refills_remaining_after(prescription, dispensings: int) -> int:
     """Refills left once this fill is dispensed: ``intake.refills_remaining`` as of this
-    fill (dispensings up to its number), so a later refill request does not change the
-    label of a vial already made."""
-    prescription = fill.prescription
-    used = (
-        prescription.fills.exclude(status=Fill.Status.CANCELLED)
-        .filter(fill_number__lte=fill.fill_number)
-        .values("fill_number")
-        .distinct()
-        .count()
-    )
-    return max(prescription.refills_authorized - max(used - 1, 0), 0)
+    fill (``dispensings``: the prescription's dispensings up to its number), so a later
+    refill request does not change the label of a vial already made."""
+    return max(prescription.refills_authorized - max(dispensings - 1, 0), 0)
 
 
 def _strictest_schedule(*schedules: str) -> str:
@@ -215,12 +208,6 @@ def _warnings(*, product, schedule: str, child_resistant_waived: bool) -> list[s
     return warnings
 
 
-LABEL_RELATED = (
-    "prescription__patient",
-    "prescription__prescriber",
-    "prescription__product",
-    "dispensed_package__product",
-)
 _PRODUCT_FIELDS = (
     "nonproprietary_name",
     "proprietary_name",
@@ -232,55 +219,145 @@ _PRODUCT_FIELDS = (
     "dea_schedule",
     "storage",
 )
-# The columns the label prints from, and no others: the prescription's raw message, the
-# catalogue's many columns stay in the database (a label is read twice per render).
-LABEL_FIELDS = (
-    *("status", "held_from_status", "fill_number", "quantity", "dispensed_quantity"),
-    *("expiry", "label_code", "filled_at", "pv1_at", "created_at"),
-    *("prescription__rx_number", "prescription__prescribed_ndc"),
-    *("prescription__drug_description", "prescription__dea_schedule"),
-    *("prescription__quantity_unit", "prescription__directions"),
-    *("prescription__child_resistant_waived", "prescription__refills_authorized"),
-    *("prescription__patient__first_name", "prescription__patient__middle_name"),
-    *("prescription__patient__last_name", "prescription__patient__child_resistant_waiver_on"),
-    *("prescription__prescriber__first_name", "prescription__prescriber__last_name"),
-    "prescription__prescriber__credentials",
-    *(f"prescription__product__{field}" for field in _PRODUCT_FIELDS),
-    "dispensed_package__package_ndc",
-    *(f"dispensed_package__product__{field}" for field in _PRODUCT_FIELDS),
+
+
+def _in_field_order(model, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns in the order of the model's fields, the order ``Model.from_db`` takes
+    the values of a partly loaded row in."""
+    order = [field.attname for field in model._meta.concrete_fields]
+    return tuple(sorted(columns, key=order.index))
+
+
+# The columns the label prints from, and no others (the prescription's raw message, the
+# catalogue's many columns stay in the database), by table: alias, model, columns.
+_LABEL_TABLES = (
+    (
+        "fill",
+        Fill,
+        (
+            *("id", "prescription_id", "dispensed_package_id", "status", "held_from_status"),
+            *("fill_number", "quantity", "dispensed_quantity", "expiry", "label_code"),
+            *("filled_at", "pv1_at", "created_at"),
+        ),
+    ),
+    (
+        "prescription",
+        Prescription,
+        (
+            *("id", "patient_id", "prescriber_id", "product_id", "rx_number"),
+            *("prescribed_ndc", "drug_description", "dea_schedule", "quantity_unit"),
+            *("directions", "child_resistant_waived", "refills_authorized"),
+        ),
+    ),
+    (
+        "patient",
+        Patient,
+        ("id", "first_name", "middle_name", "last_name", "child_resistant_waiver_on"),
+    ),
+    ("prescriber", Prescriber, ("id", "first_name", "last_name", "credentials")),
+    ("package", Package, ("id", "product_id", "package_ndc")),
+    ("product", Product, ("id", *_PRODUCT_FIELDS)),
 )
+_LABEL_COLUMNS = tuple(
+    (alias, model, _in_field_order(model, columns)) for alias, model, columns in _LABEL_TABLES
+)
+# Everything a label prints in one statement, one round trip: it runs twice per label
+# (before rendering, and under the fill lock to see whether the data changed meanwhile),
+# and the ORM spent more time building and compiling the equivalent query than the
+# database spent running it. The package is the dispensed one after the fill step and
+# the prescribed one before it (NDC11 is unique); the product is the package's, else
+# the prescription's. Dispensings are those up to this fill's number (partial and
+# replacement fills share it), so a later refill does not change an earlier label.
+_LABEL_SELECTED = ", ".join(
+    f'{alias}."{column}"' for alias, _, columns in _LABEL_COLUMNS for column in columns
+)
+_LABEL_SQL = f"""
+SELECT
+    {_LABEL_SELECTED},
+    (
+        SELECT count(DISTINCT earlier.fill_number)
+        FROM {Fill._meta.db_table} earlier
+        WHERE earlier.prescription_id = fill.prescription_id
+          AND earlier.fill_number <= fill.fill_number
+          AND earlier.status <> %(cancelled)s
+    ),
+    (
+        SELECT array_agg(
+            ARRAY[ingredient.strength, ingredient.strength_unit] ORDER BY ingredient.id
+        )
+        FROM {ProductIngredient._meta.db_table} ingredient
+        WHERE ingredient.product_id = product.id
+    )
+FROM {Fill._meta.db_table} fill
+JOIN {Prescription._meta.db_table} prescription ON prescription.id = fill.prescription_id
+LEFT JOIN {Patient._meta.db_table} patient ON patient.id = prescription.patient_id
+LEFT JOIN {Prescriber._meta.db_table} prescriber ON prescriber.id = prescription.prescriber_id
+LEFT JOIN {Package._meta.db_table} package ON package.id = COALESCE(
+    fill.dispensed_package_id,
+    (
+        SELECT prescribed.id FROM {Package._meta.db_table} prescribed
+        WHERE prescribed.ndc11 = prescription.prescribed_ndc AND prescription.prescribed_ndc <> ''
+    )
+)
+LEFT JOIN {Product._meta.db_table} product
+    ON product.id = COALESCE(package.product_id, prescription.product_id)
+WHERE fill.id = %(fill_id)s
+"""
 
 
-def _fills_for_label():
-    return Fill.objects.select_related(*LABEL_RELATED).only(*LABEL_FIELDS)
+@dataclass
+class _LabelRow:
+    """What ``_LABEL_SQL`` read: the fill with its prescription, patient and prescriber
+    (``fill.prescription.patient``...), and the package and product the label names."""
+
+    fill: Fill
+    package: Package | None
+    product: Product | None
+    strengths: list[tuple[str, str]]
+    dispensings: int
+
+
+def _read_label_row(fill_id: int, *, lock: bool = False) -> _LabelRow:
+    """The fill's label data as they are in the database; with ``lock``, inside the
+    caller's transaction, the fill row locked (``FOR UPDATE`` of the fill only). Raises
+    Fill.DoesNotExist."""
+    sql = _LABEL_SQL + (" FOR UPDATE OF fill" if lock else "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"fill_id": fill_id, "cancelled": Fill.Status.CANCELLED})
+        row = cursor.fetchone()
+    if row is None:
+        raise Fill.DoesNotExist(f"Fill {fill_id} does not exist.")
+    instances, at = {}, 0
+    for alias, model, columns in _LABEL_COLUMNS:
+        values = row[at : at + len(columns)]
+        at += len(columns)
+        # A row the LEFT JOIN did not find (no patient, no package yet) is None.
+        found = values[columns.index("id")] is not None
+        instances[alias] = model.from_db(connection.alias, columns, values) if found else None
+    dispensings, strengths = row[at:]
+    fill, prescription = instances["fill"], instances["prescription"]
+    fill.prescription = prescription
+    prescription.patient = instances["patient"]
+    prescription.prescriber = instances["prescriber"]
+    return _LabelRow(
+        fill=fill,
+        package=instances["package"],
+        product=instances["product"],
+        strengths=[tuple(pair) for pair in strengths or []],
+        dispensings=dispensings,
+    )
 
 
 def rx_label_data(fill: Fill) -> dict:
     """Everything the fill's label prints, read fresh from the database, as plain JSON
     values. The label's content hash is taken over exactly this."""
-    return _label_data(_fills_for_label().get(pk=fill.pk))
+    return _label_data(_read_label_row(fill.pk))
 
 
-def _label_data(fill: Fill) -> dict:
-    """``rx_label_data`` of a fill loaded by ``_fills_for_label`` (two or three more
-    queries: the prescribed package before the fill step, strengths, refills)."""
+def _label_data(row: _LabelRow) -> dict:
+    """``rx_label_data`` of what ``_read_label_row`` read."""
+    fill, package, product, strengths = row.fill, row.package, row.product, row.strengths
     prescription = fill.prescription
-    package = fill.dispensed_package
-    if package is None and prescription.prescribed_ndc:
-        package = (
-            Package.objects.select_related("product")
-            .only("package_ndc", *(f"product__{field}" for field in _PRODUCT_FIELDS))
-            .filter(ndc11=prescription.prescribed_ndc)
-            .first()
-        )
-    product = package.product if package else prescription.product
-    strengths = (
-        ProductIngredient.objects.filter(product_id=product.pk)
-        .order_by("pk")
-        .values_list("strength", "strength_unit")
-        if product
-        else []
-    )
     if product:
         generic = product.nonproprietary_name or prescription.drug_description
         brand = " ".join(filter(None, [product.proprietary_name, product.proprietary_name_suffix]))
@@ -316,7 +393,7 @@ def _label_data(fill: Fill) -> dict:
         "quantity": _number(quantity),
         "quantity_unit": _quantity_unit(prescription.quantity_unit, quantity),
         "prescriber": str(prescription.prescriber) if prescription.prescriber else "",
-        "refills_remaining": _refills_remaining_after(fill),
+        "refills_remaining": _refills_remaining_after(prescription, row.dispensings),
         "discard_after": discard_after(day, fill.expiry).isoformat(),
         "ndc": ndc,
         "manufacturer": product.labeler_name if product else "",
@@ -387,6 +464,23 @@ class _Renderer:
     font_config: object  # weasyprint.text.fonts.FontConfiguration
     stylesheet: object  # weasyprint.CSS
     url_fetcher: object  # weasyprint.urls.URLFetcher
+    html_class: type  # a weasyprint.HTML, see _label_html_class
+
+
+def _label_html_class() -> type:
+    """``weasyprint.HTML`` without its user-agent stylesheet: the label's stylesheet
+    holds the few rules of it the label needs (``display`` of its elements). Matching
+    every element against the 250 rules of WeasyPrint's HTML sheet (forms, lists,
+    footnote and note pseudo-elements) was about a tenth of a label's render, and the
+    bytes are the same. Should a WeasyPrint upgrade rename this hook, the label renders
+    as before, only slower."""
+    from weasyprint import HTML  # noqa: PLC0415 (see _renderer)
+
+    class LabelHTML(HTML):
+        def _ua_stylesheets(self, forms=False):
+            return []
+
+    return LabelHTML
 
 
 _renderers = threading.local()
@@ -415,7 +509,9 @@ def _renderer() -> _Renderer:
             url_fetcher=url_fetcher,
             font_config=font_config,
         )
-        renderer = _renderers.renderer = _Renderer(font_config, stylesheet, url_fetcher)
+        renderer = _renderers.renderer = _Renderer(
+            font_config, stylesheet, url_fetcher, _label_html_class()
+        )
     return renderer
 
 
@@ -455,13 +551,11 @@ def render_rx_label_pdf(data: dict) -> bytes:
     the same bytes for the same data (its creation date is the fill date, no clock time;
     no random file identifier). Raises RxLabelError when the text does not fit on one
     label even in the smallest type."""
-    from weasyprint import HTML  # noqa: PLC0415 (see _renderer)
-
     renderer = _renderer()
     context = {"label": data, "facts": _facts(data), "barcode": code128_svg(data["label_code"])}
     for density in _densities(data):
         html = render_to_string("orders/rx_label.html", {**context, "density": density})
-        document = HTML(string=html, url_fetcher=renderer.url_fetcher).render(
+        document = renderer.html_class(string=html, url_fetcher=renderer.url_fetcher).render(
             stylesheets=[renderer.stylesheet], font_config=renderer.font_config
         )
         if len(document.pages) == 1:
@@ -509,9 +603,9 @@ def generate_rx_label(fill: Fill) -> RxLabel:
     and inserts the new one. Raises RxLabelError for a fill that has not passed PV1 or
     whose text does not fit.
     """
-    loaded = _fills_for_label().get(pk=fill.pk)
-    _refuse_unless_past_pv1(loaded)
-    data = _label_data(loaded)
+    row = _read_label_row(fill.pk)
+    _refuse_unless_past_pv1(row.fill)
+    data = _label_data(row)
     content_hash = label_content_hash(data)
     for _attempt in range(MAX_ATTEMPTS):
         label = RxLabel.objects.filter(fill_id=fill.pk, content_hash=content_hash).first()
@@ -520,8 +614,9 @@ def generate_rx_label(fill: Fill) -> RxLabel:
         pdf = None if label is not None else render_rx_label_pdf(data)
         try:
             with transaction.atomic():
-                locked = _fills_for_label().select_for_update(of=("self",)).get(pk=fill.pk)
-                _refuse_unless_past_pv1(locked)
+                # The same one query again, the fill row locked.
+                locked = _read_label_row(fill.pk, lock=True)
+                _refuse_unless_past_pv1(locked.fill)
                 fresh = _label_data(locked)
                 if label_content_hash(fresh) == content_hash:
                     label = _store(fill.pk, content_hash, pdf)

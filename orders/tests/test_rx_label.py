@@ -375,13 +375,14 @@ def test_generating_twice_stores_one_label():
 def test_a_label_costs_a_fixed_handful_of_queries(django_assert_num_queries):
     fill = fill_at(Fill.Status.PV2)
 
-    # Read the data (fill, strengths, refills); look the hash up; in the transaction
-    # (savepoint here) lock and read them again, look the hash up, retire the old
-    # label, insert the new one.
-    with django_assert_num_queries(12):
+    # Read the data (one query: the fill, its related rows, strengths and refills
+    # aggregated; was 3); look the hash up; in the transaction (savepoint here) lock and
+    # read them again in the same one query, look the hash up, retire the old label,
+    # insert the new one. (Was 12 before the data were read in one query.)
+    with django_assert_num_queries(8):
         generate_rx_label(fill)
-    # Unchanged data: read them, find the current label by its hash.
-    with django_assert_num_queries(4):
+    # Unchanged data: read them (one query), find the current label by its hash. (Was 4.)
+    with django_assert_num_queries(2):
         generate_rx_label(fill)
 
 
