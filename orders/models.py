@@ -5,7 +5,8 @@ import secrets
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import Func, Q, Value
+from django.db.models.functions import Cast
 
 from inventory.models import DEASchedule, Product
 from pharmacy.models import Patient, Prescriber, Role
@@ -65,7 +66,21 @@ class Prescription(models.Model):
         EXPIRED = "expired", "Expired"
         COMPLETED = "completed", "Completed"
 
-    rx_number = models.CharField("Rx number", max_length=12, unique=True)
+    # The next number of the sequence of migration 0002, given by the database on insert:
+    # no round trip for it on the intake path.
+    rx_number = models.CharField(
+        "Rx number",
+        max_length=12,
+        unique=True,
+        db_default=Cast(
+            Func(
+                Value("orders_rx_number_seq"),
+                function="nextval",
+                output_field=models.BigIntegerField(),
+            ),
+            models.CharField(max_length=12),
+        ),
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.INTAKE)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     message_id = models.CharField(

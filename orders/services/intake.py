@@ -11,10 +11,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Max
 from django.utils import timezone
 
-from inventory.models import DEASchedule, Product, Storage
+from inventory.models import DEASchedule, Package, Product, Storage
 from orders.intake.messages import IncomingCancel, IncomingPrescription, IntakeError
 from orders.models import (
     Channel,
@@ -144,12 +144,24 @@ def _check_prescription_rules(
     return unit, expires_on
 
 
+# The hot reads of intake below are plain SQL: for these one-row lookups, building and
+# compiling the ORM query cost the web process more than PostgreSQL spent running them.
+# NDC11 is unique among packages, so one product at most and no ordering needed; the drug
+# checks read its ingredients and classes through ``cached_drug_profile``.
+_PRODUCT_BY_NDC11_SQL = f"""
+SELECT product.* FROM {Product._meta.db_table} product
+JOIN {Package._meta.db_table} package ON package.product_id = product.id
+WHERE package.ndc11 = %s
+LIMIT 1
+"""
+
+_MESSAGE_ID_TAKEN_SQL = f"SELECT 1 FROM {Prescription._meta.db_table} WHERE message_id = %s LIMIT 1"
+
+
 def _match_drug(incoming: IncomingPrescription) -> Product | None:
     if not incoming.drug.ndc:
         return None
-    # NDC11 is unique among packages, so one product at most and no ordering needed; the
-    # drug checks read its ingredients and classes through ``cached_drug_profile``.
-    products = Product.objects.filter(packages__ndc11=incoming.drug.ndc).order_by()[:1]
+    products = list(Product.objects.raw(_PRODUCT_BY_NDC11_SQL, [incoming.drug.ndc]))
     return products[0] if products else None
 
 
@@ -194,12 +206,6 @@ def _received_data(incoming: IncomingPrescription) -> dict:
     }
 
 
-def _next_rx_number() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval('orders_rx_number_seq')")
-        return str(cursor.fetchone()[0])
-
-
 def receive_prescription(
     incoming: IncomingPrescription,
     *,
@@ -230,9 +236,13 @@ def receive_prescription(
     if incoming.message_id:
         # A cheap existence check first: the stored prescription (with its raw message) is
         # loaded only for a duplicate.
-        same_message = Prescription.objects.filter(message_id=incoming.message_id).order_by()
-        if same_message.exists():
-            return IntakeResult(same_message.get(), created=False)
+        with connection.cursor() as cursor:
+            cursor.execute(_MESSAGE_ID_TAKEN_SQL, [incoming.message_id])
+            taken = cursor.fetchone() is not None
+        if taken:
+            return IntakeResult(
+                Prescription.objects.get(message_id=incoming.message_id), created=False
+            )
     try:
         with transaction.atomic():
             return IntakeResult(
@@ -340,8 +350,8 @@ def _store_prescription(
     # A new patient or prescriber record is complete enough to go on; an uncertain match,
     # an unknown drug or an unverified DEA registration is not.
     blocking = [i for i in issues if i not in (IntakeIssue.NEW_PATIENT, IntakeIssue.NEW_PRESCRIBER)]
+    # The Rx number is the database default (the next of its sequence), read back on insert.
     prescription = Prescription.objects.create(
-        rx_number=_next_rx_number(),
         status=Prescription.Status.INTAKE if blocking else Prescription.Status.ACTIVE,
         channel=channel,
         message_id=incoming.message_id or None,
@@ -377,7 +387,7 @@ def _store_prescription(
         requested_via="new_prescription",
     )
     if patient is not None and product is not None:
-        run_drug_checks(prescription, fill, today=today)
+        run_drug_checks(prescription, fill, today=today, patient_is_new=patient_match.created)
     if by is not None:
         record_audit_event(
             actor=by,
@@ -419,47 +429,66 @@ def _create_fill(
 # --------------------------------------------------------------------------- drug checks
 
 
+# Plain SQL for the reason given above ``_match_drug``: the product of each of the
+# patient's other active prescriptions (what ``cached_drug_profile`` reads of it), with the
+# prescription's days supply and the time of its latest fill.
+_CURRENT_MEDICATIONS_SQL = f"""
+SELECT product.id, product.product_ndc, product.proprietary_name,
+       product.proprietary_name_suffix, product.nonproprietary_name, product.dea_schedule,
+       rx.days_supply AS rx_days_supply,
+       (SELECT fill.created_at FROM {Fill._meta.db_table} fill
+        WHERE fill.prescription_id = rx.id ORDER BY fill.created_at DESC LIMIT 1) AS last_fill_at
+FROM {Prescription._meta.db_table} rx
+JOIN {Product._meta.db_table} product ON product.id = rx.product_id
+WHERE rx.patient_id = %s AND rx.status = %s AND rx.id <> %s
+"""
+
+
 def _current_medications(prescription: Prescription) -> list[dur.CurrentMedication]:
     """The patient's other active prescriptions, with their latest fill."""
-    last_fill = Fill.objects.filter(prescription=OuterRef("pk")).order_by("-created_at")
-    others = (
-        Prescription.objects.filter(patient=prescription.patient, status=Prescription.Status.ACTIVE)
-        .exclude(pk=prescription.pk)
-        .exclude(product=None)
-        .select_related("product")
-        .only(
-            "days_supply",
-            "product__product_ndc",
-            "product__proprietary_name",
-            "product__proprietary_name_suffix",
-            "product__nonproprietary_name",
-            "product__dea_schedule",
-        )
-        .annotate(last_fill_at=Subquery(last_fill.values("created_at")[:1]))
-        .order_by()
+    products = Product.objects.raw(
+        _CURRENT_MEDICATIONS_SQL,
+        [prescription.patient_id, Prescription.Status.ACTIVE, prescription.pk],
     )
     return [
         dur.CurrentMedication(
-            profile=cached_drug_profile(other.product),
-            last_fill_date=timezone.localdate(other.last_fill_at) if other.last_fill_at else None,
-            days_supply=other.days_supply,
+            profile=cached_drug_profile(product),
+            last_fill_date=(
+                timezone.localdate(product.last_fill_at) if product.last_fill_at else None
+            ),
+            days_supply=product.rx_days_supply,
         )
-        for other in others
+        for product in products
     ]
 
 
 def run_drug_checks(
-    prescription: Prescription, fill: Fill, *, today: date, last_fill: Fill | None = None
+    prescription: Prescription,
+    fill: Fill,
+    *,
+    today: date,
+    last_fill: Fill | None = None,
+    patient_is_new: bool = False,
 ) -> list[DurAlert]:
     """Run every DUR check for this fill and store each alert for the pharmacist at PV1.
 
-    Needs the patient and the product matched. The interaction reference data is read
-    from the in-process cache; an empty reference is itself a ``no_data`` alert.
+    Needs the patient and the product matched. ``patient_is_new``: the patient record was
+    created by this intake, in this transaction, so it has no allergy recorded and no
+    other prescription, and neither is read. The interaction reference data is read from
+    the in-process cache; an empty reference is itself a ``no_data`` alert.
     """
+    patient = prescription.patient
+    if patient_is_new:
+        # What allergy_profiles_for_patient and _current_medications answer for it.
+        allergies = () if patient.no_known_allergies else None
+        current_medications = []
+    else:
+        allergies = allergy_profiles_for_patient(patient)
+        current_medications = _current_medications(prescription)
     alerts = dur.check_drug(
         cached_drug_profile(prescription.product),
-        allergies=allergy_profiles_for_patient(prescription.patient),
-        current_medications=_current_medications(prescription),
+        allergies=allergies,
+        current_medications=current_medications,
         interactions=load_interaction_index(),
         quantity=fill.quantity,
         days_supply=fill.days_supply or prescription.days_supply or 30,
