@@ -51,6 +51,7 @@ check: install
 	@$(PY) -m pharmacy.devservices exec -- $(PY) manage.py makemigrations --check --dry-run
 	@echo "==> deploy checks under production settings"
 	@DEBUG=false SECRET_KEY=check-deploy-$$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
+		LOCAL_CARRIER_WEBHOOK_SECRET=check-deploy-$$(head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9) \
 		ALLOWED_HOSTS=pharmacy.example.com $(PY) manage.py check --deploy --fail-level WARNING
 	@$(MAKE) --no-print-directory test
 

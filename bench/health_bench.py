@@ -63,6 +63,7 @@ def main() -> None:
         **os.environ,
         "DEBUG": "false",
         "SECRET_KEY": "bench-" + "x" * 60,
+        "LOCAL_CARRIER_WEBHOOK_SECRET": "bench-" + "w" * 40,
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",

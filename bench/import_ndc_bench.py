@@ -146,6 +146,7 @@ def generate(folder: Path, *, products: int, packages: int, seed: int = 20261125
 PRODUCTION_ENVIRONMENT = {
     "DEBUG": "false",
     "SECRET_KEY": "bench-" + "x" * 60,
+    "LOCAL_CARRIER_WEBHOOK_SECRET": "bench-" + "w" * 40,
     "ALLOWED_HOSTS": "127.0.0.1",
     "SECURE_SSL_REDIRECT": "false",
     "LOG_LEVEL": "WARNING",

@@ -12,6 +12,7 @@ BENCHMARKS = [
     "allocation_bench.py",
     "queue_bench.py",
     "label_bench.py",
+    "shipping_label_bench.py",
 ]
 
 failed = False

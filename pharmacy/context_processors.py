@@ -13,6 +13,7 @@ NAVIGATION = [
     ("Prescribers", "prescriber_list", "pharmacy.view_prescriber"),
     ("Catalogue", "catalogue_search", "inventory.view_product"),
     ("Inventory", "stock_home", "inventory.view_stocklot"),
+    ("Shipping", "shipping_home", "shipping.view_shipment"),
     ("Audit trail", "audit_log", "pharmacy.view_auditevent"),
 ]
 

@@ -16,6 +16,8 @@ from orders.models import Fill, Prescription
 from orders.views import FILL_QUEUES
 from pharmacy.access import staff_permission_required
 from pharmacy.models import AuditEvent, Patient, Prescriber, Role, User
+from shipping.models import DeliveryException, Shipment
+from shipping.services.shipments import blocked_orders
 
 
 def _today_start():
@@ -41,6 +43,49 @@ def _fill_queues(statuses: list[str]) -> list[dict]:
     ]
 
 
+def _shipping_cards(statuses: list[str], *, blocked: bool = False) -> list[dict]:
+    """A card per shipment list (one grouped count), the orders that cannot ship, and
+    the delivery exceptions still open."""
+    counts = dict(
+        Shipment.objects.filter(status__in=statuses)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    notes = {
+        Shipment.Status.AWAITING_PACKING: "Orders whose every fill passed PV2.",
+        Shipment.Status.LABELLED: "Labelled packages waiting for the driver.",
+        Shipment.Status.IN_TRANSIT: "Packages on their way.",
+    }
+    cards = [
+        {
+            "label": Shipment.Status(status).label,
+            "count": counts.get(status, 0),
+            "url": reverse("shipment_list", args=[status]),
+            "note": notes.get(status, ""),
+        }
+        for status in statuses
+    ]
+    if blocked:
+        cards.append(
+            {
+                "label": "Cannot ship",
+                "count": len(blocked_orders()),
+                "url": reverse("cannot_ship"),
+                "note": "Orders ready to pack whose address cannot be shipped to.",
+            }
+        )
+    cards.append(
+        {
+            "label": "Delivery exceptions",
+            "count": DeliveryException.objects.filter(resolved_at__isnull=True).count(),
+            "url": reverse("shipment_list", args=[Shipment.Status.EXCEPTION]),
+            "note": "Damaged, lost, returned or too warm: open until resolved.",
+        }
+    )
+    return cards
+
+
 @staff_permission_required("pharmacy.work_technician_queues")
 def technician_home(request):
     context = {
@@ -53,6 +98,9 @@ def technician_home(request):
             },
             *_fill_queues([Fill.Status.FILL, Fill.Status.READY_TO_PACK, Fill.Status.ON_HOLD]),
         ],
+        "shipping": _shipping_cards(
+            [Shipment.Status.AWAITING_PACKING, Shipment.Status.LABELLED], blocked=True
+        ),
         "patients": Patient.objects.count(),
         "patients_added_this_week": Patient.objects.filter(
             created_at__gte=timezone.now() - timedelta(days=7)
@@ -67,6 +115,7 @@ def technician_home(request):
 def pharmacist_home(request):
     context = {
         "queues": _fill_queues([Fill.Status.PV1, Fill.Status.PV2, Fill.Status.ON_HOLD]),
+        "shipping": _shipping_cards([Shipment.Status.AWAITING_PACKING]),
         "patients_with_allergies": Patient.objects.filter(allergies__isnull=False)
         .distinct()
         .count(),
@@ -101,5 +150,9 @@ def manager_home(request):
         "controlled_products": Product.objects.controlled().count(),
         "open_reorder_alerts": ReorderAlert.objects.current().count(),
         "today": today,
+        "shipping": _shipping_cards(
+            [Shipment.Status.AWAITING_PACKING, Shipment.Status.IN_TRANSIT], blocked=True
+        ),
+        "handed_over_today": Shipment.objects.filter(handed_over_at__gte=_today_start()).count(),
     }
     return render(request, "pharmacy/manager_home.html", context)

@@ -25,6 +25,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "inventory.view_purchaseorder",
         "inventory.view_cyclecount",
         "inventory.add_cyclecount",
+        # Shipping (issue 6): pack, label, hand over, report delivery exceptions.
+        "shipping.view_shipment",
+        "shipping.change_shipment",
+        "shipping.view_deliveryexception",
+        "shipping.add_deliveryexception",
+        "shipping.view_labelbatch",
+        "shipping.add_labelbatch",
+        "shipping.view_manifest",
+        "shipping.add_manifest",
     ],
     Role.PHARMACIST: [
         "pharmacy.work_technician_queues",
@@ -50,6 +59,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Reorder alerts, quarantine and recall (issue 4).
         "inventory.change_stocklot",
         "inventory.view_reorderalert",
+        # Shipping (issue 6): as a technician, and resolve exceptions with reships.
+        "shipping.view_shipment",
+        "shipping.change_shipment",
+        "shipping.view_deliveryexception",
+        "shipping.add_deliveryexception",
+        "shipping.change_deliveryexception",
+        "shipping.view_labelbatch",
+        "shipping.add_labelbatch",
+        "shipping.view_manifest",
+        "shipping.add_manifest",
     ],
     Role.MANAGER: [
         "pharmacy.view_dashboard",
@@ -76,6 +95,24 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "inventory.view_reorderalert",
         "inventory.change_reorderalert",
         "inventory.change_stocklot",
+        # Shipping (issue 6): watch shipments, resolve exceptions, manifests, and keep the
+        # packaging rules, carrier services and holiday calendar.
+        "shipping.view_shipment",
+        "shipping.view_deliveryexception",
+        "shipping.add_deliveryexception",
+        "shipping.change_deliveryexception",
+        "shipping.view_labelbatch",
+        "shipping.view_manifest",
+        "shipping.add_manifest",
+        "shipping.view_shippingrules",
+        "shipping.change_shippingrules",
+        "shipping.view_carrierservice",
+        "shipping.add_carrierservice",
+        "shipping.change_carrierservice",
+        "shipping.view_carrierholiday",
+        "shipping.add_carrierholiday",
+        "shipping.change_carrierholiday",
+        "shipping.delete_carrierholiday",
     ],
 }
 

@@ -290,6 +290,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.generate_missing_rx_labels_task",
         "schedule": timedelta(minutes=2),
     },
+    # Shipments of orders whose last fill passed PV2 (every shipping read makes them
+    # too; this catches orders nobody looks at). Cheap and idempotent.
+    "ensure-shipments": {
+        "task": "shipping.tasks.ensure_shipments_task",
+        "schedule": timedelta(seconds=30),
+    },
+    # Shipping labels whose task never ran or whose worker died, and label batches left
+    # unfinished; a label made twice is still one label (its content hash).
+    "generate-missing-shipping-documents": {
+        "task": "shipping.tasks.generate_missing_shipping_documents_task",
+        "schedule": timedelta(minutes=2),
+    },
 }
 
 # --------------------------------------------------------------------------- auth
@@ -407,6 +419,9 @@ SPECTACULAR_SETTINGS = {
         "HoldReasonEnum": "orders.models.HoldReason",
         "OverrideReasonEnum": "orders.models.OverrideReason",
         "DiscrepancyKindEnum": "orders.models.Discrepancy.Kind",
+        "ShipmentStatusEnum": "shipping.models.Shipment.Status",
+        "DeliveryExceptionKindEnum": "shipping.models.DeliveryException.Kind",
+        "CarrierEnum": "shipping.models.Carrier",
     },
 }
 
@@ -449,6 +464,41 @@ FILL_CLAIM_MINUTES = env_int("FILL_CLAIM_MINUTES", 15, minimum=1)
 # Rx vial labels: a fill past PV1 still without a label this many seconds after its last
 # move is labelled by the catch-up task (its own task never ran).
 RX_LABEL_CATCH_UP_AFTER_SECONDS = env_int("RX_LABEL_CATCH_UP_AFTER_SECONDS", 120, minimum=1)
+# Shipping labels and label batches: the same, for a shipment labelled (or a batch
+# started) this many seconds ago without its label (or still unfinished).
+SHIPPING_DOCUMENTS_CATCH_UP_AFTER_SECONDS = env_int(
+    "SHIPPING_DOCUMENTS_CATCH_UP_AFTER_SECONDS", 120, minimum=1
+)
+
+# Shipping (issue 6). The built-in local carrier signs its tracking webhooks with this
+# secret (hex HMAC-SHA256 of the body); a development default, a real one in production.
+if DEBUG:
+    LOCAL_CARRIER_WEBHOOK_SECRET = env_str(
+        "LOCAL_CARRIER_WEBHOOK_SECRET", "development-only-local-carrier-webhook-secret"
+    )
+else:
+    LOCAL_CARRIER_WEBHOOK_SECRET = env_str("LOCAL_CARRIER_WEBHOOK_SECRET")
+    if len(LOCAL_CARRIER_WEBHOOK_SECRET) < 32:
+        raise ImproperlyConfigured(
+            "LOCAL_CARRIER_WEBHOOK_SECRET must be at least 32 characters in production."
+        )
+# EasyPost (optional): with no API key only the built-in local carrier is offered. Its
+# webhooks are refused until EASYPOST_WEBHOOK_SECRET is set.
+EASYPOST_API_KEY = env_str("EASYPOST_API_KEY", "")
+EASYPOST_WEBHOOK_SECRET = env_str("EASYPOST_WEBHOOK_SECRET", "")
+EASYPOST_API_BASE = env_str("EASYPOST_API_BASE", "https://api.easypost.com/v2")
+if urlsplit(EASYPOST_API_BASE).scheme not in {"https", "http"}:
+    raise ImproperlyConfigured("EASYPOST_API_BASE must be an https:// URL.")
+# The return address printed on carrier labels and sent to carriers.
+SHIP_FROM = {
+    "name": env_str("SHIP_FROM_NAME", PHARMACY_NAME),
+    "line1": env_str("SHIP_FROM_LINE1", "1200 Commerce Drive"),
+    "line2": env_str("SHIP_FROM_LINE2", "Suite 100"),
+    "city": env_str("SHIP_FROM_CITY", "Columbus"),
+    "state": env_str("SHIP_FROM_STATE", "OH"),
+    "postal_code": env_str("SHIP_FROM_POSTAL_CODE", "43215"),
+    "phone": env_str("SHIP_FROM_PHONE", PHARMACY_PHONE),
+}
 
 # A Celery ping answers within this many seconds or the worker is reported down.
 HEALTH_WORKER_TIMEOUT = float(env_int("HEALTH_WORKER_TIMEOUT_MS", 1000, minimum=50)) / 1000

@@ -70,6 +70,7 @@ urlpatterns = [
     path("prescribers/<int:pk>/edit/", views.prescriber_edit, name="prescriber_edit"),
     path("audit/", views.audit_log, name="audit_log"),
     path("catalogue/", include("inventory.urls")),
+    path("shipping/", include("shipping.urls")),
     path("", include("orders.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,4 +1,7 @@
-"""API endpoints of the orders app (DESIGN.md section 6)."""
+"""API endpoints of the orders app (DESIGN.md section 6).
+
+``orders/<id>/`` and ``inventory/recalls/trace/`` are served by the shipping app
+(``shipping/api/urls.py``), with the shipments this app cannot read."""
 
 from django.urls import path
 
@@ -24,7 +27,5 @@ urlpatterns = [
     path("fills/<int:pk>/release/", views.FillReleaseView.as_view(), name="api_fill_release"),
     path("fills/<int:pk>/claim/", views.FillClaimView.as_view(), name="api_fill_claim"),
     path("fills/<int:pk>/unclaim/", views.FillUnclaimView.as_view(), name="api_fill_unclaim"),
-    path("orders/<int:pk>/", views.OrderDetailView.as_view(), name="api_order_detail"),
     path("fills/<int:pk>/label.pdf", FillLabelView.as_view(), name="api_fill_label"),
-    path("inventory/recalls/trace/", views.RecallTraceView.as_view(), name="api_recall_trace"),
 ]

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Q
 
 from inventory.models import StockLot, StockMovement
 from orders.demo import PRESCRIPTIONS, fhir_bundle, ncpdp_new_rx, seed_demo
@@ -43,17 +44,23 @@ def row_counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in models}
 
 
+def orders_demo_prescriptions():
+    """The prescriptions of this demo, by their keys (later apps' demos add their own)."""
+    keys = [rx.key for rx in PRESCRIPTIONS]
+    return Prescription.objects.filter(Q(message_id__in=keys) | Q(prescriber_order_number__in=keys))
+
+
 def test_demo_has_prescriptions_from_every_channel():
     seed()
 
-    assert Counter(Prescription.objects.values_list("channel", flat=True)) == {
+    assert Counter(orders_demo_prescriptions().values_list("channel", flat=True)) == {
         Channel.NCPDP: 9,
         Channel.FHIR: 5,
         Channel.PHONE: 3,
         Channel.FAX: 2,
         Channel.WRITTEN: 2,
     }
-    assert Prescription.objects.count() == len(PRESCRIPTIONS)
+    assert orders_demo_prescriptions().count() == len(PRESCRIPTIONS)
     # The e-prescriptions keep the message verbatim, the typed ones have none.
     newrx = Prescription.objects.get(message_id="DEMO-NEWRX-0001")
     assert newrx.raw_message.startswith("<?xml")
@@ -205,7 +212,9 @@ def test_every_queue_has_work_and_some_fills_are_on_hold():
 def test_the_demo_staff_moved_fills_through_the_services():
     seed()
 
-    ready = Fill.objects.get(status=Fill.Status.READY_TO_PACK)
+    ready = Fill.objects.get(
+        status=Fill.Status.READY_TO_PACK, prescription__in=orders_demo_prescriptions()
+    )
     assert (ready.pv1_by.username, ready.filled_by.username, ready.pv2_by.username) == (
         "pharmacist",
         "technician2",

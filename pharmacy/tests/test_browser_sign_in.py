@@ -21,7 +21,15 @@ def sign_in(page, username, password):
         (
             "technician",
             "Technician work",
-            ["Technician", "Intake", "Patients", "Prescribers", "Catalogue", "Inventory"],
+            [
+                "Technician",
+                "Intake",
+                "Patients",
+                "Prescribers",
+                "Catalogue",
+                "Inventory",
+                "Shipping",
+            ],
         ),
         (
             "pharmacist",
@@ -34,12 +42,13 @@ def sign_in(page, username, password):
                 "Prescribers",
                 "Catalogue",
                 "Inventory",
+                "Shipping",
             ],
         ),
         (
             "manager",
             "Dashboard",
-            ["Dashboard", "Prescribers", "Catalogue", "Inventory", "Audit trail"],
+            ["Dashboard", "Prescribers", "Catalogue", "Inventory", "Shipping", "Audit trail"],
         ),
     ],
 )

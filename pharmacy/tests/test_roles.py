@@ -60,7 +60,15 @@ def test_each_role_lands_on_its_home(request, role, home):
     [
         (
             "technician",
-            ["Technician", "Intake", "Patients", "Prescribers", "Catalogue", "Inventory"],
+            [
+                "Technician",
+                "Intake",
+                "Patients",
+                "Prescribers",
+                "Catalogue",
+                "Inventory",
+                "Shipping",
+            ],
             ["Pharmacist", "Dashboard", "Audit trail"],
         ),
         (
@@ -73,12 +81,13 @@ def test_each_role_lands_on_its_home(request, role, home):
                 "Prescribers",
                 "Catalogue",
                 "Inventory",
+                "Shipping",
             ],
             ["Dashboard", "Audit trail"],
         ),
         (
             "manager",
-            ["Dashboard", "Prescribers", "Catalogue", "Inventory", "Audit trail"],
+            ["Dashboard", "Prescribers", "Catalogue", "Inventory", "Shipping", "Audit trail"],
             ["Technician", "Pharmacist", "Intake", "Patients"],
         ),
     ],

@@ -249,7 +249,7 @@ def test_a_refused_demo_password_loads_nothing_at_all(settings):
 def test_the_pharmacy_demo_runs_first_then_the_apps_in_installed_apps_order():
     labels = [label for label, _seed in app_demo_seeders()]
 
-    assert labels == ["pharmacy", "inventory", "orders"]
+    assert labels == ["pharmacy", "inventory", "orders", "shipping"]
 
 
 def test_the_seed_command_never_imports_the_apps_that_depend_on_pharmacy():

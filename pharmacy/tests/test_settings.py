@@ -41,6 +41,15 @@ def test_settings_import_with_no_configuration_at_all():
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
         ({"DEBUG": "false", "SECRET_KEY": ""}, "The environment variable SECRET_KEY is required"),
         ({"DEBUG": "false", "SECRET_KEY": "short"}, "SECRET_KEY must be at least 50 characters"),
+        (
+            {"DEBUG": "false", "SECRET_KEY": "x" * 60, "LOCAL_CARRIER_WEBHOOK_SECRET": ""},
+            "The environment variable LOCAL_CARRIER_WEBHOOK_SECRET is required",
+        ),
+        (
+            {"DEBUG": "false", "SECRET_KEY": "x" * 60, "LOCAL_CARRIER_WEBHOOK_SECRET": "short"},
+            "LOCAL_CARRIER_WEBHOOK_SECRET must be at least 32 characters",
+        ),
+        ({"EASYPOST_API_BASE": "ftp://api"}, "EASYPOST_API_BASE must be an https:// URL"),
         ({"DATABASE_URL": "mysql://db/pharmacy"}, "DATABASE_URL must be a postgres:// URL"),
         ({"DATABASE_URL": "postgres://db.example.com"}, "DATABASE_URL must name a database"),
         ({"REDIS_URL": "http://cache"}, "REDIS_URL must be a redis://"),
@@ -80,6 +89,7 @@ def test_good_production_values_are_taken():
             **os.environ,
             "DEBUG": "off",
             "SECRET_KEY": "x" * 60,
+            "LOCAL_CARRIER_WEBHOOK_SECRET": "w" * 40,
             "DATABASE_URL": "postgres://u:p@db.internal:5432/pharmacy",
             "EMAIL_URL": "smtp://u:p@mail.internal:587?tls=1",
             "ALLOWED_HOSTS": "pharmacy.example.com, api.example.com",
@@ -104,6 +114,7 @@ def test_deploy_checks_pass_with_debug_off():
             **deployment_env,
             "DEBUG": "false",
             "SECRET_KEY": "k" * 20 + "Q7#x" * 10,
+            "LOCAL_CARRIER_WEBHOOK_SECRET": "w" * 40,
             "ALLOWED_HOSTS": "pharmacy.example.com",
         },
     )

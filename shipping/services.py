@@ -1,1 +1,0 @@
-"""Business writes of this app (arrive with its issue)."""
