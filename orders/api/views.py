@@ -726,30 +726,27 @@ class FillReleaseView(_FillStepView):
         return "Released from hold"
 
 
-class FillClaimView(_FillStepView):
-    """Claim a fill so nobody else works it (taken over when the claim is stale)."""
+class _BodylessFillStepView(_FillStepView):
+    """A step that takes no body (claim, unclaim): a schema of its own."""
 
     serializer_class = None
     required_permissions = ["pharmacy.work_technician_queues"]
 
     @extend_schema(request=None, responses=WORKFLOW_RESPONSES, tags=["fills"])
-    def post(self, request, pk: int):  # no body: a schema of its own
+    def post(self, request, pk: int):
         return super().post(request, pk)
+
+
+class FillClaimView(_BodylessFillStepView):
+    """Claim a fill so nobody else works it (taken over when the claim is stale)."""
 
     def take_step(self, fill, data, user) -> str:
         claim_fill(fill, by=user)
         return "Claimed"
 
 
-class FillUnclaimView(_FillStepView):
+class FillUnclaimView(_BodylessFillStepView):
     """Let go of one's claim on a fill."""
-
-    serializer_class = None
-    required_permissions = ["pharmacy.work_technician_queues"]
-
-    @extend_schema(request=None, responses=WORKFLOW_RESPONSES, tags=["fills"])
-    def post(self, request, pk: int):  # no body: a schema of its own
-        return super().post(request, pk)
 
     def take_step(self, fill, data, user) -> str:
         unclaim_fill(fill, by=user)
@@ -770,7 +767,7 @@ class OrderDetailView(generics.RetrieveAPIView):
     )
 
     def retrieve(self, request, pk: int):
-        order = get_object_or_404(self.get_queryset(), pk=pk)
+        order = self.load_order(pk)
         record_audit_event(
             actor=request.user,
             action=AuditEvent.Action.VIEW,
@@ -779,6 +776,10 @@ class OrderDetailView(generics.RetrieveAPIView):
             patient=order.patient,
         )
         return Response(self.get_serializer(order).data)
+
+    def load_order(self, pk: int) -> Order:
+        """The order to show (shipping's subclass makes a due shipment first)."""
+        return get_object_or_404(self.get_queryset(), pk=pk)
 
 
 # --------------------------------------------------------------------------- recalls

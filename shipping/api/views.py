@@ -547,21 +547,14 @@ class OrderWithShipmentsView(OrderDetailView):
         Prefetch("shipments", queryset=Shipment.objects.select_related("service").order_by("pk"))
     )
 
-    def retrieve(self, request, pk: int):
-        order = get_object_or_404(self.get_queryset(), pk=pk)
+    def load_order(self, pk: int) -> Order:
+        order = super().load_order(pk)
         if order.status == Order.Status.READY_TO_PACK and not order.shipments.all():
             # Its last fill just passed PV2: its shipment is made now (one query more,
             # only then).
             ensure_shipments_for_ready_orders()
-            order = get_object_or_404(self.get_queryset(), pk=pk)
-        record_audit_event(
-            actor=request.user,
-            action=AuditEvent.Action.VIEW,
-            request=request,
-            obj=order,
-            patient=order.patient,
-        )
-        return Response(self.get_serializer(order).data)
+            order = super().load_order(pk)
+        return order
 
 
 @extend_schema(
