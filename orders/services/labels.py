@@ -12,18 +12,13 @@ or dies and retries, leaves one current label. The workflow calls ``queue_rx_lab
 PV1 approval and after the fill step, when what the label prints changes.
 """
 
-import atexit
 import hashlib
 import json
 import logging
 import re
-import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -34,6 +29,7 @@ from django.utils.html import format_html
 
 from inventory.models import DEASchedule, Package, Product, ProductIngredient, Storage
 from orders.models import Fill, Prescription, RxLabel
+from orders.services.pdf import thread_renderer
 from pharmacy.models import Patient, Prescriber
 
 logger = logging.getLogger(__name__)
@@ -42,7 +38,6 @@ logger = logging.getLogger(__name__)
 # shows must change this, so existing labels are made again.
 LABEL_LAYOUT = "rx-vial-4x2.5in-v1"
 LABEL_CSS = settings.BASE_DIR / "static" / "css" / "rx_label.css"
-FONT_DIR = (settings.BASE_DIR / "static" / "fonts").resolve()
 
 # A label exists from PV1 approval on; a fill on hold keeps the label of where it was.
 PAST_PV1 = frozenset(
@@ -441,80 +436,6 @@ def code128_svg(code: str, *, height: str = "0.3in") -> str:
     )
 
 
-def _bundled_fonts_only():
-    """A WeasyPrint URL fetcher that fetches the label's bundled fonts and nothing else:
-    no network, no other file, so rendering never waits on anything outside this process.
-    Any other fetch stops the rendering (``fail_on_errors``) rather than printing a label
-    with something missing."""
-    from weasyprint.urls import URLFetcher  # noqa: PLC0415 (see _renderer)
-
-    class BundledFontsOnly(URLFetcher):
-        def fetch(self, url, headers=None):
-            parts = urlsplit(url)
-            path = Path(url2pathname(parts.path)).resolve() if parts.scheme == "file" else None
-            if path is None or path.parent != FONT_DIR:
-                raise ValueError(f"the Rx label fetches nothing but its fonts, not {url}")
-            return super().fetch(url, headers)
-
-    return BundledFontsOnly(fail_on_errors=True)
-
-
-@dataclass
-class _Renderer:
-    font_config: object  # weasyprint.text.fonts.FontConfiguration
-    stylesheet: object  # weasyprint.CSS
-    url_fetcher: object  # weasyprint.urls.URLFetcher
-    html_class: type  # a weasyprint.HTML, see _label_html_class
-
-
-def _label_html_class() -> type:
-    """``weasyprint.HTML`` without its user-agent stylesheet: the label's stylesheet
-    holds the few rules of it the label needs (``display`` of its elements). Matching
-    every element against the 250 rules of WeasyPrint's HTML sheet (forms, lists,
-    footnote and note pseudo-elements) was about a tenth of a label's render, and the
-    bytes are the same. Should a WeasyPrint upgrade rename this hook, the label renders
-    as before, only slower."""
-    from weasyprint import HTML  # noqa: PLC0415 (see _renderer)
-
-    class LabelHTML(HTML):
-        def _ua_stylesheets(self, forms=False):
-            return []
-
-    return LabelHTML
-
-
-_renderers = threading.local()
-# Free the main thread's renderer before the interpreter tears modules down: its font
-# configuration deletes its temporary font folder when freed, and needs them for that.
-atexit.register(lambda: vars(_renderers).clear())
-
-
-def _renderer() -> _Renderer:
-    """One font configuration and parsed stylesheet per thread, made on first use: font
-    loading and CSS parsing then cost nothing per label (Pango objects are not shared
-    between threads).
-
-    WeasyPrint is imported here, not at the top: its import loads Pango and fontconfig
-    (a second or two), which only a process that renders labels should pay."""
-    renderer = getattr(_renderers, "renderer", None)
-    if renderer is None:
-        from weasyprint import CSS  # noqa: PLC0415
-        from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
-
-        url_fetcher = _bundled_fonts_only()
-        font_config = FontConfiguration()
-        stylesheet = CSS(
-            string=LABEL_CSS.read_text(encoding="utf-8"),
-            base_url=LABEL_CSS.as_uri(),
-            url_fetcher=url_fetcher,
-            font_config=font_config,
-        )
-        renderer = _renderers.renderer = _Renderer(
-            font_config, stylesheet, url_fetcher, _label_html_class()
-        )
-    return renderer
-
-
 def _densities(data: dict) -> tuple[str, ...]:
     """The type sizes worth trying for these data, largest first."""
     length = len(data["directions"])
@@ -551,13 +472,13 @@ def render_rx_label_pdf(data: dict) -> bytes:
     the same bytes for the same data (its creation date is the fill date, no clock time;
     no random file identifier). Raises RxLabelError when the text does not fit on one
     label even in the smallest type."""
-    renderer = _renderer()
+    # The label's stylesheet holds the few user-agent rules it needs (``display`` of its
+    # elements): cascading WeasyPrint's own sheet was a tenth of a label's render.
+    renderer = thread_renderer(LABEL_CSS, document="Rx label", user_agent_stylesheet=False)
     context = {"label": data, "facts": _facts(data), "barcode": code128_svg(data["label_code"])}
     for density in _densities(data):
         html = render_to_string("orders/rx_label.html", {**context, "density": density})
-        document = renderer.html_class(string=html, url_fetcher=renderer.url_fetcher).render(
-            stylesheets=[renderer.stylesheet], font_config=renderer.font_config
-        )
+        document = renderer.render(html)
         if len(document.pages) == 1:
             return document.write_pdf()
     raise RxLabelError(

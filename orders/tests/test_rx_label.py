@@ -28,6 +28,7 @@ from orders.services.labels import (
     rx_label_data,
     rx_label_to_print,
 )
+from orders.services.pdf import FONT_DIR, thread_renderer
 from orders.tasks import generate_missing_rx_labels_task, generate_rx_label_task
 from orders.tests.factories import fill_at, stocked_package, stocked_prescription
 from pharmacy.tests.factories import PatientFactory, PrescriberFactory
@@ -336,7 +337,9 @@ def test_markup_in_the_data_is_printed_as_text_and_nothing_is_fetched():
 
 
 def test_the_renderer_fetches_nothing_but_its_own_fonts():
-    fetcher = labels._renderer().url_fetcher
+    fetcher = thread_renderer(
+        labels.LABEL_CSS, document="Rx label", user_agent_stylesheet=False
+    ).url_fetcher
     for url in [
         "http://192.0.2.1/label.css",
         "https://cdn.example.com/font.woff2",
@@ -345,7 +348,7 @@ def test_the_renderer_fetches_nothing_but_its_own_fonts():
     ]:
         with pytest.raises(ValueError, match="nothing but its fonts"):
             fetcher.fetch(url)
-    font = labels.FONT_DIR / "DejaVuSansCondensed-Latin.ttf"
+    font = FONT_DIR / "DejaVuSansCondensed-Latin.ttf"
     assert fetcher.fetch(font.as_uri()).read(4) == b"\x00\x01\x00\x00"
 
 
