@@ -4,10 +4,12 @@ nothing told to a caller who could not sign."""
 
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from orders.tests.factories import another_staff
 from pharmacy.models import Role
@@ -29,6 +31,10 @@ S = Shipment.Status
 URL = "/api/v1/shipping/events/local/"
 SECRET = "local-webhook-secret-for-the-tests-0123456789"
 BAD_STATUS = "status must be one of in_transit, out_for_delivery, delivered, exception, returned."
+# The carrier's times fall after the package was labelled and handed over (now), as they
+# do for a real package: the shipment's events are listed in the carrier's time order.
+DAY_1 = (timezone.now() + timedelta(days=1)).date().isoformat()
+DAY_2 = (timezone.now() + timedelta(days=2)).date().isoformat()
 NO_OFFSET = "occurred_at must be an ISO 8601 time with its UTC offset."
 BAD_SIGNATURE = {
     "error": "invalid_signature",
@@ -51,7 +57,7 @@ def shipment():
     return shipment
 
 
-def event(shipment, status="in_transit", event_id="evt-1", at="2026-12-01T09:00:00Z", **more):
+def event(shipment, status="in_transit", event_id="evt-1", at=f"{DAY_1}T09:00:00Z", **more):
     return {
         "event_id": event_id,
         "tracking_number": shipment.tracking_number,
@@ -105,7 +111,7 @@ def test_a_signed_event_moves_the_package_with_the_carriers_time(shipment):
         kept,
         None,
     )
-    assert last.occurred_at.isoformat() == "2026-12-01T09:00:00+00:00"
+    assert last.occurred_at.isoformat() == f"{DAY_1}T09:00:00+00:00"
     assert last.detail == "Local delivery: Scanned at the depot"
 
 
@@ -122,17 +128,17 @@ def test_a_replay_answers_200_and_changes_nothing(shipment):
 
 def test_a_late_event_never_moves_a_package_backwards(shipment):
     assert (
-        post(event(shipment, "delivered", "evt-2", "2026-12-02T15:00:00Z")).json()["outcome"]
+        post(event(shipment, "delivered", "evt-2", f"{DAY_2}T15:00:00Z")).json()["outcome"]
         == "applied"
     )
 
-    late = post(event(shipment, "in_transit", "evt-1", "2026-12-01T09:00:00Z"))
+    late = post(event(shipment, "in_transit", "evt-1", f"{DAY_1}T09:00:00Z"))
 
     assert (late.status_code, late.json()["outcome"]) == (200, "stale")
     shipment.refresh_from_db()
     assert (shipment.status, shipment.delivered_at.isoformat()) == (
         S.DELIVERED,
-        "2026-12-02T15:00:00+00:00",
+        f"{DAY_2}T15:00:00+00:00",
     )
     assert CarrierEvent.objects.count() == 2  # the late event is kept
     assert list(shipment.events.values_list("to_status", flat=True)) == [
@@ -143,10 +149,10 @@ def test_a_late_event_never_moves_a_package_backwards(shipment):
 
 
 def test_an_older_event_after_an_exception_is_stale_a_newer_one_applies(shipment):
-    post(event(shipment, "exception", "evt-3", "2026-12-01T12:00:00Z", detail="Damaged"))
+    post(event(shipment, "exception", "evt-3", f"{DAY_1}T12:00:00Z", detail="Damaged"))
 
-    older = post(event(shipment, "in_transit", "evt-2", "2026-12-01T10:00:00Z"))
-    newer = post(event(shipment, "in_transit", "evt-4", "2026-12-01T18:00:00Z"))
+    older = post(event(shipment, "in_transit", "evt-2", f"{DAY_1}T10:00:00Z"))
+    newer = post(event(shipment, "in_transit", "evt-4", f"{DAY_1}T18:00:00Z"))
 
     assert (older.json()["outcome"], newer.json()["outcome"]) == ("stale", "applied")
     shipment.refresh_from_db()
@@ -156,7 +162,7 @@ def test_an_older_event_after_an_exception_is_stale_a_newer_one_applies(shipment
 def test_out_for_delivery_keeps_a_package_in_transit(shipment):
     post(event(shipment))
 
-    response = post(event(shipment, "out_for_delivery", "evt-2", "2026-12-01T11:00:00Z"))
+    response = post(event(shipment, "out_for_delivery", "evt-2", f"{DAY_1}T11:00:00Z"))
 
     assert response.json()["outcome"] == "no_change"
     shipment.refresh_from_db()
@@ -178,7 +184,7 @@ def test_an_exception_event_opens_a_delivery_exception(shipment):
     )
     assert problem.carrier_event == CarrierEvent.objects.get()
     # A second exception event moves nothing and opens nothing more.
-    post(event(shipment, "exception", "evt-2", "2026-12-01T10:00:00Z"))
+    post(event(shipment, "exception", "evt-2", f"{DAY_1}T10:00:00Z"))
     assert DeliveryException.objects.count() == 1
 
 
