@@ -70,6 +70,17 @@ class PdfRenderer:
         )
 
 
+def font_subsetter() -> str:
+    """What WeasyPrint subsets the embedded fonts with: "HarfBuzz" when
+    libharfbuzz-subset (4.1 or newer) is loaded, else "fontTools", about four times
+    slower for a label (the benchmarks print it beside their figures)."""
+    from weasyprint.text.ffi import harfbuzz, harfbuzz_subset  # noqa: PLC0415
+
+    if harfbuzz_subset and harfbuzz.hb_version_atleast(4, 1, 0):
+        return "HarfBuzz"
+    return "fontTools"
+
+
 _renderers = threading.local()
 # Free the main thread's renderers before the interpreter tears modules down: a font
 # configuration deletes its temporary font folder when freed, and needs them for that.
