@@ -1,23 +1,24 @@
 """Benchmark of the stock allocation path beside raw PostgreSQL, in the same run.
 
 One allocation is ``inventory.services.stock.allocate_for_dispensing`` taking one unit:
-lock the lots (SELECT ... FOR UPDATE), then, through the database function
-``inventory_take_stock``, decrement, append the ledger row and check the reorder point
-(lock the product's ReorderRule row, sum the available units), in one transaction. The
-raw figures are the same server's rates of comparable single-statement transactions in
-autocommit: ``UPDATE inventory_stocklot SET quantity_on_hand = quantity_on_hand - 1 WHERE
-id = %s``, and that UPDATE with its ledger INSERT (the same writes as an allocation).
-Each is measured with 1 worker and with 16 concurrent workers (processes, each with its
-own connection, each on its own product, as fills of different drugs are), in rounds.
-The goal: allocation at least a quarter of the raw rate. It prints one line per
-measurement (the median of the rounds), then the ratios:
+one call of the database function ``inventory_allocate`` (migration 0007), which locks
+the lots (SELECT ... FOR UPDATE), chooses first-expiring-first, decrements, appends the
+ledger row and checks the reorder point (locks the product's ReorderRule row, sums the
+available units), a single statement committed on its own. The raw figures are the same
+server's rates of comparable single-statement transactions in autocommit: ``UPDATE
+inventory_stocklot SET quantity_on_hand = quantity_on_hand - 1 WHERE id = %s``, and that
+UPDATE with its ledger INSERT (the same writes as an allocation). Each is measured with 1
+worker and with 16 concurrent workers (processes, each with its own connection, each on
+its own product, as fills of different drugs are), in rounds. The goal: allocation at
+least a quarter of the raw rate. It prints one line per measurement (the median of the
+rounds), then the ratios:
 
-    allocation_bench: raw UPDATE, 1 worker: 2040 single-statement tx/s (rounds 2010-2068)
-    allocation_bench: raw UPDATE + ledger INSERT, 1 worker: 1403 single-statement tx/s (...)
-    allocation_bench: allocation, 1 worker: 375 allocations/s (rounds 298-417)
+    allocation_bench: raw UPDATE, 1 worker: 3053 single-statement tx/s (rounds 3043-3143)
+    allocation_bench: raw UPDATE + ledger INSERT, 1 worker: 2362 single-statement tx/s (...)
+    allocation_bench: allocation, 1 worker: 1504 allocations/s (rounds 1370-1570)
     ... the same with 16 workers ...
-    allocation_bench: allocation/raw: 1 worker 0.18 of raw UPDATE, 0.27 of raw UPDATE +
-    ledger; 16 workers ... (goal >= 0.25)
+    allocation_bench: allocation/raw: 1 worker 0.49 of raw UPDATE, 0.60 of raw UPDATE +
+    ledger; 16 workers 0.31 of raw UPDATE, 0.46 ... (goal >= 0.25)
 
 It runs against its own database, ``bench_pharmacy`` (see import_ndc_bench.py), and
 empties its stock tables first, never the development data.

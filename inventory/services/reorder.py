@@ -24,13 +24,12 @@ How each failure is covered:
 """
 
 import logging
-import math
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -132,124 +131,39 @@ def available_units_subquery(product_ref: str = "pk") -> Coalesce:
     return Coalesce(Subquery(units, output_field=output), Value(Decimal(0)), output_field=output)
 
 
-# Locks the products' rules, in product order. Sent as its own statement, before the
-# statement that counts: under READ COMMITTED each statement takes its snapshot when it
-# starts, so the count, a statement of its own, sees what the transaction that held a
-# lock committed (a subquery of the locking SELECT would still read the snapshot taken
-# before the wait, and two fills could each miss the other's units). Plain SQL: Django's
-# ORM costs more to compile these than PostgreSQL to run them.
-LOCK_RULES_SQL = """
-SELECT 1 FROM inventory_reorderrule
-WHERE product_id = ANY(%(ids)s) ORDER BY product_id FOR UPDATE
-"""
-
-# The units of a rule's product in available, unexpired lots: an SQL expression over
-# ``rule`` (an inventory_reorderrule row). Migration 0006's inventory_take_stock counts the
-# same way for dispensing; change both together.
-AVAILABLE_UNITS_SQL = """(
-    SELECT COALESCE(SUM(lot.quantity_on_hand), 0)
-    FROM inventory_stocklot lot JOIN inventory_package package ON package.id = lot.package_id
-    WHERE package.product_id = rule.product_id
-      AND lot.status = %(available)s AND lot.expiry > %(today)s
-)"""
-
-# Both in one round trip, because this runs in every transaction that lowers stock.
-_LOCK_RULES_AND_COUNT = f"""
-{LOCK_RULES_SQL};
-SELECT rule.id, rule.reorder_point, {AVAILABLE_UNITS_SQL}
-FROM inventory_reorderrule rule WHERE rule.product_id = ANY(%(ids)s)
-"""
-
-
 def check_reorder_point(product_ids) -> list[ReorderAlert]:
     """Raise a reorder alert for each of these products whose available units are now
     below its reorder point and that has no open or acknowledged alert.
 
     Must run inside the transaction that lowered the stock, after its lots are locked:
-    it locks the products' ReorderRule rows (in product order), which makes concurrent
-    checks of one product run one after the other. The e-mail task is queued after
-    commit; a broker failure then is logged, never raised. Returns the new alerts.
+    the database function ``inventory_raise_reorder_alerts`` (migration 0007; dispensing
+    runs it inside ``inventory_take_stock``) locks the products' ReorderRule rows (in
+    product order), which makes concurrent checks of one product run one after the
+    other, counts their units and writes the alerts with their suggested purchase order.
+    The e-mail task is queued after commit; a broker failure then is logged, never
+    raised. Returns the new alerts.
     """
-    parameters = {
-        "ids": sorted(set(product_ids)),
-        "available": StockLot.Status.AVAILABLE,
-        "today": timezone.localdate(),
-    }
-    if not parameters["ids"]:
+    ids = sorted(set(product_ids))
+    if not ids:
         return []
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         raise RuntimeError("check_reorder_point must run in the stock-changing transaction")
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_RULES_AND_COUNT, parameters)
-        counted = cursor.fetchall()
-    return raise_reorder_alerts(
-        {rule_id: units for rule_id, point, units in counted if units < point}
-    )
+        cursor.execute(
+            "SELECT alert_id FROM inventory_raise_reorder_alerts(%s::bigint[], %s, %s, %s)",
+            [ids, StockLot.Status.AVAILABLE, timezone.localdate(), timezone.now()],
+        )
+        alert_ids = [alert_id for (alert_id,) in cursor.fetchall()]
+    queue_reorder_alert_emails(alert_ids)
+    return list(ReorderAlert.objects.filter(pk__in=alert_ids).order_by("product_id"))
 
 
-def raise_reorder_alerts(below: dict[int, Decimal]) -> list[ReorderAlert]:
-    """Raise the alerts of rules found below their point (rule id -> available units),
-    except where the product already has a current alert. Runs in the stock-changing
-    transaction, with the rules locked (``check_reorder_point``, or the dispensing path
-    of ``inventory.services.stock``, whose database function locks and counts them)."""
-    if not below:
-        return []
-    rules = list(ReorderRule.objects.filter(pk__in=below).order_by("product_id"))
-    for rule in rules:
-        rule.available = below[rule.pk]
-    already_alerted = set(
-        ReorderAlert.objects.current()
-        .filter(product_id__in=[rule.product_id for rule in rules])
-        .values_list("product_id", flat=True)
-    )
-    raised = []
-    for rule in rules:
-        if rule.product_id in already_alerted:
-            continue
-        try:
-            # The savepoint keeps the stock change when the constraint refuses a
-            # duplicate, which the rule lock makes a should-not-happen.
-            with transaction.atomic():
-                alert = ReorderAlert.objects.create(**_suggestion(rule))
-        except IntegrityError:
-            logger.warning("Product %s already has a current reorder alert.", rule.product_id)
-            continue
-        transaction.on_commit(lambda alert_id=alert.pk: queue_reorder_alert_email(alert_id))
-        raised.append(alert)
-    return raised
-
-
-def _suggestion(rule: ReorderRule) -> dict:
-    """The alert's fields: what the stock was and the purchase order to place."""
-    available = rule.available
-    if rule.par_level is not None:
-        units = rule.par_level - available
-    else:
-        units = rule.reorder_quantity
-    package = rule.order_package or _largest_package(rule.product_id)
-    packages = None
-    if package is not None and package.quantity:
-        packages = max(1, math.ceil(units / package.quantity))
-    return {
-        "product_id": rule.product_id,
-        "rule": rule,
-        "reorder_point": rule.reorder_point,
-        "available_at_crossing": available,
-        "suggested_quantity": units,
-        "suggested_package": package,
-        "suggested_packages": packages,
-        "suggested_supplier": rule.preferred_supplier,
-        "lead_time_days": rule.effective_lead_time_days,
-    }
-
-
-def _largest_package(product_id: int) -> Package | None:
-    return (
-        Package.objects.filter(product_id=product_id, is_sample=False, quantity__gt=0)
-        .order_by("-quantity", "package_ndc")
-        .first()
-    )
+def queue_reorder_alert_emails(alert_ids: list[int]) -> None:
+    """Once the transaction that raised these alerts commits (at once outside one), queue
+    their e-mail tasks."""
+    for alert_id in alert_ids:
+        transaction.on_commit(lambda alert_id=alert_id: queue_reorder_alert_email(alert_id))
 
 
 def queue_reorder_alert_email(alert_id: int) -> bool:

@@ -3,8 +3,9 @@
 Rules every function here keeps (DESIGN.md section 7, "Nothing lost"):
 - rows are locked with SELECT ... FOR UPDATE in primary-key order, so two transactions
   that touch the same lots always queue in the same order and never deadlock;
-- quantities change in SQL (F() expressions, or for dispensing the database function
-  ``inventory_take_stock`` of migration 0006), never read-modify-write in Python;
+- quantities change in SQL (F() expressions, or for dispensing the database functions
+  ``inventory_take_stock`` and ``inventory_allocate`` of migrations 0006 and 0007), never
+  read-modify-write in Python;
 - the database refuses a negative quantity on hand (CheckConstraint), and the ledger
   (StockMovement) is append-only, so for every lot the ledger sums to the quantity;
 - every call that lowers available units checks the products' reorder points once, in
@@ -17,12 +18,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from inventory.models import Package, StockLot, StockMovement
-from inventory.services.reorder import raise_reorder_alerts
+from inventory.services.reorder import queue_reorder_alert_emails
 
 
 class StockError(Exception):
@@ -52,48 +53,43 @@ def _check_quantity(quantity: Decimal) -> Decimal:
     return quantity
 
 
-# StockLotQuerySet.dispensable() locked in primary-key order, as plain SQL: compiling the
-# ORM query cost more than running it on this hot path (test_stock_allocation checks
-# that both select the same lots).
-_LOCK_DISPENSABLE_SQL = f"""
-SELECT * FROM {StockLot._meta.db_table}
-WHERE package_id = ANY(%(packages)s) AND status = %(available)s
-  AND quantity_on_hand > 0 AND expiry > %(usable_until)s
-ORDER BY id
-FOR UPDATE
-"""
-
-
-def _take(
-    takes: list[tuple[StockLot, Decimal]], *, product_ids, by, reference: str, reason: str
-) -> list[Allocation]:
-    """Take these units from these locked lots, write their ledger rows and raise the
-    reorder alerts of products that fell below their point, in one round trip."""
+def _run_stock_function(call: str, args: list, *, product_ids, by, reference: str, reason: str):
+    """``SELECT * FROM <call>`` of a stock function of the migrations (its own arguments,
+    then the ones they share); returns (the time it wrote as the ledger rows' time, its
+    rows)."""
     now = timezone.now()
     with connection.cursor() as cursor:
-        # The database function of migration 0006: decrement, ledger rows, reorder rules
-        # locked and counted, with plans PostgreSQL keeps (see its docstring).
         cursor.execute(
-            "SELECT * FROM inventory_take_stock(%s::bigint[], %s::numeric[], %s::bigint[], "
-            "%s, %s, %s, %s, %s, %s, %s)",
-            [[lot.pk for lot, _ in takes], [quantity for _, quantity in takes],
-             sorted(set(product_ids)), StockMovement.Kind.DISPENSE, reason, reference,
+            f"SELECT * FROM {call}",
+            [*args, sorted(set(product_ids)), StockMovement.Kind.DISPENSE, reason, reference,
              by.pk if by else None, now, StockLot.Status.AVAILABLE, timezone.localdate()],
         )  # fmt: skip
-        rows = cursor.fetchall()
-    movement_of_lot = {lot_id: row_id for kind, row_id, lot_id, _, _ in rows if kind == "movement"}
-    allocations = []
-    for lot, quantity in takes:
+        return now, cursor.fetchall()
+
+
+def _allocations(rows, lots: dict, *, by, reference: str, reason: str, now) -> list[Allocation]:
+    """The Allocations of a stock function's rows; the e-mails of the reorder alerts it
+    raised queued for after commit.
+
+    Rows: ('movement', ledger row id, lot id, quantity taken, units left) per lot and
+    ('alert', reorder alert id, -, -, -) per alert. Each Allocation's lot is the one in
+    ``lots`` (id -> StockLot) where given, else one that knows its units left and loads
+    its other fields on first use."""
+    allocations, alert_ids = [], []
+    for kind, row_id, lot_id, quantity, units_left in rows:
+        if kind == "alert":
+            alert_ids.append(row_id)
+            continue
+        lot = lots.get(lot_id) or StockLot.from_db(
+            DEFAULT_DB_ALIAS, ["id", "quantity_on_hand"], [lot_id, units_left]
+        )
+        lot.quantity_on_hand = units_left
         movement = StockMovement(
-            pk=movement_of_lot[lot.pk], lot=lot, kind=StockMovement.Kind.DISPENSE,
-            quantity_change=-quantity, reason=reason, reference=reference, actor=by,
-            occurred_at=now,
+            pk=row_id, lot=lot, kind=StockMovement.Kind.DISPENSE, quantity_change=-quantity,
+            reason=reason, reference=reference, actor=by, occurred_at=now,
         )  # fmt: skip
-        lot.quantity_on_hand -= quantity
         allocations.append(Allocation(lot=lot, quantity=quantity, movement=movement))
-    raise_reorder_alerts(
-        {row_id: left for kind, row_id, _, point, left in rows if kind == "rule" and left < point}
-    )
+    queue_reorder_alert_emails(alert_ids)
     return allocations
 
 
@@ -112,38 +108,28 @@ def allocate_for_dispensing(
     ``usable_until`` (the day the patient will finish the supply). Locks every candidate
     lot in primary-key order before choosing. Raises StockError ``insufficient_stock``
     (nothing taken) when the usable lots together hold less than asked.
+
+    It is one call of the database function ``inventory_allocate`` (migration 0007): it
+    locks, chooses, decrements, writes the ledger rows and raises the reorder alerts, so
+    called outside a transaction it is one statement committed on its own, and inside
+    one it is part of it. The allocations come in (expiry, lot) order.
     """
     quantity = _check_quantity(quantity)
-    with transaction.atomic():
-        lots = list(
-            StockLot.objects.raw(
-                _LOCK_DISPENSABLE_SQL,
-                {"packages": [package.pk for package in packages],
-                 "available": StockLot.Status.AVAILABLE, "usable_until": usable_until},
-            )
-        )  # fmt: skip
-        available = sum((lot.quantity_on_hand for lot in lots), Decimal(0))
-        if available < quantity:
-            raise StockError(
-                "insufficient_stock",
-                f"Only {available.normalize():f} usable units are in stock; "
-                f"{quantity.normalize():f} are needed.",
-            )
-        takes = []
-        remaining = quantity
-        for lot in sorted(lots, key=lambda lot: (lot.expiry, lot.pk)):
-            take = min(lot.quantity_on_hand, remaining)
-            takes.append((lot, take))
-            remaining -= take
-            if remaining == 0:
-                break
-        return _take(
-            takes,
-            product_ids={package.product_id for package in packages},
-            by=by,
-            reference=reference,
-            reason=reason,
+    now, rows = _run_stock_function(
+        "inventory_allocate(%s::bigint[], %s::numeric, %s::date, %s::bigint[], "
+        "%s, %s, %s, %s, %s, %s, %s)",
+        [[package.pk for package in packages], quantity, usable_until],
+        product_ids={package.product_id for package in packages},
+        by=by, reference=reference, reason=reason,
+    )  # fmt: skip
+    if rows and rows[0][0] == "short":
+        available = rows[0][4]
+        raise StockError(
+            "insufficient_stock",
+            f"Only {available.normalize():f} usable units are in stock; "
+            f"{quantity.normalize():f} are needed.",
         )
+    return _allocations(rows, {}, by=by, reference=reference, reason=reason, now=now)
 
 
 def dispense_from_lot(
@@ -188,12 +174,15 @@ def dispense_from_lot(
                 f"Lot {lot.lot_number} holds {lot.quantity_on_hand.normalize():f} units; "
                 f"{quantity.normalize():f} are needed.",
             )
-        (allocation,) = _take(
-            [(lot, quantity)],
+        now, rows = _run_stock_function(
+            "inventory_take_stock(%s::bigint[], %s::numeric[], %s::bigint[], "
+            "%s, %s, %s, %s, %s, %s, %s)",
+            [[lot.pk], [quantity]],
             product_ids=[lot.package.product_id],
-            by=by,
-            reference=reference,
-            reason=reason,
+            by=by, reference=reference, reason=reason,
+        )  # fmt: skip
+        (allocation,) = _allocations(
+            rows, {lot.pk: lot}, by=by, reference=reference, reason=reason, now=now
         )
         return allocation
 

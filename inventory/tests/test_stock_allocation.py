@@ -188,28 +188,36 @@ def test_thirty_two_threads_never_oversell(technician):
     assert ledger_matches_stock()
 
 
-def test_the_allocation_lock_selects_exactly_the_dispensable_lots(package):
-    from inventory.services.stock import _LOCK_DISPENSABLE_SQL  # noqa: PLC0415
-
+def test_allocation_takes_from_exactly_the_dispensable_lots(package, technician):
+    # inventory_allocate selects the lots in SQL of its own: the same lots as the
+    # queryset the rest of the app uses (StockLotQuerySet.dispensable).
     other = PackageFactory()
     usable_until = TODAY + timedelta(days=30)
     StockLotFactory(package=package, quantity_on_hand=5)
     StockLotFactory(package=package, quantity_on_hand=5, expiry=TODAY + timedelta(days=30))
     StockLotFactory(package=package, quantity_on_hand=5, status=StockLot.Status.RECALLED)
     StockLotFactory(package=package)  # empty
-    StockLotFactory(package=other, quantity_on_hand=5)
+    StockLotFactory(package=other, quantity_on_hand=7)
     StockLotFactory(package=other, quantity_on_hand=5, status=StockLot.Status.EXPIRED)
+    expected = sorted(
+        StockLot.objects.dispensable(usable_until=usable_until)
+        .filter(package__in=[package, other])
+        .values_list("pk", "quantity_on_hand")
+    )
+    assert len(expected) == 2
 
-    with transaction.atomic():
-        locked = StockLot.objects.raw(
-            _LOCK_DISPENSABLE_SQL,
-            {"packages": [package.pk, other.pk], "available": "available",
-             "usable_until": usable_until},
+    def allocate(quantity):
+        return allocate_for_dispensing(
+            [package, other], quantity=Decimal(quantity), by=technician, reference="fill:1",
+            usable_until=usable_until,
         )  # fmt: skip
-        locked_ids = [lot.pk for lot in locked]
 
-    expected = StockLot.objects.dispensable(usable_until=usable_until).filter(
+    with pytest.raises(StockError, match="Only 12 usable units are in stock; 13 are needed."):
+        allocate(13)
+    allocations = allocate(12)
+
+    assert sorted((a.lot.pk, a.quantity) for a in allocations) == expected
+    assert not StockLot.objects.dispensable(usable_until=usable_until).filter(
         package__in=[package, other]
     )
-    assert locked_ids == sorted(expected.values_list("pk", flat=True))
-    assert len(locked_ids) == 2
+    assert ledger_matches_stock()
