@@ -42,6 +42,7 @@ from pharmacy.dur import (
     ingredient_key,
 )
 from pharmacy.models import Allergy, DrugInteraction, Patient
+from pharmacy.sql import prepared
 
 Source = DrugInteraction.Source
 
@@ -140,7 +141,7 @@ def allergy_profiles_for_patient(patient: Patient) -> tuple[AllergyProfile, ...]
     ``dur.check_allergies`` reports rather than taking for "no allergies". One query, two
     when an allergy is to an ingredient."""
     with connection.cursor() as cursor:
-        cursor.execute(_ALLERGIES_SQL, [patient.pk])
+        cursor.execute(prepared("patient_allergies", _ALLERGIES_SQL), [patient.pk])
         allergies = cursor.fetchall()
     if not allergies:
         return () if patient.no_known_allergies else None

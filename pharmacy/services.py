@@ -32,6 +32,7 @@ from pharmacy.models import (
     User,
 )
 from pharmacy.roles import ROLE_PERMISSIONS
+from pharmacy.sql import fetch_models, insert, prepared
 
 
 class StaffError(ValueError):
@@ -128,20 +129,22 @@ def record_audit_event(
     ``patient`` is the one patient whose data was shown or changed; ``patients`` the
     patients of a list or search result. Call it once per page or API read.
     """
-    return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_username=(actor.get_username() if actor and actor.is_authenticated else username)[
-            :150
-        ],
-        action=action,
-        object_type=obj._meta.label if obj is not None and hasattr(obj, "_meta") else "",
-        object_id=str(getattr(obj, "pk", "") or ""),
-        patient=patient,
-        patient_ids=sorted({p.pk for p in patients}),
-        summary=summary[:255],
-        path=(request.get_full_path()[:255] if request else ""),
-        ip_address=_client_ip(request),
-        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:255] if request else ""),
+    return insert(
+        AuditEvent(
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor_username=(actor.get_username() if actor and actor.is_authenticated else username)[
+                :150
+            ],
+            action=action,
+            object_type=obj._meta.label if obj is not None and hasattr(obj, "_meta") else "",
+            object_id=str(getattr(obj, "pk", "") or ""),
+            patient=patient,
+            patient_ids=sorted({p.pk for p in patients}),
+            summary=summary[:255],
+            path=(request.get_full_path()[:255] if request else ""),
+            ip_address=_client_ip(request),
+            user_agent=(request.META.get("HTTP_USER_AGENT", "")[:255] if request else ""),
+        )
     )
 
 
@@ -167,8 +170,9 @@ def _similar(a: str, b: str) -> bool:
 
 # The matching reads below are plain SQL: on the e-prescription intake path (every NewRx
 # matches a patient and a prescriber) building and compiling the ORM queries cost the web
-# process more than PostgreSQL spent running them. ``UPPER(...) = UPPER(%s)`` is what the
-# ORM's ``__iexact`` runs on PostgreSQL.
+# process more than PostgreSQL spent running them (and they are prepared once per
+# connection: see pharmacy.sql). ``UPPER(...) = UPPER(%s)`` is what the ORM's ``__iexact``
+# runs on PostgreSQL.
 _PATIENT_EXACT_SQL = f"""
 SELECT * FROM {Patient._meta.db_table}
 WHERE UPPER(first_name) = UPPER(%s) AND UPPER(last_name) = UPPER(%s) AND date_of_birth = %s
@@ -206,7 +210,11 @@ def match_or_create_patient(
     name = f"{first_name} {last_name}".strip()
     if date_of_birth is None:
         return RecordMatch(None, uncertain=f"No date of birth was sent for {name}.")
-    exact = list(Patient.objects.raw(_PATIENT_EXACT_SQL, [first_name, last_name, date_of_birth]))
+    exact = fetch_models(
+        Patient,
+        prepared("patient_exact_match", _PATIENT_EXACT_SQL),
+        [first_name, last_name, date_of_birth],
+    )
     if len(exact) == 1:
         return RecordMatch(exact[0])
     if len(exact) > 1:
@@ -214,7 +222,10 @@ def match_or_create_patient(
             None, uncertain=f"Several patients are called {name}, born {date_of_birth}."
         )
     with connection.cursor() as cursor:
-        cursor.execute(_PATIENT_CANDIDATES_SQL, [date_of_birth, first_name, last_name])
+        cursor.execute(
+            prepared("patient_candidates", _PATIENT_CANDIDATES_SQL),
+            [date_of_birth, first_name, last_name],
+        )
         candidates = cursor.fetchall()
     # No exact match, so a candidate with another birth date is one with the same name.
     similar = [
@@ -238,24 +249,28 @@ def match_or_create_patient(
         return RecordMatch(
             None, uncertain=f"{name} born {date_of_birth} may be the patient {found}."
         )
-    patient = Patient.objects.create(
-        first_name=first_name,
-        middle_name=middle_name,
-        last_name=last_name,
-        date_of_birth=date_of_birth,
-        sex=sex if sex in Patient.Sex.values else Patient.Sex.UNKNOWN,
-        phone=phone,
-        needs_review=True,
+    patient = insert(
+        Patient(
+            first_name=first_name,
+            middle_name=middle_name,
+            last_name=last_name,
+            date_of_birth=date_of_birth,
+            sex=sex if sex in Patient.Sex.values else Patient.Sex.UNKNOWN,
+            phone=phone,
+            needs_review=True,
+        )
     )
     if address and address.get("line1") and address.get("city"):
-        PatientAddress.objects.create(
-            patient=patient,
-            line1=address["line1"],
-            line2=address.get("line2", ""),
-            city=address["city"],
-            state=address.get("state", "")[:2],
-            postal_code=address.get("postal_code", "")[:10],
-            is_default_shipping=True,
+        insert(
+            PatientAddress(
+                patient=patient,
+                line1=address["line1"],
+                line2=address.get("line2", ""),
+                city=address["city"],
+                state=address.get("state", "")[:2],
+                postal_code=address.get("postal_code", "")[:10],
+                is_default_shipping=True,
+            )
         )
     return RecordMatch(patient, created=True)
 
@@ -280,7 +295,8 @@ def match_or_create_prescriber(
     if not npi:
         return RecordMatch(None, uncertain=f"No NPI was sent for {first_name} {last_name}.")
     # NPIs are unique: one prescriber at most.
-    prescriber = next(iter(Prescriber.objects.raw(_PRESCRIBER_BY_NPI_SQL, [npi])), None)
+    found = fetch_models(Prescriber, prepared("prescriber_by_npi", _PRESCRIBER_BY_NPI_SQL), [npi])
+    prescriber = found[0] if found else None
     if prescriber is not None:
         if prescriber.last_name.casefold() != last_name.casefold():
             return RecordMatch(

@@ -390,7 +390,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "pharmacy.permissions.StaffTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["pharmacy.permissions.IsStaffWithRole"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -16,7 +16,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -80,6 +79,7 @@ from orders.services.workflow import (
 )
 from pharmacy.api.errors import APIError
 from pharmacy.models import AuditEvent, Patient
+from pharmacy.permissions import StaffTokenAuthentication
 from pharmacy.services import record_audit_event
 
 logger = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class _ProtocolView(APIView):
     """An integration endpoint: token authentication, and an answer whatever the caller
     accepts (the protocol fixes the reply's format, so no 406)."""
 
-    authentication_classes = [TokenAuthentication]
+    authentication_classes = [StaffTokenAuthentication]
     required_permissions = ["pharmacy.work_technician_queues"]
 
     def perform_content_negotiation(self, request, force=False):

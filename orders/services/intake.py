@@ -44,6 +44,7 @@ from pharmacy.services import (
     record_audit_event,
     update_prescriber,
 )
+from pharmacy.sql import fetch_models, insert, prepared
 
 # A quantity above this is a typing error, not a prescription (10,000 tablets).
 MAX_QUANTITY = Decimal("10000")
@@ -144,8 +145,10 @@ def _check_prescription_rules(
     return unit, expires_on
 
 
-# The hot reads of intake below are plain SQL: for these one-row lookups, building and
-# compiling the ORM query cost the web process more than PostgreSQL spent running them.
+# The hot reads of intake below are plain SQL, prepared once per connection
+# (pharmacy.sql): for these one-row lookups, building and compiling the ORM query cost the
+# web process more than PostgreSQL spent running them, and planning them PostgreSQL more
+# than running them.
 # NDC11 is unique among packages, so one product at most and no ordering needed; the drug
 # checks read its ingredients and classes through ``cached_drug_profile``.
 _PRODUCT_BY_NDC11_SQL = f"""
@@ -161,7 +164,9 @@ _MESSAGE_ID_TAKEN_SQL = f"SELECT 1 FROM {Prescription._meta.db_table} WHERE mess
 def _match_drug(incoming: IncomingPrescription) -> Product | None:
     if not incoming.drug.ndc:
         return None
-    products = list(Product.objects.raw(_PRODUCT_BY_NDC11_SQL, [incoming.drug.ndc]))
+    products = fetch_models(
+        Product, prepared("intake_product_by_ndc11", _PRODUCT_BY_NDC11_SQL), [incoming.drug.ndc]
+    )
     return products[0] if products else None
 
 
@@ -237,7 +242,9 @@ def receive_prescription(
         # A cheap existence check first: the stored prescription (with its raw message) is
         # loaded only for a duplicate.
         with connection.cursor() as cursor:
-            cursor.execute(_MESSAGE_ID_TAKEN_SQL, [incoming.message_id])
+            cursor.execute(
+                prepared("intake_message_id_taken", _MESSAGE_ID_TAKEN_SQL), [incoming.message_id]
+            )
             taken = cursor.fetchone() is not None
         if taken:
             return IntakeResult(
@@ -351,7 +358,7 @@ def _store_prescription(
     # an unknown drug or an unverified DEA registration is not.
     blocking = [i for i in issues if i not in (IntakeIssue.NEW_PATIENT, IntakeIssue.NEW_PRESCRIBER)]
     # The Rx number is the database default (the next of its sequence), read back on insert.
-    prescription = Prescription.objects.create(
+    prescription = Prescription(
         status=Prescription.Status.INTAKE if blocking else Prescription.Status.ACTIVE,
         channel=channel,
         message_id=incoming.message_id or None,
@@ -377,6 +384,7 @@ def _store_prescription(
         note="\n".join(filter(None, [incoming.note, *notes])),
         received_by=by,
     )
+    insert(prescription)
     if original_document is not None:
         prescription.original_document.save(original_document.name, original_document, save=True)
     fill = _create_fill(
@@ -410,8 +418,8 @@ def _create_fill(
 ) -> Fill:
     # An order is a patient's package: a fill whose patient is not matched yet gets its
     # order when a technician resolves the match.
-    order = Order.objects.create(patient=prescription.patient) if prescription.patient else None
-    fill = Fill.objects.create(
+    order = insert(Order(patient=prescription.patient)) if prescription.patient else None
+    fill = Fill(
         prescription=prescription,
         order=order,
         fill_number=fill_number,
@@ -422,7 +430,8 @@ def _create_fill(
         days_supply=prescription.days_supply,
         requested_via=requested_via,
     )
-    FillEvent.objects.create(fill=fill, from_status="", to_status=status, reason=reason, actor=by)
+    insert(fill)
+    insert(FillEvent(fill=fill, from_status="", to_status=status, reason=reason, actor=by))
     return fill
 
 
@@ -446,8 +455,9 @@ WHERE rx.patient_id = %s AND rx.status = %s AND rx.id <> %s
 
 def _current_medications(prescription: Prescription) -> list[dur.CurrentMedication]:
     """The patient's other active prescriptions, with their latest fill."""
-    products = Product.objects.raw(
-        _CURRENT_MEDICATIONS_SQL,
+    products = fetch_models(
+        Product,
+        prepared("intake_current_medications", _CURRENT_MEDICATIONS_SQL),
         [prescription.patient_id, Prescription.Status.ACTIVE, prescription.pk],
     )
     return [

@@ -1,7 +1,14 @@
 """Each role reaches its own pages and endpoints and is refused the others'."""
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from pharmacy.models import User
+from pharmacy.permissions import StaffTokenAuthentication
+from pharmacy.services import create_api_token
 from pharmacy.tests.factories import PatientFactory
 
 PAGES = {
@@ -122,6 +129,45 @@ def test_api_with_a_wrong_token_is_401(client, db):
 
     assert response.status_code == 401
     assert response.json() == {"error": "authentication_failed", "detail": "Invalid token."}
+
+
+def test_api_with_the_token_of_an_inactive_user_is_401(technician):
+    key = create_api_token(technician).key
+    User.objects.filter(pk=technician.pk).update(is_active=False)
+
+    response = Client().get("/api/v1/patients/", HTTP_AUTHORIZATION=f"Token {key}")
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "authentication_failed",
+        "detail": "User inactive or deleted.",
+    }
+
+
+def test_a_token_reads_the_same_role_and_permissions_as_a_signed_in_user(technician):
+    technician.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
+    key = create_api_token(technician).key
+
+    user, token = StaffTokenAuthentication().authenticate_credentials(key)
+
+    signed_in = User.objects.get(pk=technician.pk)
+    signed_in.load_role_and_permissions()
+    assert (user, token.user, token.key) == (technician, user, key)
+    assert (user.role, user._role_permissions) == (signed_in.role, signed_in._role_permissions)
+    assert {"pharmacy.view_dashboard", "pharmacy.work_technician_queues"} <= user._role_permissions
+
+
+def test_a_token_request_finds_the_user_and_role_in_its_first_query(technician):
+    key = create_api_token(technician).key
+
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().get(
+            "/api/v1/patients/?last_name=Nobody", HTTP_AUTHORIZATION=f"Token {key}"
+        )
+
+    assert response.status_code == 200
+    assert queries[0]["sql"].startswith("EXECUTE staff_token(")
+    assert not any("auth_group" in query["sql"] for query in queries)
 
 
 def test_home_pages_show_real_numbers(client_manager, client_technician):
