@@ -13,12 +13,12 @@ its own product, as fills of different drugs are), in rounds. The goal: allocati
 least a quarter of the raw rate. It prints one line per measurement (the median of the
 rounds), then the ratios:
 
-    allocation_bench: raw UPDATE, 1 worker: 3053 single-statement tx/s (rounds 3043-3143)
-    allocation_bench: raw UPDATE + ledger INSERT, 1 worker: 2362 single-statement tx/s (...)
-    allocation_bench: allocation, 1 worker: 1504 allocations/s (rounds 1370-1570)
+    allocation_bench: raw UPDATE, 1 worker: 2854 single-statement tx/s (rounds 2589-3065)
+    allocation_bench: raw UPDATE + ledger INSERT, 1 worker: 2191 single-statement tx/s (...)
+    allocation_bench: allocation, 1 worker: 1573 allocations/s (rounds 1256-1603)
     ... the same with 16 workers ...
-    allocation_bench: allocation/raw: 1 worker 0.49 of raw UPDATE, 0.60 of raw UPDATE +
-    ledger; 16 workers 0.31 of raw UPDATE, 0.46 ... (goal >= 0.25)
+    allocation_bench: allocation/raw: 1 worker 0.56 of raw UPDATE, 0.70 of raw UPDATE +
+    ledger; 16 workers 0.35 of raw UPDATE, 0.51 ... (goal >= 0.25)
 
 It runs against its own database, ``bench_pharmacy`` (see import_ndc_bench.py), and
 empties its stock tables first, never the development data.

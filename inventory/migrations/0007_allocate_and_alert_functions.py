@@ -19,8 +19,8 @@ any transaction is a single statement, committed on its own:
 
 1. Lock every dispensable lot of these packages (available, units on hand, expiring
    after ``usable_until``) in primary-key order, the order every stock writer locks in.
-2. Re-read them (a new snapshot: the rows as the last holder of their locks left them)
-   and take from them in (expiry, id) order until ``wanted`` is reached.
+2. Take from them in (expiry, id) order until ``wanted`` is reached (the rows the lock
+   returns are as the last holder of their locks left them).
 3. Too few usable units: one row ('short', -, -, -, usable units) and nothing written.
    Else ``inventory_take_stock`` with the chosen lots and quantities.
 
@@ -133,34 +133,37 @@ CREATE FUNCTION inventory_allocate(
 ) RETURNS TABLE (kind text, row_id bigint, lot bigint, quantity numeric, units numeric)
 LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-    locked_ids bigint[];
-    usable numeric;
-    take_ids bigint[];
-    take_quantities numeric[];
+    lot_ids bigint[];
+    on_hand numeric[];
+    usable numeric := 0;
+    remaining numeric := wanted;
+    take_ids bigint[] := '{}';
+    take_quantities numeric[] := '{}';
+    taking numeric;
 BEGIN
-    SELECT array_agg(candidate.id) INTO locked_ids FROM (
-        SELECT stock.id FROM inventory_stocklot stock
+    -- Locked in primary-key order; the rows FOR UPDATE returns are their latest versions
+    -- (as the last holder of their locks left them), listed first-expiring-first.
+    SELECT array_agg(locked.id ORDER BY locked.expiry, locked.id),
+           array_agg(locked.quantity_on_hand ORDER BY locked.expiry, locked.id)
+    INTO lot_ids, on_hand
+    FROM (
+        SELECT stock.id, stock.expiry, stock.quantity_on_hand
+        FROM inventory_stocklot stock
         WHERE stock.package_id = ANY(package_ids) AND stock.status = available_status
           AND stock.quantity_on_hand > 0 AND stock.expiry > usable_until
         ORDER BY stock.id
         FOR UPDATE
-    ) candidate;
+    ) locked;
 
-    SELECT COALESCE(SUM(lots.quantity_on_hand), 0),
-           array_agg(lots.id ORDER BY lots.expiry, lots.id)
-               FILTER (WHERE lots.before < wanted),
-           array_agg(LEAST(lots.quantity_on_hand, wanted - lots.before)
-                     ORDER BY lots.expiry, lots.id)
-               FILTER (WHERE lots.before < wanted)
-    INTO usable, take_ids, take_quantities
-    FROM (
-        SELECT stock.id, stock.expiry, stock.quantity_on_hand,
-               COALESCE(SUM(stock.quantity_on_hand) OVER (
-                   ORDER BY stock.expiry, stock.id
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-               ), 0) AS before
-        FROM inventory_stocklot stock WHERE stock.id = ANY(locked_ids)
-    ) lots;
+    FOR position IN 1 .. COALESCE(array_length(lot_ids, 1), 0) LOOP
+        usable := usable + on_hand[position];
+        IF remaining > 0 THEN
+            taking := LEAST(on_hand[position], remaining);
+            take_ids := take_ids || lot_ids[position];
+            take_quantities := take_quantities || taking;
+            remaining := remaining - taking;
+        END IF;
+    END LOOP;
 
     IF usable < wanted THEN
         RETURN QUERY SELECT 'short'::text, NULL::bigint, NULL::bigint, NULL::numeric, usable;

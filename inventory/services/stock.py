@@ -37,11 +37,12 @@ class StockError(Exception):
 
 @dataclass(frozen=True)
 class Allocation:
-    """Units taken from one lot for one dispensing, with the ledger row that took them."""
+    """Units taken from one lot for one dispensing, with the id of the ledger row
+    (StockMovement) that took them."""
 
     lot: StockLot
     quantity: Decimal
-    movement: StockMovement
+    movement_id: int
 
 
 def _check_quantity(quantity: Decimal) -> Decimal:
@@ -54,20 +55,19 @@ def _check_quantity(quantity: Decimal) -> Decimal:
 
 
 def _run_stock_function(call: str, args: list, *, product_ids, by, reference: str, reason: str):
-    """``SELECT * FROM <call>`` of a stock function of the migrations (its own arguments,
-    then the ones they share); returns (the time it wrote as the ledger rows' time, its
-    rows)."""
-    now = timezone.now()
+    """The rows of ``SELECT * FROM <call>``, a stock function of the migrations (its own
+    arguments, then the ones they share)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT * FROM {call}",
             [*args, sorted(set(product_ids)), StockMovement.Kind.DISPENSE, reason, reference,
-             by.pk if by else None, now, StockLot.Status.AVAILABLE, timezone.localdate()],
+             by.pk if by else None, timezone.now(), StockLot.Status.AVAILABLE,
+             timezone.localdate()],
         )  # fmt: skip
-        return now, cursor.fetchall()
+        return cursor.fetchall()
 
 
-def _allocations(rows, lots: dict, *, by, reference: str, reason: str, now) -> list[Allocation]:
+def _allocations(rows, lots: dict) -> list[Allocation]:
     """The Allocations of a stock function's rows; the e-mails of the reorder alerts it
     raised queued for after commit.
 
@@ -84,11 +84,7 @@ def _allocations(rows, lots: dict, *, by, reference: str, reason: str, now) -> l
             DEFAULT_DB_ALIAS, ["id", "quantity_on_hand"], [lot_id, units_left]
         )
         lot.quantity_on_hand = units_left
-        movement = StockMovement(
-            pk=row_id, lot=lot, kind=StockMovement.Kind.DISPENSE, quantity_change=-quantity,
-            reason=reason, reference=reference, actor=by, occurred_at=now,
-        )  # fmt: skip
-        allocations.append(Allocation(lot=lot, quantity=quantity, movement=movement))
+        allocations.append(Allocation(lot=lot, quantity=quantity, movement_id=row_id))
     queue_reorder_alert_emails(alert_ids)
     return allocations
 
@@ -115,7 +111,7 @@ def allocate_for_dispensing(
     one it is part of it. The allocations come in (expiry, lot) order.
     """
     quantity = _check_quantity(quantity)
-    now, rows = _run_stock_function(
+    rows = _run_stock_function(
         "inventory_allocate(%s::bigint[], %s::numeric, %s::date, %s::bigint[], "
         "%s, %s, %s, %s, %s, %s, %s)",
         [[package.pk for package in packages], quantity, usable_until],
@@ -129,7 +125,7 @@ def allocate_for_dispensing(
             f"Only {available.normalize():f} usable units are in stock; "
             f"{quantity.normalize():f} are needed.",
         )
-    return _allocations(rows, {}, by=by, reference=reference, reason=reason, now=now)
+    return _allocations(rows, {})
 
 
 def dispense_from_lot(
@@ -174,16 +170,14 @@ def dispense_from_lot(
                 f"Lot {lot.lot_number} holds {lot.quantity_on_hand.normalize():f} units; "
                 f"{quantity.normalize():f} are needed.",
             )
-        now, rows = _run_stock_function(
+        rows = _run_stock_function(
             "inventory_take_stock(%s::bigint[], %s::numeric[], %s::bigint[], "
             "%s, %s, %s, %s, %s, %s, %s)",
             [[lot.pk], [quantity]],
             product_ids=[lot.package.product_id],
             by=by, reference=reference, reason=reason,
         )  # fmt: skip
-        (allocation,) = _allocations(
-            rows, {lot.pk: lot}, by=by, reference=reference, reason=reason, now=now
-        )
+        (allocation,) = _allocations(rows, {lot.pk: lot})
         return allocation
 
 
