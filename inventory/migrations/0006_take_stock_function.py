@@ -10,7 +10,7 @@ more: the caller has locked the lots (primary-key order) and chosen the quantiti
 3. Count each rule's product's available units in a statement of its own: in a VOLATILE
    function every statement takes a new snapshot, so under READ COMMITTED the count sees
    what the transaction that held a rule lock before us committed (the same count as
-   ``inventory.services.reorder.AVAILABLE_UNITS_SQL``).
+   ``inventory.services.reorder`` made then; migration 0007 replaces this function).
 
 Rows returned: ('movement', ledger row id, lot id, -, -) per lot, then
 ('rule', rule id, -, reorder point, available units) per rule of these products.

@@ -115,7 +115,9 @@ def set_reorder_rule(
 
 
 def available_units_subquery(product_ref: str = "pk") -> Coalesce:
-    """Units of the product in available, unexpired lots (an expression for annotate)."""
+    """Units of the product in available, unexpired lots (an expression for annotate):
+    the count ``inventory_raise_reorder_alerts`` (migration 0007) compares with the
+    reorder point; change both together."""
     units = (
         StockLot.objects.filter(
             package__product_id=OuterRef(product_ref),
