@@ -182,6 +182,37 @@ def test_par_level_suggests_enough_to_reach_it(package, technician):
     assert (alert.suggested_quantity, alert.suggested_packages) == (310, 11)
 
 
+def test_the_suggestion_is_in_the_largest_package_that_is_not_a_sample(package, technician):
+    # The suggestion is worked out in SQL (inventory_raise_reorder_alerts): these are the
+    # choices the Python it replaced made.
+    largest = PackageFactory(product=package.product, quantity=100)
+    PackageFactory(product=package.product, quantity=500, is_sample=True)
+    PackageFactory(product=package.product, quantity=None)
+    lot = StockLotFactory(package=package, quantity_on_hand=110)
+
+    dispense(lot, 20, technician)
+
+    alert = ReorderAlert.objects.get()
+    assert (alert.suggested_package, alert.suggested_packages) == (largest, 3)  # 300 / 100
+
+
+def test_the_rules_own_package_and_lead_time_come_before_the_suppliers(package, technician):
+    PackageFactory(product=package.product, quantity=100)
+    without_count = PackageFactory(product=package.product, quantity=None)
+    ReorderRule.objects.filter(product=package.product).update(
+        order_package=without_count, lead_time_days=5
+    )
+    lot = StockLotFactory(package=package, quantity_on_hand=110)
+
+    dispense(lot, 20, technician)
+
+    alert = ReorderAlert.objects.get()
+    # A package with no count on file: the units are suggested, not a number of packages.
+    assert (alert.suggested_package, alert.suggested_packages) == (without_count, None)
+    assert (alert.suggested_quantity, alert.lead_time_days) == (300, 5)
+    assert alert.suggested_supplier.name == "Cardinal Health"
+
+
 def test_a_new_rule_above_the_stock_raises_the_alert_at_once(manager):
     package = PackageFactory(quantity=100)
     StockLotFactory(package=package, quantity_on_hand=40)
