@@ -31,7 +31,8 @@ pdf-libraries:
 		true; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "==> Installing Debian's libharfbuzz-subset0 (WeasyPrint's font subsetter)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libharfbuzz-subset0 >/dev/null; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libharfbuzz-subset0 >/dev/null; } \
+			|| echo "==> WARNING: could not install libharfbuzz-subset0: PDFs render about 4x slower"; \
 	else \
 		echo "==> WARNING: libharfbuzz-subset0 is missing: PDFs render about 4x slower (install it with your package manager)"; \
 	fi
