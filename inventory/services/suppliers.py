@@ -130,6 +130,9 @@ def _check(given: dict) -> _Checked:
 
 
 def _refuse(errors: dict[str, list[str]], *, code: str = "invalid_supplier") -> SupplierError:
+    # In the order of the form, whichever check found them.
+    order = {field: index for index, field in enumerate(EDITABLE_FIELDS)}
+    errors = dict(sorted(errors.items(), key=lambda item: order.get(item[0], len(order))))
     problems = " ".join(messages[0] for messages in errors.values())
     return SupplierError(code, f"{problems} Nothing was saved.", fields=errors)
 
