@@ -1278,6 +1278,12 @@ STOCK_PAGES = [
         "inventory.view_purchaseorder",
         "Orders to suppliers, what arrived and what did not.",
     ),
+    (
+        "Suppliers",
+        "supplier_list",
+        "inventory.view_supplier",
+        "Who we buy from: accounts, contacts, lead times.",
+    ),
     ("Lots", "lots", "inventory.view_stocklot", "Every lot on the shelf; quarantine and recall."),
     (
         "Adjustments",
