@@ -330,12 +330,12 @@ class StockLotQuerySet(models.QuerySet):
     ) -> list[tuple[str, Q]]:
         """The rule of a dispensable lot, one named condition at a time, in the order a
         refusal names them: the lot is available (not quarantined, recalled or marked
-        expired), not past its date (a lot is not dispensed on its expiry day), does not
-        expire before the patient will have used the drug (``usable_until``), and holds
-        ``quantity`` units (with no quantity: any)."""
+        expired), not past its date (a lot is not dispensed on its expiry day): the two
+        conditions of ``available``; it does not expire before the patient will have
+        used the drug (``usable_until``), and it holds ``quantity`` units (with no
+        quantity: any)."""
         return [
-            ("status", Q(status=StockLot.Status.AVAILABLE)),
-            ("expired", Q(expiry__gt=timezone.localdate())),
+            *StockLotQuerySet.availability_conditions(),
             ("expires_too_soon", Q(expiry__gt=usable_until)),
             (
                 "short",
@@ -344,6 +344,32 @@ class StockLotQuerySet(models.QuerySet):
                 else Q(quantity_on_hand__gte=quantity),
             ),
         ]
+
+    @staticmethod
+    def availability_conditions() -> list[tuple[str, Q]]:
+        """The rule of a lot whose units count as available stock, named as in
+        ``dispensing_conditions``: available status, and not past its date."""
+        return [
+            ("status", Q(status=StockLot.Status.AVAILABLE)),
+            ("expired", Q(expiry__gt=timezone.localdate())),
+        ]
+
+    def available(self) -> "StockLotQuerySet":
+        """Lots whose units are the pharmacy's available stock (``availability_conditions``).
+
+        The one definition of available units: the reorder check counts them and the
+        reorder rules page shows them (``inventory.services.reorder``:
+        ``available_units_by_product``, ``available_units_subquery``); every lot that
+        may be dispensed is one of these (``dispensable``)."""
+        return self.filter(*(condition for _, condition in self.availability_conditions()))
+
+    def units_by_product(self) -> dict[int, Decimal]:
+        """Units on hand of these lots, per product id (products without lots left out)."""
+        return dict(
+            self.order_by()
+            .values_list("package__product_id")
+            .annotate(units=models.Sum("quantity_on_hand"))
+        )
 
     def dispensable(
         self, *, usable_until: date, quantity: Decimal | None = None

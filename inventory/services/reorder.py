@@ -1,9 +1,9 @@
 """Reorder rules and reorder alerts: exactly one alert and one e-mail per fall below the
 reorder point, whatever fails on the way (DESIGN.md section 7, "Nothing lost").
 
-Each rule is stated once, here, in the ORM: a product's available units
-(``available_units_subquery``), when a fall below the point raises an alert
-(``check_reorder_point``) and the purchase order the alert suggests
+Each rule is stated once, in the ORM: which lots count as available stock
+(``StockLotQuerySet.available``, summed here per product), when a fall below the point
+raises an alert (``check_reorder_point``) and the purchase order the alert suggests
 (``reorder_suggestion``). No database function restates them (migration 0008 dropped the
 ones that did).
 
@@ -37,7 +37,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import DecimalField, Exists, F, OuterRef, Subquery, Sum, Value
+from django.db.models import DecimalField, Exists, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -123,17 +123,11 @@ def set_reorder_rule(
 
 
 def available_units_subquery(product_ref: str = "pk") -> Coalesce:
-    """Units of the product in available, unexpired lots (an expression for annotate).
-
-    The one definition of a product's available units: ``check_reorder_point`` compares
-    it with the reorder point, and the reorder rules page shows it
-    (``inventory.views``)."""
+    """A product's available units (``StockLotQuerySet.available``), as an expression
+    for annotate: the reorder rules page shows it (``inventory.views``)."""
     units = (
-        StockLot.objects.filter(
-            package__product_id=OuterRef(product_ref),
-            status=StockLot.Status.AVAILABLE,
-            expiry__gt=timezone.localdate(),
-        )
+        StockLot.objects.available()
+        .filter(package__product_id=OuterRef(product_ref))
         .order_by()
         .values("package__product_id")
         .annotate(total=Sum("quantity_on_hand"))
@@ -141,6 +135,14 @@ def available_units_subquery(product_ref: str = "pk") -> Coalesce:
     )
     output = DecimalField(max_digits=14, decimal_places=3)
     return Coalesce(Subquery(units, output_field=output), Value(Decimal(0)), output_field=output)
+
+
+def available_units_by_product(product_ids) -> dict[int, Decimal]:
+    """Each product's available units (``StockLotQuerySet.available``), 0 when it has
+    none: what ``check_reorder_point`` compares with the reorder point."""
+    units = StockLot.objects.available().filter(package__product_id__in=product_ids)
+    counted = units.units_by_product()
+    return {product_id: counted.get(product_id, Decimal(0)) for product_id in product_ids}
 
 
 def check_reorder_point(product_ids) -> list[ReorderAlert]:
@@ -152,7 +154,7 @@ def check_reorder_point(product_ids) -> list[ReorderAlert]:
     ``stock.dispense_from_lot``, ``counts``, ``lots``) and by ``set_reorder_rule``.
     Locks the products' ReorderRule rows (in product order), which makes concurrent
     checks of one product run one after the other, then counts their units
-    (``available_units_subquery``) and writes each alert with its suggested purchase
+    (``available_units_by_product``) and writes each alert with its suggested purchase
     order (``reorder_suggestion``). The e-mail task is queued after commit; a broker
     failure then is logged, never raised. Returns the new alerts.
     """
@@ -161,43 +163,49 @@ def check_reorder_point(product_ids) -> list[ReorderAlert]:
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("check_reorder_point must run in the stock-changing transaction")
-    locked = list(
+    points = dict(
         ReorderRule.objects.select_for_update()
         .filter(product_id__in=ids)
         .order_by("product_id")
-        .values_list("pk", flat=True)
+        .values_list("product_id", "reorder_point")
     )
-    if not locked:
+    if not points:
         return []
     # The count is a statement of its own, sent after the locks are granted: under READ
     # COMMITTED it takes a new snapshot and sees what the transaction that held a rule
     # lock before us committed (a subquery of the locking SELECT would read the snapshot
     # taken before the wait, and two fills could each miss the other's units).
-    below = list(
-        ReorderRule.objects.filter(pk__in=locked)
-        .annotate(available=available_units_subquery("product_id"))
-        .filter(available__lt=F("reorder_point"))
+    available = available_units_by_product(list(points))
+    crossed = [product_id for product_id, point in points.items() if available[product_id] < point]
+    if not crossed:
+        return []
+    rules = (
+        ReorderRule.objects.filter(product_id__in=crossed)
         .filter(~Exists(ReorderAlert.objects.current().filter(product_id=OuterRef("product_id"))))
         .select_related("order_package", "preferred_supplier")
         .order_by("product_id")
     )
-    raised = [alert for rule in below if (alert := _raise_alert(rule)) is not None]
+    raised = [
+        alert
+        for rule in rules
+        if (alert := _raise_alert(rule, available=available[rule.product_id])) is not None
+    ]
     queue_reorder_alert_emails([alert.pk for alert in raised])
     return raised
 
 
-def _raise_alert(rule: ReorderRule) -> ReorderAlert | None:
-    """Write the rule's alert (``rule.available``: the units counted). None when the
-    product already has a current alert: the partial unique constraint backs the rule
-    lock, which makes that a should-not-happen; the savepoint keeps the stock change."""
+def _raise_alert(rule: ReorderRule, *, available: Decimal) -> ReorderAlert | None:
+    """Write the rule's alert. None when the product already has a current alert: the
+    partial unique constraint backs the rule lock, which makes that a should-not-happen;
+    the savepoint keeps the stock change."""
     try:
         with transaction.atomic():
             return ReorderAlert.objects.create(
                 product_id=rule.product_id,
                 rule=rule,
                 reorder_point=rule.reorder_point,
-                available_at_crossing=rule.available,
-                **reorder_suggestion(rule, available=rule.available),
+                available_at_crossing=available,
+                **reorder_suggestion(rule, available=available),
             )
     except IntegrityError as error:
         constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
