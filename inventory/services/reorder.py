@@ -216,7 +216,8 @@ def _raise_alert(rule: ReorderRule, *, available: Decimal) -> ReorderAlert | Non
 
 
 def reorder_suggestion(rule: ReorderRule, *, available: Decimal) -> dict:
-    """The purchase order a reorder alert suggests, as ReorderAlert fields.
+    """The purchase order a reorder alert suggests, as ReorderAlert fields: the one
+    definition, written on every alert ``check_reorder_point`` raises.
 
     Units: up to the par level when the rule has one, else the reorder quantity. Package:
     the rule's, else the product's largest package that is not a sample (and has a unit
