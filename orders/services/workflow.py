@@ -544,10 +544,12 @@ def fillable_packages(prescription: Prescription) -> list[Package]:
 
 def _fefo_lot(packages: list[Package], *, quantity: Decimal, until: date) -> StockLot | None:
     """The first-expiring usable lot holding the whole quantity, else the usable lot
-    holding the most (a partial fill takes as much as one bottle has)."""
-    lots = StockLot.objects.filter(package__in=packages).dispensable(usable_until=until)
-    whole = lots.filter(quantity_on_hand__gte=quantity).first_expiring_first().first()
-    return whole or lots.order_by("-quantity_on_hand", "expiry", "pk").first()
+    holding the most (a partial fill takes as much as one bottle has). Usable is
+    ``StockLotQuerySet.dispensable``, the rule ``dispense_from_lot`` checks too."""
+    lots = StockLot.objects.filter(package__in=packages)
+    whole = lots.dispensable(usable_until=until, quantity=quantity).first_expiring_first()
+    fullest = lots.dispensable(usable_until=until).order_by("-quantity_on_hand", "expiry", "pk")
+    return whole.first() or fullest.first()
 
 
 def suggest_lot(fill: Fill) -> StockLot | None:
