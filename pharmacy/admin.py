@@ -60,23 +60,10 @@ class PatientDataAdmin(ReadOnlyAdmin):
             )
         return response
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        obj = getattr(response, "context_data", {}).get("original")
-        if obj is not None:  # not a redirect for a record that does not exist
-            record_audit_event(
-                actor=request.user,
-                action=AuditEvent.Action.VIEW,
-                request=request,
-                obj=obj,
-                patient=self.patient_of(obj),
-                summary=f"Admin: {self.model._meta.verbose_name} {obj.pk}",
-            )
-        return response
-
-    def history_view(self, request, object_id, extra_context=None):
-        response = super().history_view(request, object_id, extra_context)
-        obj = getattr(response, "context_data", {}).get("object")
+    def _audit_record(self, request, response, *, shown: str, what: str = "") -> None:
+        """One audit row for a record's page; ``shown`` names the record in the page's
+        context (none on a redirect for a record that does not exist)."""
+        obj = getattr(response, "context_data", {}).get(shown)
         if obj is not None:
             record_audit_event(
                 actor=request.user,
@@ -84,8 +71,17 @@ class PatientDataAdmin(ReadOnlyAdmin):
                 request=request,
                 obj=obj,
                 patient=self.patient_of(obj),
-                summary=f"Admin: history of {self.model._meta.verbose_name} {obj.pk}",
+                summary=f"Admin: {what}{self.model._meta.verbose_name} {obj.pk}",
             )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        self._audit_record(request, response, shown="original")
+        return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        self._audit_record(request, response, shown="object", what="history of ")
         return response
 
 

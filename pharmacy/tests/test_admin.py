@@ -93,3 +93,14 @@ def test_the_admin_shows_prescribers_and_changes_none(admin_client):
     assert (changed.status_code, added.status_code) == (403, 403)
     prescriber.refresh_from_db()
     assert (prescriber.last_name, Prescriber.objects.count()) == ("Chen", 1)
+
+
+def test_a_patients_admin_history_is_audited_and_a_missing_one_is_not(admin_client):
+    patient = PatientFactory()
+
+    shown = admin_client.get(f"/admin/pharmacy/patient/{patient.pk}/history/")
+    missing = admin_client.get("/admin/pharmacy/patient/999999/change/")
+
+    assert (shown.status_code, missing.status_code) == (200, 302)
+    event = AuditEvent.objects.get()
+    assert (event.patient, event.summary) == (patient, f"Admin: history of patient {patient.pk}")
