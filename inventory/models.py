@@ -517,7 +517,7 @@ ADJUSTMENT_MOVEMENT_KINDS = {
 }
 
 # The moves a purchase order's status may make (inventory.services.receiving checks them).
-PURCHASE_ORDER_TRANSITIONS = {
+PURCHASE_ORDER_MOVES = {
     PurchaseOrder.Status.OPEN: {
         PurchaseOrder.Status.PARTIALLY_RECEIVED,
         PurchaseOrder.Status.RECEIVED,
@@ -718,7 +718,7 @@ class CycleCount(models.Model):
 
 
 # The moves a cycle count's status may make (inventory.services.counts checks them).
-CYCLE_COUNT_TRANSITIONS = {
+CYCLE_COUNT_MOVES = {
     CycleCount.Status.COUNTING: {CycleCount.Status.SUBMITTED, CycleCount.Status.CANCELLED},
     CycleCount.Status.SUBMITTED: {CycleCount.Status.APPROVED, CycleCount.Status.CANCELLED},
     CycleCount.Status.APPROVED: set(),
@@ -933,7 +933,7 @@ class ReorderAlert(models.Model):
 
 
 # The moves a reorder alert's status may make (inventory.services.reorder checks them).
-REORDER_ALERT_TRANSITIONS = {
+REORDER_ALERT_MOVES = {
     ReorderAlert.Status.OPEN: {ReorderAlert.Status.ACKNOWLEDGED, ReorderAlert.Status.CLOSED},
     ReorderAlert.Status.ACKNOWLEDGED: {ReorderAlert.Status.CLOSED},
     ReorderAlert.Status.CLOSED: set(),
@@ -942,7 +942,7 @@ REORDER_ALERT_TRANSITIONS = {
 # The moves a lot's status may make (inventory.services.lots checks them). A recall is
 # final: recalled units go back to the manufacturer or are destroyed, never dispensed.
 # An expired lot may still be recalled, so a recall trace finds it among the others.
-STOCK_LOT_TRANSITIONS = {
+STOCK_LOT_MOVES = {
     StockLot.Status.AVAILABLE: {
         StockLot.Status.QUARANTINED,
         StockLot.Status.RECALLED,

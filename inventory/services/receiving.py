@@ -24,7 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from inventory.models import (
-    PURCHASE_ORDER_TRANSITIONS,
+    PURCHASE_ORDER_MOVES,
     Package,
     PurchaseOrder,
     PurchaseOrderEvent,
@@ -300,14 +300,14 @@ def _line_errors(errors: list[dict]) -> ReceivingError:
 def transition_purchase_order(
     purchase_order: PurchaseOrder, to_status: str, *, by, note: str = ""
 ) -> PurchaseOrder:
-    """Move a purchase order to ``to_status`` if PURCHASE_ORDER_TRANSITIONS allows it, with
+    """Move a purchase order to ``to_status`` if PURCHASE_ORDER_MOVES allows it, with
     its event row. The caller holds the order's row lock (or this takes it).
 
     Raises StockError ``purchase_order_<status>`` when the move is not allowed.
     """
     with transaction.atomic():
         current = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
-        if to_status not in PURCHASE_ORDER_TRANSITIONS[current.status]:
+        if to_status not in PURCHASE_ORDER_MOVES[current.status]:
             raise StockError(
                 f"purchase_order_{current.status}",
                 f"{current} is {current.get_status_display().lower()}; it cannot become "

@@ -42,7 +42,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inventory.models import (
-    REORDER_ALERT_TRANSITIONS,
+    REORDER_ALERT_MOVES,
     Package,
     Product,
     ReorderAlert,
@@ -400,7 +400,7 @@ def reorder_alert_email(alert: ReorderAlert, recipients: list[str]) -> EmailMess
 def _move(alert: ReorderAlert, to: str) -> ReorderAlert:
     """Lock the alert and check the move; raises ReorderError ``alert_<status>``."""
     alert = ReorderAlert.objects.select_for_update().get(pk=alert.pk)
-    if to not in REORDER_ALERT_TRANSITIONS[alert.status]:
+    if to not in REORDER_ALERT_MOVES[alert.status]:
         raise ReorderError(
             f"alert_{alert.status}",
             f"Reorder alert {alert.pk} is {alert.get_status_display().lower()}; it cannot be "

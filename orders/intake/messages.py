@@ -44,7 +44,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
+
+from django.db.models.enums import TextChoices
 
 from inventory.ndc import InvalidNDCError, normalize_ndc_input
 from pharmacy.identifiers import is_valid_dea_number, is_valid_npi
@@ -54,9 +55,15 @@ from pharmacy.identifiers import is_valid_dea_number, is_valid_npi
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 
-class Channel(StrEnum):
-    NCPDP = "ncpdp"
-    FHIR = "fhir"
+class Channel(TextChoices):
+    """How a prescription reached the pharmacy: the one list, kept here so the parsers
+    stay free of models; ``orders.models.Prescription.channel`` takes its choices."""
+
+    NCPDP = "ncpdp", "e-Prescription (NCPDP SCRIPT)"
+    FHIR = "fhir", "e-Prescription (FHIR)"
+    PHONE = "phone", "Phone"
+    FAX = "fax", "Fax"
+    WRITTEN = "written", "Written (mailed in)"
 
 
 NCPDP_TRANSACTION_REJECTED = "900"
