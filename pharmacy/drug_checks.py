@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef
 from django.utils import timezone
 
-from inventory.models import Ingredient, PharmacologicClass, Product, ProductIngredient
+from inventory.models import PharmacologicClass, Product, ProductIngredient
 from pharmacy.dur import (
     SEVERITY_RANK,
     AllergyProfile,
@@ -42,7 +42,6 @@ from pharmacy.dur import (
     ingredient_key,
 )
 from pharmacy.models import Allergy, DrugInteraction, Patient
-from pharmacy.sql import prepared
 
 Source = DrugInteraction.Source
 
@@ -120,29 +119,22 @@ def cached_drug_profile(
 _CROSS_SENSITIVITY_KINDS = (PharmacologicClass.Kind.ESTABLISHED, PharmacologicClass.Kind.CHEMICAL)
 
 
-# Plain SQL: every prescription received for a patient on file reads their allergies, and
-# building and compiling the ORM query cost the web process more than running it. In the
-# order of ``Allergy.Meta.ordering``.
-_ALLERGIES_SQL = f"""
-SELECT allergy.allergen, allergy.ingredient_id, ingredient.normalized_name,
-       pharmacologic_class.name, pharmacologic_class.kind, allergy.severity, allergy.reaction
-FROM {Allergy._meta.db_table} allergy
-LEFT JOIN {Ingredient._meta.db_table} ingredient ON ingredient.id = allergy.ingredient_id
-LEFT JOIN {PharmacologicClass._meta.db_table} pharmacologic_class
-       ON pharmacologic_class.id = allergy.pharmacologic_class_id
-WHERE allergy.patient_id = %s
-ORDER BY allergy.allergen
-"""
-
-
 def allergy_profiles_for_patient(patient: Patient) -> tuple[AllergyProfile, ...] | None:
     """The patient's allergies as the checks see them, or ``None`` when the patient's
     allergies were never recorded (no allergy and "no known allergies" not ticked), which
     ``dur.check_allergies`` reports rather than taking for "no allergies". One query, two
     when an allergy is to an ingredient."""
-    with connection.cursor() as cursor:
-        cursor.execute(prepared("patient_allergies", _ALLERGIES_SQL), [patient.pk])
-        allergies = cursor.fetchall()
+    allergies = list(
+        Allergy.objects.filter(patient_id=patient.pk).values_list(
+            "allergen",
+            "ingredient_id",
+            "ingredient__normalized_name",
+            "pharmacologic_class__name",
+            "pharmacologic_class__kind",
+            "severity",
+            "reaction",
+        )
+    )
     if not allergies:
         return () if patient.no_known_allergies else None
     related = _classes_of_ingredients({row[1] for row in allergies if row[1]})
