@@ -37,6 +37,18 @@ class PrescriptionQuerySet(models.QuerySet):
     def in_intake_queue(self) -> "PrescriptionQuerySet":
         return self.filter(status=Prescription.Status.INTAKE).order_by("received_at", "pk")
 
+    def current_medications_besides(self, prescription: "Prescription") -> "PrescriptionQuerySet":
+        """The patient's other active prescriptions, oldest first: what the drug checks
+        compare a prescription against (``orders.services.intake.run_drug_checks``) and
+        what the PV1 page lists beside it. None while the patient is not matched."""
+        if prescription.patient_id is None:
+            return self.none()
+        return (
+            self.filter(patient_id=prescription.patient_id, status=Prescription.Status.ACTIVE)
+            .exclude(pk=prescription.pk)
+            .order_by("pk")
+        )
+
     def with_refills_used(self) -> "PrescriptionQuerySet":
         """Annotated with ``dispensings``: how many times each prescription was dispensed,
         the one definition of refills used (``Prescription.refills_remaining`` turns it

@@ -1139,13 +1139,8 @@ def _pv1_lines(prescription: Prescription, received) -> list[dict]:
 
 def _current_medications(prescription: Prescription) -> list[Prescription]:
     """The patient's other active prescriptions: what the drug checks compared against."""
-    if prescription.patient_id is None:
-        return []
     return list(
-        Prescription.objects.filter(
-            patient_id=prescription.patient_id, status=Prescription.Status.ACTIVE
-        )
-        .exclude(pk=prescription.pk)
+        Prescription.objects.current_medications_besides(prescription)
         .only("rx_number", "drug_description", "directions", "days_supply", "written_date")
         .order_by("drug_description")
     )

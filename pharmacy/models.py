@@ -7,8 +7,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import OuterRef, Q, Value
-from django.db.models.functions import Concat
+from django.db.models import F, Func, OuterRef, Q, Value
 
 from inventory.models import DEASchedule, Ingredient, PharmacologicClass
 from pharmacy import dur
@@ -54,21 +53,13 @@ class User(AbstractUser):
         this instance: ``role`` reads the first, ``pharmacy.permissions.StaffRoleBackend``
         the second (ModelBackend's ``_perm_cache``, which it would fill with two queries of
         its own)."""
-        row = (
-            User.objects.filter(pk=self.pk)
-            .order_by()
-            .values(**role_and_permission_subqueries("pk"))
-            .get()
-        )
-        self.keep_role_and_permissions(**row)
+        self.keep_role_and_permissions(**_users_role_and_permissions().get(pk=self.pk))
 
-    def keep_role_and_permissions(
-        self, *, role_names, group_permission_names, own_permission_names
-    ) -> None:
+    def keep_role_and_permissions(self, *, role_names, permission_names) -> None:
         """Keep the role and permissions read by ``role_and_permission_subqueries``."""
         names = set(role_names or ())
         self._role = next((role for role in Role.values if role in names), None)
-        self._role_permissions = {*(group_permission_names or ()), *(own_permission_names or ())}
+        self._role_permissions = set(permission_names or ())
 
     @property
     def role_label(self) -> str:
@@ -77,35 +68,46 @@ class User(AbstractUser):
 
 @cache
 def role_and_permission_subqueries(user: str) -> dict[str, ArraySubquery]:
-    """The one definition of what a staff member may do, as three array subqueries over
-    the user whose id is the field ``user`` of the enclosing query: ``role_names`` (their
-    groups' names), ``group_permission_names`` and ``own_permission_names``
-    ("app_label.codename" of the permissions through their groups, and given to them
-    directly).
+    """The one definition of what a staff member may do, as two array subqueries over the
+    user whose id is the field ``user`` of the enclosing query: ``role_names`` (their
+    groups' names) and ``permission_names`` ("app_label.codename", as ModelBackend names
+    them, of every permission they hold through a group or were given directly).
 
     Read by ``User.load_role_and_permissions`` (a signed-in user's request: one query)
     and by ``pharmacy.permissions.StaffTokenAuthentication`` (in the query that finds
-    an API token and its user); ``User.keep_role_and_permissions`` turns the three into
+    an API token and its user); ``User.keep_role_and_permissions`` turns the two into
     the role and the permission set that ``User.role``, ``IsStaffWithRole`` and
     ``StaffRoleBackend`` answer from. Built once per ``user`` field: every query that
-    uses them resolves a copy.
+    uses them resolves a copy of its own.
     """
     user_id = OuterRef(user)
-    # ModelBackend's "app_label.codename".
-    full_name = Concat(
-        "content_type__app_label", Value("."), "codename", output_field=models.CharField()
+    # PostgreSQL's CONCAT: both columns are NOT NULL, so Concat's NULL guards (a COALESCE
+    # around each part, costly to build on every API request) are not needed.
+    permission_name = Func(
+        F("content_type__app_label"),
+        Value("."),
+        F("codename"),
+        function="CONCAT",
+        output_field=models.CharField(),
     )
-
-    def names(permissions) -> ArraySubquery:
-        return ArraySubquery(permissions.order_by().values_list(full_name, flat=True))
-
     return {
         "role_names": ArraySubquery(
             Group.objects.filter(user=user_id).order_by().values_list("name", flat=True)
         ),
-        "group_permission_names": names(Permission.objects.filter(group__user=user_id)),
-        "own_permission_names": names(Permission.objects.filter(user=user_id)),
+        "permission_names": ArraySubquery(
+            Permission.objects.filter(Q(group__user=user_id) | Q(user=user_id))
+            .order_by()
+            .values_list(permission_name, flat=True)
+        ),
     }
+
+
+@cache
+def _users_role_and_permissions():
+    """Each user's role and permission names. Built once per process and filtered per
+    request (each filter is a copy): resolving the subqueries on every request cost more
+    than running the query."""
+    return User.objects.order_by().values(**role_and_permission_subqueries("pk"))
 
 
 class AuditEvent(models.Model):

@@ -8,6 +8,8 @@ and ``User.role`` would take three; for an API token in the query that finds the
 and its user (``StaffTokenAuthentication``).
 """
 
+from functools import cache
+
 from django.contrib.auth.backends import ModelBackend
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
@@ -26,21 +28,25 @@ class StaffTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
         model = self.get_model()
         try:
-            token = (
-                model.objects.select_related("user")
-                .annotate(**role_and_permission_subqueries("user_id"))
-                .get(key=key)
-            )
+            token = _tokens_with_role_and_permissions(model).get(key=key)
         except model.DoesNotExist:
             raise AuthenticationFailed(_("Invalid token.")) from None
         if not token.user.is_active:
             raise AuthenticationFailed(_("User inactive or deleted."))
         token.user.keep_role_and_permissions(
-            role_names=token.role_names,
-            group_permission_names=token.group_permission_names,
-            own_permission_names=token.own_permission_names,
+            role_names=token.role_names, permission_names=token.permission_names
         )
         return token.user, token
+
+
+@cache
+def _tokens_with_role_and_permissions(model):
+    """Tokens with their user, role and permissions. Built once per process and filtered
+    per request (each filter is a copy): resolving the subqueries on every request cost
+    more than running the query."""
+    return model.objects.select_related("user").annotate(
+        **role_and_permission_subqueries("user_id")
+    )
 
 
 class StaffRoleBackend(ModelBackend):

@@ -7,6 +7,7 @@ Every way a prescription comes in (NCPDP SCRIPT, FHIR, phone or fax entry) ends 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -222,13 +223,6 @@ def receive_prescription(
     prescriber DEA registration covering its schedule.
     """
     today = today or timezone.localdate()
-    if incoming.message_id:
-        # A cheap existence check first: the stored prescription (with its raw message) is
-        # loaded only for a duplicate.
-        if Prescription.objects.filter(message_id=incoming.message_id).exists():
-            return IntakeResult(
-                Prescription.objects.get(message_id=incoming.message_id), created=False
-            )
     try:
         with transaction.atomic():
             return IntakeResult(
@@ -244,10 +238,17 @@ def receive_prescription(
                 ),
                 created=True,
             )
-    except IntegrityError:
-        # Another request stored the same message between our check and our insert.
-        existing = Prescription.objects.filter(message_id=incoming.message_id).first()
-        if existing is None or not incoming.message_id:
+    except (IntegrityError, IntakeError):
+        # A message received before is refused by the unique message id (even a copy
+        # racing the first), or by a rule that changed since: either way the answer is
+        # the prescription stored then, and this attempt's writes are rolled back. No
+        # lookup before storing: nearly every message is new.
+        existing = (
+            Prescription.objects.filter(message_id=incoming.message_id).first()
+            if incoming.message_id
+            else None
+        )
+        if existing is None:
             raise
         return IntakeResult(existing, created=False)
 
@@ -479,36 +480,57 @@ def next_fill_number(prescription: Prescription) -> int:
 # --------------------------------------------------------------------------- drug checks
 
 
-def _current_medications(prescription: Prescription) -> list[dur.CurrentMedication]:
-    """The patient's other active prescriptions, with their latest fill."""
+@cache
+def _medication_rows():
+    """Prescriptions of a catalogue drug as the drug checks read them: the product as
+    ``cached_drug_profile`` sees it, the days supply and when it was last filled. Built
+    once per process and narrowed per patient (each filter is a copy): resolving its
+    subquery and joins on every prescription cost more than running it."""
     latest_fill = Fill.objects.filter(prescription=OuterRef("pk")).order_by("-created_at")
-    others = (
-        Prescription.objects.filter(
-            patient_id=prescription.patient_id,
-            status=Prescription.Status.ACTIVE,
-            product__isnull=False,
-        )
-        .exclude(pk=prescription.pk)
-        .select_related("product")
-        # What cached_drug_profile reads of the product.
-        .only(
-            "days_supply",
+    return (
+        Prescription.objects.filter(product__isnull=False)
+        .annotate(last_fill_at=Subquery(latest_fill.values("created_at")[:1]))
+        .values_list(
+            "product_id",
             "product__product_ndc",
             "product__proprietary_name",
             "product__proprietary_name_suffix",
             "product__nonproprietary_name",
             "product__dea_schedule",
+            "days_supply",
+            "last_fill_at",
         )
-        .annotate(last_fill_at=Subquery(latest_fill.values("created_at")[:1]))
-        .order_by("pk")
     )
+
+
+def _current_medications(prescription: Prescription) -> list[dur.CurrentMedication]:
+    """The patient's other active prescriptions of a catalogue drug, with their latest
+    fill, in one query."""
     return [
         dur.CurrentMedication(
-            profile=cached_drug_profile(other.product),
-            last_fill_date=timezone.localdate(other.last_fill_at) if other.last_fill_at else None,
-            days_supply=other.days_supply,
+            profile=cached_drug_profile(
+                Product(
+                    pk=product_id,
+                    product_ndc=product_ndc,
+                    proprietary_name=brand,
+                    proprietary_name_suffix=suffix,
+                    nonproprietary_name=generic,
+                    dea_schedule=schedule,
+                )
+            ),
+            last_fill_date=timezone.localdate(last_fill_at) if last_fill_at else None,
+            days_supply=days_supply,
         )
-        for other in others
+        for (
+            product_id,
+            product_ndc,
+            brand,
+            suffix,
+            generic,
+            schedule,
+            days_supply,
+            last_fill_at,
+        ) in _medication_rows().current_medications_besides(prescription)
     ]
 
 
