@@ -151,7 +151,21 @@ def _match_drug(incoming: IncomingPrescription) -> Product | None:
     """The catalogue product of the package the prescription names by NDC11."""
     if not incoming.drug.ndc:
         return None
-    package = Package.objects.by_ndc11(incoming.drug.ndc).select_related("product").first()
+    package = (
+        Package.objects.by_ndc11(incoming.drug.ndc)
+        .select_related("product")
+        # What intake reads of the product (the rest loads if ever used): its schedule,
+        # storage and name.
+        .only(
+            "product__product_ndc",
+            "product__proprietary_name",
+            "product__proprietary_name_suffix",
+            "product__nonproprietary_name",
+            "product__dea_schedule",
+            "product__storage",
+        )
+        .first()
+    )
     return package.product if package else None
 
 
