@@ -166,6 +166,15 @@ def _similar(a: str, b: str) -> bool:
     return SequenceMatcher(None, a.casefold(), b.casefold()).ratio() >= 0.8
 
 
+# What intake reads of a matched patient and prescriber (their other fields load if
+# anything ever asks): on the e-prescription path every message matches both.
+_MATCHED_PATIENT = ("first_name", "last_name", "date_of_birth", "no_known_allergies")
+_MATCHED_PRESCRIBER = (
+    "first_name", "last_name", "credentials", "npi", "dea_number", "dea_schedules",
+    "needs_review",
+)  # fmt: skip
+
+
 def match_or_create_patient(
     *,
     first_name: str,
@@ -189,7 +198,9 @@ def match_or_create_patient(
     if date_of_birth is None:
         return RecordMatch(None, uncertain=f"No date of birth was sent for {name}.")
     same_name = Q(first_name__iexact=first_name, last_name__iexact=last_name)
-    exact = list(Patient.objects.filter(same_name, date_of_birth=date_of_birth)[:2])
+    exact = list(
+        Patient.objects.filter(same_name, date_of_birth=date_of_birth).only(*_MATCHED_PATIENT)[:2]
+    )
     if len(exact) == 1:
         return RecordMatch(exact[0])
     if len(exact) > 1:
@@ -267,7 +278,7 @@ def match_or_create_prescriber(
     if not npi:
         return RecordMatch(None, uncertain=f"No NPI was sent for {first_name} {last_name}.")
     # NPIs are unique: one prescriber at most.
-    prescriber = Prescriber.objects.filter(npi=npi).first()
+    prescriber = Prescriber.objects.filter(npi=npi).only(*_MATCHED_PRESCRIBER).first()
     if prescriber is not None:
         if prescriber.last_name.casefold() != last_name.casefold():
             return RecordMatch(
