@@ -57,7 +57,9 @@ class PrescriptionQuerySet(models.QuerySet):
         replace: one dispensing, not two.
 
         Relied on by the refill request (``orders.services.intake.request_refill``), the
-        prescription, PV1 and refill pages, and the API's prescriptions.
+        prescription, PV1 and refill pages, and the API's prescriptions. The Rx label
+        (``orders.services.labels``) counts the dispensings up to its own fill in its
+        label query and turns them into refills left with the same method.
         """
         # A subquery, not a join with GROUP BY: the rows keep their order and may be
         # locked (SELECT ... FOR UPDATE refuses GROUP BY).
