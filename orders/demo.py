@@ -27,10 +27,11 @@ parsers as the API; phone, fax and mailed-in prescriptions go through
   (insurance), and a partial fill (no single bottle holds the 90-day supply and the
   prescriber allowed no substitution) whose remainder waits on hold, out of stock.
 
-A few things have no service yet and are written directly, marked as demo history:
-first fills that were filled and shipped before the demo began (their events and dates
-are back-dated), and the early refill (``request_refill`` refuses a refill that is too
-soon; here the pharmacy took the patient's call and leaves the decision to PV1).
+Two things bypass the usual service, marked as demo history: first fills that were
+filled and shipped before the demo began (their events and dates are back-dated), and the
+early refill (``request_refill`` refuses a refill that is too soon; here the pharmacy
+took the patient's call, made the fill with ``create_fill`` and leaves the decision to
+PV1).
 
 Every prescription is found again by its natural key (the e-Rx message id, or for phone,
 fax and mail the prescriber's order number on the channel); what follows a prescription
@@ -47,7 +48,6 @@ from io import TextIOBase
 from xml.sax.saxutils import escape
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from inventory.models import StockLot
@@ -72,7 +72,13 @@ from orders.models import (
     OverrideReason,
     Prescription,
 )
-from orders.services.intake import receive_prescription, request_refill, run_drug_checks
+from orders.services.intake import (
+    create_fill,
+    next_fill_number,
+    receive_prescription,
+    request_refill,
+    run_drug_checks,
+)
 from orders.services.workflow import (
     Override,
     approve_pv1,
@@ -653,21 +659,16 @@ def _ship_first_fill(prescription: Prescription, *, days_ago: int) -> Fill:
 def _early_refill(prescription: Prescription, last_fill: Fill, *, today: date) -> Fill:
     """A refill the patient asked for by phone before it is due (travelling): the pharmacy
     takes the request and the pharmacist decides at PV1 on the early-refill alert."""
-    fill = Fill.objects.create(
-        prescription=prescription,
+    fill = create_fill(
+        prescription,
+        by=_staff("technician"),
         order=Order.objects.create(patient=prescription.patient),
-        fill_number=(prescription.fills.aggregate(n=Max("fill_number"))["n"] or 0) + 1,
         status=Fill.Status.PV1,
+        reason="Early refill asked for by phone: patient travelling (demo)",
+        requested_via="refill_request",
         quantity=prescription.quantity,
         days_supply=prescription.days_supply,
-        requested_via="refill_request",
-    )
-    FillEvent.objects.create(
-        fill=fill,
-        from_status="",
-        to_status=Fill.Status.PV1,
-        reason="Early refill asked for by phone: patient travelling (demo)",
-        actor=_staff("technician"),
+        fill_number=next_fill_number(prescription),
     )
     run_drug_checks(prescription, fill, today=today, last_fill=last_fill)
     return fill

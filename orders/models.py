@@ -5,8 +5,8 @@ import secrets
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Func, Q, Value
-from django.db.models.functions import Cast
+from django.db.models import Func, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Coalesce
 
 from inventory.models import DEASchedule, Product
 from orders.intake.messages import Channel  # the one list of channels, model-free
@@ -28,16 +28,41 @@ class PrescriptionQuerySet(models.QuerySet):
     def in_intake_queue(self) -> "PrescriptionQuerySet":
         return self.filter(status=Prescription.Status.INTAKE).order_by("received_at", "pk")
 
-    def with_refills_used(self) -> "PrescriptionQuerySet":
-        return self.annotate(
-            # A partial fill's remainder and a reship's replacement share the fill number of
-            # the fill they complete or replace: one dispensing, not two.
-            dispensings=models.Count(
-                "fills__fill_number",
-                distinct=True,
-                filter=~Q(fills__status=Fill.Status.CANCELLED),
-            )
+    def current_medications_besides(self, prescription: "Prescription") -> "PrescriptionQuerySet":
+        """The patient's other active prescriptions, oldest first: what the drug checks
+        compare a prescription against (``orders.services.intake.run_drug_checks``) and
+        what the PV1 page lists beside it. None while the patient is not matched."""
+        if prescription.patient_id is None:
+            return self.none()
+        return (
+            self.filter(patient_id=prescription.patient_id, status=Prescription.Status.ACTIVE)
+            .exclude(pk=prescription.pk)
+            .order_by("pk")
         )
+
+    def with_refills_used(self) -> "PrescriptionQuerySet":
+        """Annotated with ``dispensings``: how many times each prescription was dispensed,
+        the one definition of refills used (``Prescription.refills_remaining`` turns it
+        into refills left). Cancelled fills do not count; a partial fill's remainder and
+        a reship's replacement share the fill number of the fill they complete or
+        replace: one dispensing, not two.
+
+        Relied on by the refill request (``orders.services.intake.request_refill``), the
+        prescription, PV1 and refill pages, and the API's prescriptions. The Rx label
+        (``orders.services.labels``) counts the dispensings up to its own fill in its
+        label query and turns them into refills left with the same method.
+        """
+        # A subquery, not a join with GROUP BY: the rows keep their order and may be
+        # locked (SELECT ... FOR UPDATE refuses GROUP BY).
+        dispensings = (
+            Fill.objects.filter(prescription=OuterRef("pk"))
+            .exclude(status=Fill.Status.CANCELLED)
+            .order_by()
+            .values("prescription")
+            .annotate(count=models.Count("fill_number", distinct=True))
+            .values("count")
+        )
+        return self.annotate(dispensings=Coalesce(Subquery(dispensings), 0))
 
 
 class Prescription(models.Model):
@@ -137,6 +162,23 @@ class Prescription(models.Model):
     @property
     def is_controlled(self) -> bool:
         return self.dea_schedule != DEASchedule.NONE
+
+    def refills_remaining(self, *, dispensings: int | None = None) -> int:
+        """Refills left: authorised minus the dispensings beyond the first, counted as
+        ``PrescriptionQuerySet.with_refills_used`` counts them: from its ``dispensings``
+        annotation when the prescription was read with it, else in one query. Given
+        ``dispensings``, the refills left after that many (an Rx label prints them as of
+        its own fill)."""
+        if dispensings is None:
+            dispensings = getattr(self, "dispensings", None)
+        if dispensings is None:
+            dispensings = (
+                Prescription.objects.filter(pk=self.pk)
+                .with_refills_used()
+                .values_list("dispensings", flat=True)
+                .get()
+            )
+        return max(self.refills_authorized - max(dispensings - 1, 0), 0)
 
 
 class Order(models.Model):

@@ -70,7 +70,6 @@ from orders.services.intake import (
     RefillRefused,
     blocking_intake_issues,
     receive_prescription,
-    refills_remaining,
     request_refill,
     resolve_intake,
 )
@@ -534,7 +533,7 @@ def prescription_detail(request, pk: int):
         "prescription": prescription,
         "fills": fills,
         "alerts": alerts,
-        "refills_remaining": refills_remaining(prescription),
+        "refills_remaining": prescription.refills_remaining(),
         "issues": [IntakeIssue(i).label for i in prescription.intake_issues],
         "original": _original(prescription),
         "quantity_text": _quantity_words(prescription.quantity, prescription.quantity_unit),
@@ -587,21 +586,13 @@ def refill_request(request):
         context = {"form": form, "refusal": refusal}
         return render(request, "orders/refill_request.html", context, status=refusal.status_code)
     prescription = fill.prescription
-    record_audit_event(
-        actor=request.user,
-        action=AuditEvent.Action.CREATE,
-        request=request,
-        obj=fill,
-        patient=prescription.patient,
-        summary=f"Refill of Rx {prescription.rx_number} requested by phone",
-    )
     context = {
         # A fresh form: the next caller's Rx number can be scanned straight away.
         "form": RefillRequestForm(),
         "fill": fill,
         "prescription": prescription,
         "alerts": list(DurAlert.objects.filter(fill=fill)),
-        "refills_remaining": refills_remaining(prescription),
+        "refills_remaining": prescription.refills_remaining(),
         "fill_status": Fill.Status(fill.status).label,
         "quantity_text": _quantity_words(fill.quantity, prescription.quantity_unit),
     }
@@ -1148,13 +1139,8 @@ def _pv1_lines(prescription: Prescription, received) -> list[dict]:
 
 def _current_medications(prescription: Prescription) -> list[Prescription]:
     """The patient's other active prescriptions: what the drug checks compared against."""
-    if prescription.patient_id is None:
-        return []
     return list(
-        Prescription.objects.filter(
-            patient_id=prescription.patient_id, status=Prescription.Status.ACTIVE
-        )
-        .exclude(pk=prescription.pk)
+        Prescription.objects.current_medications_besides(prescription)
         .only("rx_number", "drug_description", "directions", "days_supply", "written_date")
         .order_by("drug_description")
     )
@@ -1208,7 +1194,7 @@ def _pv1_page(request, fill: Fill, *, form=None, reject_form=None, error="", sta
         allergies=list(patient.allergies.all()) if patient else [],
         conditions=list(patient.conditions.all()) if patient else [],
         medications=_current_medications(prescription),
-        refills_remaining=refills_remaining(prescription),
+        refills_remaining=prescription.refills_remaining(),
     )
     _audit_fill_page(request, fill, "PV1")
     return render(request, "orders/pv1.html", context, status=status)

@@ -24,14 +24,15 @@ import csv
 import io
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
 from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef
 from django.utils import timezone
 
-from inventory.models import Ingredient, PharmacologicClass, Product, ProductIngredient
+from inventory.models import PharmacologicClass, Product, ProductIngredient
 from pharmacy.dur import (
     SEVERITY_RANK,
     AllergyProfile,
@@ -42,7 +43,6 @@ from pharmacy.dur import (
     ingredient_key,
 )
 from pharmacy.models import Allergy, DrugInteraction, Patient
-from pharmacy.sql import prepared
 
 Source = DrugInteraction.Source
 
@@ -73,8 +73,8 @@ PROFILE_RECHECK_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class _CachedComposition:
-    ingredients: tuple[str, ...]
-    classes: tuple[str, ...]
+    # A profile without name or schedule: its ingredient and class keys, normalised once.
+    keys: DrugProfile
     checked_at: float
 
 
@@ -93,26 +93,22 @@ def cached_drug_profile(
     cached = _cached_compositions.get(product.pk)
     if cached is None or now - cached.checked_at >= max_age:
         cached = _CachedComposition(
-            ingredients=tuple(
-                ProductIngredient.objects.filter(product_id=product.pk)
+            keys=DrugProfile.build(
+                "",
+                ingredients=ProductIngredient.objects.filter(product_id=product.pk)
                 .order_by()
-                .values_list("ingredient__normalized_name", flat=True)
-            ),
-            classes=tuple(
-                str(pharmacologic_class)
-                for pharmacologic_class in PharmacologicClass.objects.filter(
-                    products__pk=product.pk
-                ).order_by()
+                .values_list("ingredient__normalized_name", flat=True),
+                classes=[
+                    str(pharmacologic_class)
+                    for pharmacologic_class in PharmacologicClass.objects.filter(
+                        products__pk=product.pk
+                    ).order_by()
+                ],
             ),
             checked_at=now,
         )
         _cached_compositions[product.pk] = cached
-    return DrugProfile.build(
-        product.display_name,
-        ingredients=cached.ingredients,
-        classes=cached.classes,
-        dea_schedule=product.dea_schedule,
-    )
+    return replace(cached.keys, name=product.display_name, dea_schedule=product.dea_schedule or "")
 
 
 # Classes an allergy to one ingredient extends to (cross-sensitivity): what the ingredient
@@ -120,19 +116,20 @@ def cached_drug_profile(
 _CROSS_SENSITIVITY_KINDS = (PharmacologicClass.Kind.ESTABLISHED, PharmacologicClass.Kind.CHEMICAL)
 
 
-# Plain SQL: every prescription received for a patient on file reads their allergies, and
-# building and compiling the ORM query cost the web process more than running it. In the
-# order of ``Allergy.Meta.ordering``.
-_ALLERGIES_SQL = f"""
-SELECT allergy.allergen, allergy.ingredient_id, ingredient.normalized_name,
-       pharmacologic_class.name, pharmacologic_class.kind, allergy.severity, allergy.reaction
-FROM {Allergy._meta.db_table} allergy
-LEFT JOIN {Ingredient._meta.db_table} ingredient ON ingredient.id = allergy.ingredient_id
-LEFT JOIN {PharmacologicClass._meta.db_table} pharmacologic_class
-       ON pharmacologic_class.id = allergy.pharmacologic_class_id
-WHERE allergy.patient_id = %s
-ORDER BY allergy.allergen
-"""
+@cache
+def _allergy_rows():
+    """Every allergy as the checks read it, in ``Allergy.Meta.ordering``: built once per
+    process and filtered per patient (each filter is a copy), because resolving its
+    joins on every prescription cost more than running it."""
+    return Allergy.objects.values_list(
+        "allergen",
+        "ingredient_id",
+        "ingredient__normalized_name",
+        "pharmacologic_class__name",
+        "pharmacologic_class__kind",
+        "severity",
+        "reaction",
+    )
 
 
 def allergy_profiles_for_patient(patient: Patient) -> tuple[AllergyProfile, ...] | None:
@@ -140,9 +137,7 @@ def allergy_profiles_for_patient(patient: Patient) -> tuple[AllergyProfile, ...]
     allergies were never recorded (no allergy and "no known allergies" not ticked), which
     ``dur.check_allergies`` reports rather than taking for "no allergies". One query, two
     when an allergy is to an ingredient."""
-    with connection.cursor() as cursor:
-        cursor.execute(prepared("patient_allergies", _ALLERGIES_SQL), [patient.pk])
-        allergies = cursor.fetchall()
+    allergies = list(_allergy_rows().filter(patient_id=patient.pk))
     if not allergies:
         return () if patient.no_known_allergies else None
     related = _classes_of_ingredients({row[1] for row in allergies if row[1]})

@@ -1,15 +1,17 @@
 """The pharmacy's people (staff, patients, prescribers) and its audit trail."""
 
-from django.contrib.auth.models import AbstractUser
+from functools import cache
+
+from django.contrib.auth.models import AbstractUser, Group, Permission
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
-from django.db import connection, models
-from django.db.models import Q
+from django.db import models
+from django.db.models import F, Func, OuterRef, Q, Value
 
 from inventory.models import DEASchedule, Ingredient, PharmacologicClass
 from pharmacy import dur
 from pharmacy.identifiers import validate_dea_number, validate_npi
-from pharmacy.sql import prepared
 
 
 class Role(models.TextChoices):
@@ -47,55 +49,65 @@ class User(AbstractUser):
 
     def load_role_and_permissions(self) -> None:
         """Read the role and every permission ("app_label.codename", through the groups or
-        given directly) in one query, and keep both on this instance: ``role`` reads the
-        first, ``pharmacy.permissions.StaffRoleBackend`` the second (ModelBackend's
-        ``_perm_cache``, which it would fill with two queries of its own). Plain SQL: it
-        runs on every request, and compiling the ORM's union cost more than running it."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                prepared("staff_role_rows", role_and_permission_rows_sql("%s")), [self.pk, self.pk]
-            )
-            self.keep_role_and_permissions(cursor.fetchall())
+        given directly) in one query, ``role_and_permission_subqueries``, and keep both on
+        this instance: ``role`` reads the first, ``pharmacy.permissions.StaffRoleBackend``
+        the second (ModelBackend's ``_perm_cache``, which it would fill with two queries of
+        its own)."""
+        self.keep_role_and_permissions(**_users_role_and_permissions().get(pk=self.pk))
 
-    def keep_role_and_permissions(self, rows) -> None:
-        """Keep the role and permissions of rows of ``role_and_permission_rows_sql``."""
-        names: set[str] = set()
-        permissions: set[str] = set()
-        for group_name, app_label, codename in rows:
-            if group_name:
-                names.add(group_name)
-            if codename is not None:
-                permissions.add(f"{app_label}.{codename}")
+    def keep_role_and_permissions(self, *, role_names, permission_names) -> None:
+        """Keep the role and permissions read by ``role_and_permission_subqueries``."""
+        names = set(role_names or ())
         self._role = next((role for role in Role.values if role in names), None)
-        self._role_permissions = permissions
+        self._role_permissions = set(permission_names or ())
 
     @property
     def role_label(self) -> str:
         return Role(self.role).label if self.role else "No role"
 
 
-def role_and_permission_rows_sql(user: str) -> str:
-    """SQL of the rows (group name, app label, codename) of a user's groups with their
-    permissions (NULLs for a group without any), then ('', app label, codename) of the
-    permissions given to the user directly. ``user`` is the SQL of the user's id, which
-    appears twice (a placeholder, or a column of an enclosing query)."""
-    groups = User.groups.through._meta.db_table
-    direct = User.user_permissions.through._meta.db_table
-    return f"""
-    SELECT grp.name, content_type.app_label, permission.codename
-    FROM {groups} membership
-    JOIN auth_group grp ON grp.id = membership.group_id
-    LEFT JOIN auth_group_permissions granted ON granted.group_id = grp.id
-    LEFT JOIN auth_permission permission ON permission.id = granted.permission_id
-    LEFT JOIN django_content_type content_type ON content_type.id = permission.content_type_id
-    WHERE membership.user_id = {user}
-    UNION ALL
-    SELECT '', content_type.app_label, permission.codename
-    FROM {direct} given
-    JOIN auth_permission permission ON permission.id = given.permission_id
-    JOIN django_content_type content_type ON content_type.id = permission.content_type_id
-    WHERE given.user_id = {user}
+@cache
+def role_and_permission_subqueries(user: str) -> dict[str, ArraySubquery]:
+    """The one definition of what a staff member may do, as two array subqueries over the
+    user whose id is the field ``user`` of the enclosing query: ``role_names`` (their
+    groups' names) and ``permission_names`` ("app_label.codename", as ModelBackend names
+    them, of every permission they hold through a group or were given directly).
+
+    Read by ``User.load_role_and_permissions`` (a signed-in user's request: one query)
+    and by ``pharmacy.permissions.StaffTokenAuthentication`` (in the query that finds
+    an API token and its user); ``User.keep_role_and_permissions`` turns the two into
+    the role and the permission set that ``User.role``, ``IsStaffWithRole`` and
+    ``StaffRoleBackend`` answer from. Built once per ``user`` field: every query that
+    uses them resolves a copy of its own.
     """
+    user_id = OuterRef(user)
+    # PostgreSQL's CONCAT: both columns are NOT NULL, so Concat's NULL guards (a COALESCE
+    # around each part, costly to build on every API request) are not needed.
+    permission_name = Func(
+        F("content_type__app_label"),
+        Value("."),
+        F("codename"),
+        function="CONCAT",
+        output_field=models.CharField(),
+    )
+    return {
+        "role_names": ArraySubquery(
+            Group.objects.filter(user=user_id).order_by().values_list("name", flat=True)
+        ),
+        "permission_names": ArraySubquery(
+            Permission.objects.filter(Q(group__user=user_id) | Q(user=user_id))
+            .order_by()
+            .values_list(permission_name, flat=True)
+        ),
+    }
+
+
+@cache
+def _users_role_and_permissions():
+    """Each user's role and permission names. Built once per process and filtered per
+    request (each filter is a copy): resolving the subqueries on every request cost more
+    than running the query."""
+    return User.objects.order_by().values(**role_and_permission_subqueries("pk"))
 
 
 class AuditEvent(models.Model):

@@ -1,65 +1,52 @@
 """Who may do what: the API's permission class and the authentication backend that
 answers ``user.has_perm`` for pages and API alike.
 
-A role's permissions are its Group's (``pharmacy/roles.py``). Both read them through
-``User.load_role_and_permissions``: one query per request for the role and every
-permission, where Django's ModelBackend and ``User.role`` would take three. An API
-token's request reads them in the query that finds the token and its user
-(``StaffTokenAuthentication``).
+A role's permissions are its Group's (``pharmacy/roles.py``). Both read them as
+``pharmacy.models.role_and_permission_subqueries`` defines them: for a signed-in user in
+one query per request (``User.load_role_and_permissions``), where Django's ModelBackend
+and ``User.role`` would take three; for an API token in the query that finds the token
+and its user (``StaffTokenAuthentication``).
 """
 
 from functools import cache
 
 from django.contrib.auth.backends import ModelBackend
-from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
-from pharmacy.models import User, role_and_permission_rows_sql
-from pharmacy.sql import prepared
-
-
-@cache
-def _token_sql() -> str:
-    """The token of a key, its user (every column) and the user's role and permission
-    rows, one row per permission."""
-    columns = ", ".join(f'staff."{field.column}"' for field in User._meta.concrete_fields)
-    return f"""
-    SELECT token.created, {columns}, role.*
-    FROM {Token._meta.db_table} token
-    JOIN {User._meta.db_table} staff ON staff.id = token.user_id
-    LEFT JOIN LATERAL ({role_and_permission_rows_sql("staff.id")}) role ON true
-    WHERE token.key = %s
-    """
+from pharmacy.models import role_and_permission_subqueries
 
 
 class StaffTokenAuthentication(TokenAuthentication):
-    """DRF's token authentication (``Authorization: Token <key>``, the same errors), which
-    reads the token, its user and the user's role and permissions in one plain-SQL
-    query: e-prescribing networks send a request per prescription, and the ORM's two
-    queries were a third of a NewRx's CPU time."""
+    """DRF's token authentication (``Authorization: Token <key>``, the same model, lookup
+    and errors) that also reads the user's role and permissions in the query that finds
+    the token and its user, so the permission check that follows needs no query of its
+    own: e-prescribing networks send one request per prescription."""
 
     def authenticate_credentials(self, key):
-        with connection.cursor() as cursor:
-            cursor.execute(prepared("staff_token", _token_sql()), [key])
-            rows = cursor.fetchall()
-        if not rows:
-            raise AuthenticationFailed(_("Invalid token."))
-        fields = User._meta.concrete_fields
-        user = User.from_db(
-            DEFAULT_DB_ALIAS, [field.attname for field in fields], rows[0][1 : len(fields) + 1]
-        )
-        if not user.is_active:
+        model = self.get_model()
+        try:
+            token = _tokens_with_role_and_permissions(model).get(key=key)
+        except model.DoesNotExist:
+            raise AuthenticationFailed(_("Invalid token.")) from None
+        if not token.user.is_active:
             raise AuthenticationFailed(_("User inactive or deleted."))
-        user.keep_role_and_permissions(row[len(fields) + 1 :] for row in rows)
-        token = Token.from_db(
-            DEFAULT_DB_ALIAS, ["key", "user_id", "created"], [key, user.pk, rows[0][0]]
+        token.user.keep_role_and_permissions(
+            role_names=token.role_names, permission_names=token.permission_names
         )
-        token.user = user
-        return user, token
+        return token.user, token
+
+
+@cache
+def _tokens_with_role_and_permissions(model):
+    """Tokens with their user, role and permissions. Built once per process and filtered
+    per request (each filter is a copy): resolving the subqueries on every request cost
+    more than running the query."""
+    return model.objects.select_related("user").annotate(
+        **role_and_permission_subqueries("user_id")
+    )
 
 
 class StaffRoleBackend(ModelBackend):

@@ -12,7 +12,8 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, models, transaction
+from django.db import models, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -32,7 +33,6 @@ from pharmacy.models import (
     User,
 )
 from pharmacy.roles import ROLE_PERMISSIONS
-from pharmacy.sql import fetch_models, insert, prepared
 
 
 class StaffError(ValueError):
@@ -129,22 +129,20 @@ def record_audit_event(
     ``patient`` is the one patient whose data was shown or changed; ``patients`` the
     patients of a list or search result. Call it once per page or API read.
     """
-    return insert(
-        AuditEvent(
-            actor=actor if actor is not None and actor.is_authenticated else None,
-            actor_username=(actor.get_username() if actor and actor.is_authenticated else username)[
-                :150
-            ],
-            action=action,
-            object_type=obj._meta.label if obj is not None and hasattr(obj, "_meta") else "",
-            object_id=str(getattr(obj, "pk", "") or ""),
-            patient=patient,
-            patient_ids=sorted({p.pk for p in patients}),
-            summary=summary[:255],
-            path=(request.get_full_path()[:255] if request else ""),
-            ip_address=_client_ip(request),
-            user_agent=(request.META.get("HTTP_USER_AGENT", "")[:255] if request else ""),
-        )
+    return AuditEvent.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_username=(actor.get_username() if actor and actor.is_authenticated else username)[
+            :150
+        ],
+        action=action,
+        object_type=obj._meta.label if obj is not None and hasattr(obj, "_meta") else "",
+        object_id=str(getattr(obj, "pk", "") or ""),
+        patient=patient,
+        patient_ids=sorted({p.pk for p in patients}),
+        summary=summary[:255],
+        path=(request.get_full_path()[:255] if request else ""),
+        ip_address=_client_ip(request),
+        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:255] if request else ""),
     )
 
 
@@ -168,24 +166,13 @@ def _similar(a: str, b: str) -> bool:
     return SequenceMatcher(None, a.casefold(), b.casefold()).ratio() >= 0.8
 
 
-# The matching reads below are plain SQL: on the e-prescription intake path (every NewRx
-# matches a patient and a prescriber) building and compiling the ORM queries cost the web
-# process more than PostgreSQL spent running them (and they are prepared once per
-# connection: see pharmacy.sql). ``UPPER(...) = UPPER(%s)`` is what the ORM's ``__iexact``
-# runs on PostgreSQL.
-_PATIENT_EXACT_SQL = f"""
-SELECT * FROM {Patient._meta.db_table}
-WHERE UPPER(first_name) = UPPER(%s) AND UPPER(last_name) = UPPER(%s) AND date_of_birth = %s
-LIMIT 2
-"""
-# Who else could be meant: the same birth date (any name), or the same name (any birth
-# date), in the patients' usual order.
-_PATIENT_CANDIDATES_SQL = f"""
-SELECT id, first_name, last_name, date_of_birth FROM {Patient._meta.db_table}
-WHERE date_of_birth = %s OR (UPPER(first_name) = UPPER(%s) AND UPPER(last_name) = UPPER(%s))
-ORDER BY last_name, first_name, date_of_birth
-"""
-_PRESCRIBER_BY_NPI_SQL = f"SELECT * FROM {Prescriber._meta.db_table} WHERE npi = %s"
+# What intake reads of a matched patient and prescriber (their other fields load if
+# anything ever asks): on the e-prescription path every message matches both.
+_MATCHED_PATIENT = ("first_name", "last_name", "date_of_birth", "no_known_allergies")
+_MATCHED_PRESCRIBER = (
+    "first_name", "last_name", "credentials", "npi", "dea_number", "dea_schedules",
+    "needs_review",
+)  # fmt: skip
 
 
 def match_or_create_patient(
@@ -210,10 +197,9 @@ def match_or_create_patient(
     name = f"{first_name} {last_name}".strip()
     if date_of_birth is None:
         return RecordMatch(None, uncertain=f"No date of birth was sent for {name}.")
-    exact = fetch_models(
-        Patient,
-        prepared("patient_exact_match", _PATIENT_EXACT_SQL),
-        [first_name, last_name, date_of_birth],
+    same_name = Q(first_name__iexact=first_name, last_name__iexact=last_name)
+    exact = list(
+        Patient.objects.filter(same_name, date_of_birth=date_of_birth).only(*_MATCHED_PATIENT)[:2]
     )
     if len(exact) == 1:
         return RecordMatch(exact[0])
@@ -221,12 +207,13 @@ def match_or_create_patient(
         return RecordMatch(
             None, uncertain=f"Several patients are called {name}, born {date_of_birth}."
         )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            prepared("patient_candidates", _PATIENT_CANDIDATES_SQL),
-            [date_of_birth, first_name, last_name],
+    # Who else could be meant: the same birth date (any name), or the same name (any
+    # birth date).
+    candidates = list(
+        Patient.objects.filter(same_name | Q(date_of_birth=date_of_birth)).values_list(
+            "id", "first_name", "last_name", "date_of_birth"
         )
-        candidates = cursor.fetchall()
+    )
     # No exact match, so a candidate with another birth date is one with the same name.
     similar = [
         (pk, first, last)
@@ -249,28 +236,24 @@ def match_or_create_patient(
         return RecordMatch(
             None, uncertain=f"{name} born {date_of_birth} may be the patient {found}."
         )
-    patient = insert(
-        Patient(
-            first_name=first_name,
-            middle_name=middle_name,
-            last_name=last_name,
-            date_of_birth=date_of_birth,
-            sex=sex if sex in Patient.Sex.values else Patient.Sex.UNKNOWN,
-            phone=phone,
-            needs_review=True,
-        )
+    patient = Patient.objects.create(
+        first_name=first_name,
+        middle_name=middle_name,
+        last_name=last_name,
+        date_of_birth=date_of_birth,
+        sex=sex if sex in Patient.Sex.values else Patient.Sex.UNKNOWN,
+        phone=phone,
+        needs_review=True,
     )
     if address and address.get("line1") and address.get("city"):
-        insert(
-            PatientAddress(
-                patient=patient,
-                line1=address["line1"],
-                line2=address.get("line2", ""),
-                city=address["city"],
-                state=address.get("state", "")[:2],
-                postal_code=address.get("postal_code", "")[:10],
-                is_default_shipping=True,
-            )
+        PatientAddress.objects.create(
+            patient=patient,
+            line1=address["line1"],
+            line2=address.get("line2", ""),
+            city=address["city"],
+            state=address.get("state", "")[:2],
+            postal_code=address.get("postal_code", "")[:10],
+            is_default_shipping=True,
         )
     return RecordMatch(patient, created=True)
 
@@ -295,8 +278,7 @@ def match_or_create_prescriber(
     if not npi:
         return RecordMatch(None, uncertain=f"No NPI was sent for {first_name} {last_name}.")
     # NPIs are unique: one prescriber at most.
-    found = fetch_models(Prescriber, prepared("prescriber_by_npi", _PRESCRIBER_BY_NPI_SQL), [npi])
-    prescriber = found[0] if found else None
+    prescriber = Prescriber.objects.filter(npi=npi).only(*_MATCHED_PRESCRIBER).first()
     if prescriber is not None:
         if prescriber.last_name.casefold() != last_name.casefold():
             return RecordMatch(

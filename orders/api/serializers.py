@@ -48,9 +48,9 @@ class PrescriptionDrugSerializer(serializers.Serializer):
 class PrescriptionSerializer(serializers.ModelSerializer):
     """A prescription with its fills (ids) and drug-check alerts.
 
-    Read it with ``PRESCRIPTION_PREFETCH`` (orders.api.views): ``refills_remaining`` is
-    computed from the prefetched fills, with the formula of
-    ``orders.services.intake.refills_remaining``, so a list costs no query per row.
+    Read it with ``orders.api.views.prescriptions_for_api``: its fills and alerts are
+    prefetched and ``refills_remaining`` comes from the ``with_refills_used`` annotation,
+    so a list costs no query per row.
     """
 
     drug = PrescriptionDrugSerializer(source="*")
@@ -89,14 +89,7 @@ class PrescriptionSerializer(serializers.ModelSerializer):
         ]
 
     def get_refills_remaining(self, prescription: Prescription) -> int:
-        # The same count as orders.services.intake.refills_remaining (dispensings beyond the
-        # first, cancelled fills not counted, a partial fill's remainder sharing its
-        # number), over the prefetched fills.
-        used = len(
-            {fill.fill_number for fill in prescription.fills.all()
-             if fill.status != Fill.Status.CANCELLED}
-        )  # fmt: skip
-        return max(prescription.refills_authorized - max(used - 1, 0), 0)
+        return prescription.refills_remaining()
 
     @extend_schema_field(
         inline_serializer(

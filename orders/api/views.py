@@ -99,7 +99,11 @@ PRESCRIPTION_PREFETCH = (
 
 
 def prescriptions_for_api():
-    return Prescription.objects.select_related("product").prefetch_related(*PRESCRIPTION_PREFETCH)
+    return (
+        Prescription.objects.select_related("product")
+        .with_refills_used()
+        .prefetch_related(*PRESCRIPTION_PREFETCH)
+    )
 
 
 def _body_within_limit(request) -> bytes:

@@ -7,11 +7,12 @@ Every way a prescription comes in (NCPDP SCRIPT, FHIR, phone or fax entry) ends 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db import IntegrityError, transaction
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
 from inventory.models import DEASchedule, Package, Product, Storage
@@ -21,6 +22,8 @@ from orders.models import (
     DurAlert,
     Fill,
     FillEvent,
+    FillHold,
+    HoldReason,
     IntakeIssue,
     Order,
     Prescription,
@@ -44,7 +47,6 @@ from pharmacy.services import (
     record_audit_event,
     update_prescriber,
 )
-from pharmacy.sql import fetch_models, insert, prepared
 
 # A quantity above this is a typing error, not a prescription (10,000 tablets).
 MAX_QUANTITY = Decimal("10000")
@@ -145,29 +147,26 @@ def _check_prescription_rules(
     return unit, expires_on
 
 
-# The hot reads of intake below are plain SQL, prepared once per connection
-# (pharmacy.sql): for these one-row lookups, building and compiling the ORM query cost the
-# web process more than PostgreSQL spent running them, and planning them PostgreSQL more
-# than running them.
-# NDC11 is unique among packages, so one product at most and no ordering needed; the drug
-# checks read its ingredients and classes through ``cached_drug_profile``.
-_PRODUCT_BY_NDC11_SQL = f"""
-SELECT product.* FROM {Product._meta.db_table} product
-JOIN {Package._meta.db_table} package ON package.product_id = product.id
-WHERE package.ndc11 = %s
-LIMIT 1
-"""
-
-_MESSAGE_ID_TAKEN_SQL = f"SELECT 1 FROM {Prescription._meta.db_table} WHERE message_id = %s LIMIT 1"
-
-
 def _match_drug(incoming: IncomingPrescription) -> Product | None:
+    """The catalogue product of the package the prescription names by NDC11."""
     if not incoming.drug.ndc:
         return None
-    products = fetch_models(
-        Product, prepared("intake_product_by_ndc11", _PRODUCT_BY_NDC11_SQL), [incoming.drug.ndc]
+    package = (
+        Package.objects.by_ndc11(incoming.drug.ndc)
+        .select_related("product")
+        # What intake reads of the product (the rest loads if ever used): its schedule,
+        # storage and name.
+        .only(
+            "product__product_ndc",
+            "product__proprietary_name",
+            "product__proprietary_name_suffix",
+            "product__nonproprietary_name",
+            "product__dea_schedule",
+            "product__storage",
+        )
+        .first()
     )
-    return products[0] if products else None
+    return package.product if package else None
 
 
 def _address(incoming_address) -> dict:
@@ -238,18 +237,6 @@ def receive_prescription(
     prescriber DEA registration covering its schedule.
     """
     today = today or timezone.localdate()
-    if incoming.message_id:
-        # A cheap existence check first: the stored prescription (with its raw message) is
-        # loaded only for a duplicate.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                prepared("intake_message_id_taken", _MESSAGE_ID_TAKEN_SQL), [incoming.message_id]
-            )
-            taken = cursor.fetchone() is not None
-        if taken:
-            return IntakeResult(
-                Prescription.objects.get(message_id=incoming.message_id), created=False
-            )
     try:
         with transaction.atomic():
             return IntakeResult(
@@ -265,10 +252,17 @@ def receive_prescription(
                 ),
                 created=True,
             )
-    except IntegrityError:
-        # Another request stored the same message between our check and our insert.
-        existing = Prescription.objects.filter(message_id=incoming.message_id).first()
-        if existing is None or not incoming.message_id:
+    except (IntegrityError, IntakeError):
+        # A message received before is refused by the unique message id (even a copy
+        # racing the first), or by a rule that changed since: either way the answer is
+        # the prescription stored then, and this attempt's writes are rolled back. No
+        # lookup before storing: nearly every message is new.
+        existing = (
+            Prescription.objects.filter(message_id=incoming.message_id).first()
+            if incoming.message_id
+            else None
+        )
+        if existing is None:
             raise
         return IntakeResult(existing, created=False)
 
@@ -358,7 +352,7 @@ def _store_prescription(
     # an unknown drug or an unverified DEA registration is not.
     blocking = [i for i in issues if i not in (IntakeIssue.NEW_PATIENT, IntakeIssue.NEW_PRESCRIBER)]
     # The Rx number is the database default (the next of its sequence), read back on insert.
-    prescription = Prescription(
+    prescription = Prescription.objects.create(
         status=Prescription.Status.INTAKE if blocking else Prescription.Status.ACTIVE,
         channel=channel,
         message_id=incoming.message_id or None,
@@ -384,15 +378,19 @@ def _store_prescription(
         note="\n".join(filter(None, [incoming.note, *notes])),
         received_by=by,
     )
-    insert(prescription)
     if original_document is not None:
         prescription.original_document.save(original_document.name, original_document, save=True)
-    fill = _create_fill(
+    fill = create_fill(
         prescription,
         by=by,
+        # An order is a patient's package: a fill whose patient is not matched yet gets
+        # its order when a technician resolves the match.
+        order=Order.objects.create(patient=patient) if patient is not None else None,
         status=Fill.Status.INTAKE if blocking else Fill.Status.PV1,
         reason=f"Received by {Channel(channel).label}",
         requested_via="new_prescription",
+        quantity=prescription.quantity,
+        days_supply=prescription.days_supply,
     )
     if patient is not None and product is not None:
         run_drug_checks(prescription, fill, today=today, patient_is_new=patient_match.created)
@@ -407,68 +405,146 @@ def _store_prescription(
     return prescription
 
 
-def _create_fill(
+def create_fill(
     prescription: Prescription,
     *,
     by: User | None,
+    order: Order | None,
     status: str,
     reason: str,
     requested_via: str,
+    quantity: Decimal,
+    days_supply: int | None,
     fill_number: int = 0,
+    partial_of: Fill | None = None,
+    replacement_of: Fill | None = None,
+    reason_code: str = "",
+    held_from_status: str = "",
+    priority: int = Fill.Priority.NORMAL,
+    promised_on: date | None = None,
 ) -> Fill:
-    # An order is a patient's package: a fill whose patient is not matched yet gets its
-    # order when a technician resolves the match.
-    order = insert(Order(patient=prescription.patient)) if prescription.patient else None
-    fill = Fill(
+    """Create a fill of the prescription, in ``order``, at ``status``, with the FillEvent
+    that starts its history (from nothing to ``status``, ``reason``, ``reason_code``).
+    Every fill is made here: a new prescription's first fill, a refill, the remainder of
+    a partial fill (``partial_of``) and a reship's replacement (``replacement_of``); from
+    then on its status moves only through ``orders.services.workflow``.
+
+    A remainder or a replacement completes or replaces one dispensing: it takes that
+    fill's number, cold-chain flag and PV1 (the pharmacist verified the prescription
+    for the whole quantity). A fill that starts on hold (``held_from_status``, the step a
+    release sends it to) gets its open FillHold, with ``reason_code`` (a HoldReason) and
+    ``reason`` as its note, placed by ``by``. Writes in the caller's transaction.
+
+    Raises ValueError for a programming error: a hold without a hold reason, the step to
+    return to or the person placing it.
+    """
+    original = partial_of or replacement_of
+    if original is not None:
+        fill_number = original.fill_number
+        is_cold_chain = original.is_cold_chain
+    else:
+        is_cold_chain = (
+            prescription.product is not None
+            and prescription.product.storage == Storage.REFRIGERATED
+        )
+    on_hold = status == Fill.Status.ON_HOLD
+    if on_hold and not (held_from_status and reason_code in HoldReason.values and by):
+        raise ValueError("A fill made on hold needs the step it is held at, a hold reason and by.")
+    fill = Fill.objects.create(
         prescription=prescription,
         order=order,
         fill_number=fill_number,
-        is_cold_chain=prescription.product is not None
-        and prescription.product.storage == Storage.REFRIGERATED,
+        partial_of=partial_of,
+        replacement_of=replacement_of,
         status=status,
-        quantity=prescription.quantity,
-        days_supply=prescription.days_supply,
+        held_from_status=held_from_status if on_hold else "",
+        quantity=quantity,
+        days_supply=days_supply,
         requested_via=requested_via,
+        priority=priority,
+        promised_on=promised_on,
+        is_cold_chain=is_cold_chain,
+        pv1_by_id=original.pv1_by_id if original else None,
+        pv1_at=original.pv1_at if original else None,
     )
-    insert(fill)
-    insert(FillEvent(fill=fill, from_status="", to_status=status, reason=reason, actor=by))
+    FillEvent.objects.create(
+        fill=fill,
+        from_status="",
+        to_status=status,
+        reason=reason[:255],
+        reason_code=reason_code,
+        actor=by,
+    )
+    if on_hold:
+        FillHold.objects.create(
+            fill=fill,
+            reason_code=reason_code,
+            note=reason,
+            from_status=held_from_status,
+            placed_by=by,
+        )
     return fill
+
+
+def next_fill_number(prescription: Prescription) -> int:
+    """The number of the prescription's next refill (its fills are numbered from 0)."""
+    return (prescription.fills.aggregate(n=Max("fill_number"))["n"] or 0) + 1
 
 
 # --------------------------------------------------------------------------- drug checks
 
 
-# Plain SQL for the reason given above ``_match_drug``: the product of each of the
-# patient's other active prescriptions (what ``cached_drug_profile`` reads of it), with the
-# prescription's days supply and the time of its latest fill.
-_CURRENT_MEDICATIONS_SQL = f"""
-SELECT product.id, product.product_ndc, product.proprietary_name,
-       product.proprietary_name_suffix, product.nonproprietary_name, product.dea_schedule,
-       rx.days_supply AS rx_days_supply,
-       (SELECT fill.created_at FROM {Fill._meta.db_table} fill
-        WHERE fill.prescription_id = rx.id ORDER BY fill.created_at DESC LIMIT 1) AS last_fill_at
-FROM {Prescription._meta.db_table} rx
-JOIN {Product._meta.db_table} product ON product.id = rx.product_id
-WHERE rx.patient_id = %s AND rx.status = %s AND rx.id <> %s
-"""
+@cache
+def _medication_rows():
+    """Prescriptions of a catalogue drug as the drug checks read them: the product as
+    ``cached_drug_profile`` sees it, the days supply and when it was last filled. Built
+    once per process and narrowed per patient (each filter is a copy): resolving its
+    subquery and joins on every prescription cost more than running it."""
+    latest_fill = Fill.objects.filter(prescription=OuterRef("pk")).order_by("-created_at")
+    return (
+        Prescription.objects.filter(product__isnull=False)
+        .annotate(last_fill_at=Subquery(latest_fill.values("created_at")[:1]))
+        .values_list(
+            "product_id",
+            "product__product_ndc",
+            "product__proprietary_name",
+            "product__proprietary_name_suffix",
+            "product__nonproprietary_name",
+            "product__dea_schedule",
+            "days_supply",
+            "last_fill_at",
+        )
+    )
 
 
 def _current_medications(prescription: Prescription) -> list[dur.CurrentMedication]:
-    """The patient's other active prescriptions, with their latest fill."""
-    products = fetch_models(
-        Product,
-        prepared("intake_current_medications", _CURRENT_MEDICATIONS_SQL),
-        [prescription.patient_id, Prescription.Status.ACTIVE, prescription.pk],
-    )
+    """The patient's other active prescriptions of a catalogue drug, with their latest
+    fill, in one query."""
     return [
         dur.CurrentMedication(
-            profile=cached_drug_profile(product),
-            last_fill_date=(
-                timezone.localdate(product.last_fill_at) if product.last_fill_at else None
+            profile=cached_drug_profile(
+                Product(
+                    pk=product_id,
+                    product_ndc=product_ndc,
+                    proprietary_name=brand,
+                    proprietary_name_suffix=suffix,
+                    nonproprietary_name=generic,
+                    dea_schedule=schedule,
+                )
             ),
-            days_supply=product.rx_days_supply,
+            last_fill_date=timezone.localdate(last_fill_at) if last_fill_at else None,
+            days_supply=days_supply,
         )
-        for product in products
+        for (
+            product_id,
+            product_ndc,
+            brand,
+            suffix,
+            generic,
+            schedule,
+            days_supply,
+            last_fill_at,
+        ) in _medication_rows().current_medications_besides(prescription)
     ]
 
 
@@ -536,27 +612,16 @@ class RefillRefused(Exception):
         self.status_code = status_code
 
 
-def refills_remaining(prescription: Prescription) -> int:
-    """Refills left: authorised minus dispensings beyond the first (cancelled ones don't
-    count; a partial fill and its remainder, or a reshipped fill and its replacement, are
-    one dispensing: they share a fill number)."""
-    used = (
-        prescription.fills.exclude(status=Fill.Status.CANCELLED)
-        .values("fill_number")
-        .distinct()
-        .count()
-    )
-    return max(prescription.refills_authorized - max(used - 1, 0), 0)
-
-
 def request_refill(
     rx_number: str, *, date_of_birth: date, by: User | None, today: date | None = None
 ) -> Fill:
     """A patient's refill request: a new fill waiting for PV1, or RefillRefused with the reason.
 
-    Locks the prescription row so two simultaneous requests cannot both take the last
-    refill. The patient's date of birth must match; a mismatch answers "not found" so
-    the endpoint does not confirm that an Rx number exists.
+    The refill page, the API and any command call this. Locks the prescription row so
+    two simultaneous requests cannot both take the last refill. The patient's date of
+    birth must match; a mismatch answers "not found" so the endpoint does not confirm
+    that an Rx number exists. The new fill (in a new order of the patient) runs the drug
+    checks, and one audit row records who asked for whose refill.
     """
     today = today or timezone.localdate()
     with transaction.atomic():
@@ -599,7 +664,9 @@ def request_refill(
             raise RefillRefused(
                 "already_in_progress", f"A fill of Rx {rx_number} is already being prepared."
             )
-        if refills_remaining(prescription) <= 0:
+        # Counted by a statement of its own, after the lock: a count in the locking
+        # statement is read before it waits, so it could miss a refill just committed.
+        if prescription.refills_remaining() <= 0:
             raise RefillRefused(
                 "no_refills_left",
                 f"Rx {rx_number} has no refills left; the pharmacy can ask the "
@@ -620,15 +687,25 @@ def request_refill(
                     f"Rx {rx_number} can be refilled from {due} ({percent} % of the "
                     f"last fill's {days}-day supply).",
                 )
-        fill = _create_fill(
+        fill = create_fill(
             prescription,
             by=by,
+            order=Order.objects.create(patient=prescription.patient),
             status=Fill.Status.PV1,
             reason="Refill requested",
             requested_via="refill_request",
-            fill_number=(prescription.fills.aggregate(n=Max("fill_number"))["n"] or 0) + 1,
+            quantity=prescription.quantity,
+            days_supply=prescription.days_supply,
+            fill_number=next_fill_number(prescription),
         )
         run_drug_checks(prescription, fill, today=today, last_fill=last)
+        record_audit_event(
+            actor=by,
+            action=AuditEvent.Action.CREATE,
+            obj=fill,
+            patient=prescription.patient,
+            summary=f"Refill of Rx {prescription.rx_number} requested",
+        )
         return fill
 
 
@@ -647,8 +724,14 @@ def cancel_prescription_for_prescriber(cancel: IncomingCancel, *, by: User | Non
 
     Found by the prescriber's order number (and the prescriber's NPI), or by the original
     NewRx message id. Denied, with the reason, when nothing matches or a fill already
-    passed the fill step (it is in the pharmacist's hands or shipped).
+    passed the fill step (it is in the pharmacist's hands or shipped, or on hold after
+    the fill step). Locks the prescription and its fills; each fill is cancelled through
+    the workflow (``cancel_locked_fill``: its open hold closed, its FillEvent written)
+    and one audit row records the cancellation.
     """
+    # The workflow imports this module (drug checks, fill creation): read it at call time.
+    from orders.services.workflow import cancel_locked_fill
+
     with transaction.atomic():
         candidates = Prescription.objects.select_for_update(of=("self",))
         prescription = None
@@ -667,30 +750,21 @@ def cancel_prescription_for_prescriber(cancel: IncomingCancel, *, by: User | Non
             )
         if prescription.status == Prescription.Status.CANCELLED:
             return CancelOutcome(True, "The prescription was already cancelled.", prescription)
-        not_yet_filled = {
-            Fill.Status.INTAKE,
-            Fill.Status.PV1,
-            Fill.Status.FILL,
-            Fill.Status.ON_HOLD,
-            Fill.Status.CANCELLED,
-        }
+        not_yet_filled = {Fill.Status.INTAKE, Fill.Status.PV1, Fill.Status.FILL}
         fills = list(prescription.fills.select_for_update())
-        if any(fill.status not in not_yet_filled for fill in fills):
-            return CancelOutcome(
-                False, "The prescription was already filled; contact the pharmacy.", prescription
-            )
+        for fill in fills:
+            step = fill.held_from_status if fill.status == Fill.Status.ON_HOLD else fill.status
+            if fill.status != Fill.Status.CANCELLED and step not in not_yet_filled:
+                return CancelOutcome(
+                    False,
+                    "The prescription was already filled; contact the pharmacy.",
+                    prescription,
+                )
         for fill in fills:
             if fill.status != Fill.Status.CANCELLED:
-                FillEvent.objects.create(
-                    fill=fill,
-                    from_status=fill.status,
-                    to_status=Fill.Status.CANCELLED,
-                    reason=f"CancelRx from prescriber: {cancel.reason}"[:255],
-                    actor=by,
+                cancel_locked_fill(
+                    fill, by=by, reason=f"CancelRx from prescriber: {cancel.reason}"[:255]
                 )
-                fill.status = Fill.Status.CANCELLED
-                fill.status_changed_at = timezone.now()
-                fill.save(update_fields=["status", "status_changed_at"])
         prescription.status = Prescription.Status.CANCELLED
         prescription.save(update_fields=["status", "updated_at"])
         record_audit_event(

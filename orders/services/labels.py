@@ -163,13 +163,6 @@ def _strength(strengths) -> str:
     return " / ".join(parts)
 
 
-def _refills_remaining_after(prescription, dispensings: int) -> int:
-    """Refills left once this fill is dispensed: ``intake.refills_remaining`` as of this
-    fill (``dispensings``: the prescription's dispensings up to its number), so a later
-    refill request does not change the label of a vial already made."""
-    return max(prescription.refills_authorized - max(dispensings - 1, 0), 0)
-
-
 def _strictest_schedule(*schedules: str) -> str:
     named = [schedule for schedule in schedules if schedule]
     return min(named, key=SCHEDULE_ORDER.index) if named else DEASchedule.NONE
@@ -388,7 +381,8 @@ def _label_data(row: _LabelRow) -> dict:
         "quantity": _number(quantity),
         "quantity_unit": _quantity_unit(prescription.quantity_unit, quantity),
         "prescriber": str(prescription.prescriber) if prescription.prescriber else "",
-        "refills_remaining": _refills_remaining_after(prescription, row.dispensings),
+        # As of this fill: a later refill request does not change a vial already made.
+        "refills_remaining": prescription.refills_remaining(dispensings=row.dispensings),
         "discard_after": discard_after(day, fill.expiry).isoformat(),
         "ndc": ndc,
         "manufacturer": product.labeler_name if product else "",

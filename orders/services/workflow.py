@@ -62,7 +62,7 @@ from orders.models import (
     OverrideReason,
     Prescription,
 )
-from orders.services.intake import blocking_intake_issues, run_drug_checks
+from orders.services.intake import blocking_intake_issues, create_fill, run_drug_checks
 from orders.services.labels import queue_rx_label
 from pharmacy.models import Role, User
 
@@ -347,16 +347,35 @@ def transition_fill(
                 f"Moving a fill from {_step(fill.status)} to {_step(to)} is a step with its "
                 f"own checks: use {service}.",
             )
-        update_fields: list[str] = []
         if to == S.CANCELLED:
-            reason = _required_text(reason, "reason")
-            update_fields += _undo_dispensing(fill, by=by, reason=f"Fill cancelled: {reason}")[0]
-            update_fields += _close_open_hold(fill, by=by, note=f"Cancelled: {reason}")
+            return cancel_locked_fill(
+                fill, by=by, reason=_required_text(reason, "reason"), reason_code=reason_code
+            )
+        update_fields: list[str] = []
         if fill.status == S.INTAKE and to == S.PV1:
             update_fields += _prepare_for_pv1(fill)
         return _move(
             fill, to=to, by=by, reason=reason, reason_code=reason_code, update_fields=update_fields
         )
+
+
+def cancel_locked_fill(fill: Fill, *, by: User | None, reason: str, reason_code: str = "") -> Fill:
+    """Cancel a fill whose row the caller locked, in the caller's transaction: dispensed
+    units go back to their lot, an open hold is closed, and the move writes its
+    FillEvent. Who may cancel is the caller's check: ``transition_fill`` checks a
+    person's role and claim; a prescriber's CancelRx
+    (``orders.services.intake.cancel_prescription_for_prescriber``) has rules of its own
+    and may come with no person (``by`` None)."""
+    update_fields = _undo_dispensing(fill, by=by, reason=f"Fill cancelled: {reason}")[0]
+    update_fields += _close_open_hold(fill, by=by, note=f"Cancelled: {reason}")
+    return _move(
+        fill,
+        to=S.CANCELLED,
+        by=by,
+        reason=reason,
+        reason_code=reason_code,
+        update_fields=update_fields,
+    )
 
 
 def _prepare_for_pv1(fill: Fill) -> list[str]:
@@ -936,41 +955,23 @@ def _split_remainder(fill: Fill, *, filled: Decimal, by: User) -> Fill:
     rest = total - filled
     days = fill.days_supply
     filled_days = max(1, int(days * filled / total)) if days else None
-    remainder = Fill.objects.create(
-        prescription=fill.prescription,
+    remainder = create_fill(
+        fill.prescription,
+        by=by,
         order=Order.objects.create(patient_id=fill.order.patient_id) if fill.order else None,
-        fill_number=fill.fill_number,
         partial_of=fill,
         status=S.ON_HOLD,
         held_from_status=S.FILL,
+        reason_code=HoldReason.OUT_OF_STOCK,
+        reason=(
+            f"Remainder of fill {fill.pk}: {filled.normalize():f} of {total.normalize():f} "
+            f"filled, {rest.normalize():f} short"
+        ),
+        requested_via="partial_fill",
         quantity=rest,
         days_supply=max(1, days - filled_days) if days else None,
-        requested_via="partial_fill",
         priority=fill.priority,
         promised_on=fill.promised_on,
-        is_cold_chain=fill.is_cold_chain,
-        # PV1 verified the prescription for the whole quantity.
-        pv1_by=fill.pv1_by,
-        pv1_at=fill.pv1_at,
-    )
-    note = (
-        f"Remainder of fill {fill.pk}: {filled.normalize():f} of {total.normalize():f} "
-        f"filled, {rest.normalize():f} short"
-    )
-    FillEvent.objects.create(
-        fill=remainder,
-        from_status="",
-        to_status=S.ON_HOLD,
-        reason_code=HoldReason.OUT_OF_STOCK,
-        reason=note,
-        actor=by,
-    )
-    FillHold.objects.create(
-        fill=remainder,
-        reason_code=HoldReason.OUT_OF_STOCK,
-        note=note,
-        from_status=S.FILL,
-        placed_by=by,
     )
     fill.quantity = filled
     fill.days_supply = filled_days

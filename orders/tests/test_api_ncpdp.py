@@ -199,6 +199,24 @@ def test_the_same_message_twice_is_stored_once(api_technician, catalogue, ana, p
     assert Prescription.objects.filter(message_id="MSG-DUP").count() == 1
 
 
+def test_a_message_received_before_is_answered_even_if_a_rule_now_refuses_it(
+    api_technician, catalogue, ana, prescriber
+):
+    first = send(api_technician, message_id="MSG-DUP", ndc=OXYCODONE_NDC, refills="0")
+    after_first = counts()
+    rx_number = stored("MSG-DUP").rx_number
+    # Since then the prescriber's registration was found not to cover Schedule II.
+    Prescriber.objects.filter(pk=prescriber.pk).update(dea_schedules=["CIII", "CIV", "CV"])
+
+    second = send(api_technician, message_id="MSG-DUP", ndc=OXYCODONE_NDC, refills="0")
+
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert f"Already received as Rx {rx_number}" in script(second).findtext(
+        "s:Body/s:Status/s:Description", namespaces=NS
+    )
+    assert counts() == after_first
+
+
 def test_a_brand_new_patient_is_created_for_review_and_the_rx_goes_to_pv1(
     api_technician, catalogue, prescriber
 ):

@@ -7,7 +7,6 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Fill, Prescription
-from orders.services.intake import refills_remaining
 from orders.tests.erx_samples import new_rx
 from pharmacy.models import AuditEvent
 from pharmacy.tests.factories import PatientFactory
@@ -123,7 +122,7 @@ def test_refills_remaining_is_the_services_count(
 
     shown = api_technician.get(f"{URL}{prescription.pk}/").json()
 
-    assert shown["refills_remaining"] == remaining == refills_remaining(prescription)
+    assert shown["refills_remaining"] == remaining == prescription.refills_remaining()
     assert len(shown["fills"]) == len(statuses)
 
 

@@ -1,12 +1,13 @@
 """POST /api/v1/refill-requests/ as the patient portal or phone system calls it."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
 
 from inventory.tests.factories import PackageFactory, ProductFactory, ProductIngredientFactory
 from orders.models import DurAlert, Fill, FillEvent, Order, Prescription
+from orders.services.intake import request_refill
 from orders.tests.erx_samples import VALID_DEA, VALID_NPI, new_rx
 from pharmacy.models import AuditEvent
 from pharmacy.tests.factories import PatientFactory, PrescriberFactory
@@ -79,6 +80,44 @@ def test_a_refill_due_is_a_new_fill_waiting_for_pv1(api_technician, technician, 
     detail = api_technician.get(f"/api/v1/prescriptions/{prescription.pk}/").json()
     assert detail["refills_remaining"] == 2
     assert fill.pk in detail["fills"]
+
+
+def refill_audit_rows() -> list[tuple]:
+    return list(
+        AuditEvent.objects.filter(object_type="orders.Fill").values_list(
+            "action", "actor_id", "patient_id", "object_id", "summary"
+        )
+    )
+
+
+def test_a_refill_request_writes_one_audit_row(api_technician, technician, prescription):
+    response = ask(api_technician, prescription.rx_number)
+
+    fill_id = response.json()["fill"]["id"]
+    assert refill_audit_rows() == [
+        (
+            AuditEvent.Action.CREATE,
+            technician.pk,
+            prescription.patient_id,
+            str(fill_id),
+            f"Refill of Rx {prescription.rx_number} requested",
+        )
+    ]
+
+
+def test_a_refill_requested_by_a_command_writes_the_same_audit_row(prescription):
+    # What a management command or a task calls: the service, with no person behind it.
+    fill = request_refill(prescription.rx_number, date_of_birth=date.fromisoformat(BORN), by=None)
+
+    assert refill_audit_rows() == [
+        (
+            AuditEvent.Action.CREATE,
+            None,
+            prescription.patient_id,
+            str(fill.pk),
+            f"Refill of Rx {prescription.rx_number} requested",
+        )
+    ]
 
 
 def test_the_rx_number_may_come_with_spaces(api_technician, prescription):

@@ -75,11 +75,12 @@ def test_a_refill_due_is_made_and_shown_with_its_alerts(
     # the form is empty again, ready for the next caller
     assert 'placeholder="Type or scan the vial label" value=""' in html
     event = AuditEvent.objects.get()
-    assert (event.action, event.actor, event.patient, event.object_id) == (
+    assert (event.action, event.actor, event.patient, event.object_id, event.summary) == (
         AuditEvent.Action.CREATE,
         technician,
         prescription.patient,
         str(fill.pk),
+        f"Refill of Rx {prescription.rx_number} requested",
     )
 
 

@@ -13,7 +13,6 @@ from inventory.models import Package, StockLot, StockMovement
 from inventory.ndc import GROUP_SEPARATOR, gtin14_from_ndc, upc_from_ndc
 from inventory.tests.factories import PackageFactory, StockLotFactory
 from orders.models import Fill, FillHold, FillScan, Prescription
-from orders.services.intake import refills_remaining
 from orders.services.workflow import (
     WorkflowError,
     fill_with_scan,
@@ -484,7 +483,7 @@ def test_a_partial_fill_ships_what_there_is_and_holds_the_rest(station, technici
     StockLot.objects.filter(pk=station.lot.pk).update(status="quarantined")
     StockLotFactory(package=station.package, lot_number="LAST", quantity_on_hand=20)
     order = station.fill.order
-    remaining_refills = refills_remaining(station.prescription)
+    remaining_refills = station.prescription.refills_remaining()
 
     filled = fill_with_scan(
         station.fill,
@@ -531,7 +530,7 @@ def test_a_partial_fill_ships_what_there_is_and_holds_the_rest(station, technici
         f"as fill {remainder.pk}"
     )
     # One dispensing split in two: no refill is used up by the remainder.
-    assert refills_remaining(station.prescription) == remaining_refills
+    assert station.prescription.refills_remaining() == remaining_refills
     assert order.status == "in_progress"
     assert remainder.order.status == "on_hold"
 

@@ -166,8 +166,11 @@ def test_a_token_request_finds_the_user_and_role_in_its_first_query(technician):
         )
 
     assert response.status_code == 200
-    assert queries[0]["sql"].startswith("EXECUTE staff_token(")
-    assert not any("auth_group" in query["sql"] for query in queries)
+    first = queries[0]["sql"]
+    assert first.startswith('SELECT "authtoken_token"."key"')
+    assert '"pharmacy_user"."is_active"' in first
+    assert '"auth_group"' in first
+    assert not any('"auth_group"' in query["sql"] for query in queries[1:])
 
 
 def test_home_pages_show_real_numbers(client_manager, client_technician):

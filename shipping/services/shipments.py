@@ -72,7 +72,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, Max, OuterRef, Prefetch
 from django.utils import timezone
 
-from orders.models import FILL_MOVES, Fill, FillEvent, Order, Prescription
+from orders.models import FILL_MOVES, Fill, Order, Prescription
+from orders.services.intake import create_fill
 from orders.services.labels import queue_rx_label
 from orders.services.workflow import WorkflowError, orders_ready_to_pack, transition_fill
 from pharmacy.models import Patient, Role, User
@@ -1209,28 +1210,19 @@ def _replacement_fill(
             "without a new prescription and PV1. Reship without replacing it, or contact the "
             "prescriber.",
         )
-    fill = Fill.objects.create(
-        prescription=prescription,
+    fill = create_fill(
+        prescription,
+        by=by,
         order=order,
-        fill_number=original.fill_number,
         replacement_of=original,
         status=F.FILL,
-        quantity=original.dispensed_quantity or original.quantity,
-        days_supply=original.days_supply,
-        requested_via="reship",
-        priority=Fill.Priority.URGENT,
-        promised_on=today,
-        is_cold_chain=original.is_cold_chain,
-        pv1_by=original.pv1_by,
-        pv1_at=original.pv1_at,
-    )
-    FillEvent.objects.create(
-        fill=fill,
-        from_status="",
-        to_status=F.FILL,
         reason=f"Replaces fill {original.pk} ({DeliveryException.Kind(kind).label.lower()} in "
         f"package {shipment.package_code}); the PV1 of fill {original.pk} stands",
-        actor=by,
+        requested_via="reship",
+        quantity=original.dispensed_quantity or original.quantity,
+        days_supply=original.days_supply,
+        priority=Fill.Priority.URGENT,
+        promised_on=today,
     )
     queue_rx_label(fill)
     return fill

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from inventory.models import StockLot
 from orders.models import Fill, FillEvent, Order, Prescription
-from orders.services.intake import refills_remaining
 from orders.services.workflow import approve_pv2, fill_with_scan
 from orders.tests.factories import another_staff, datamatrix
 from pharmacy.models import PatientAddress, Role
@@ -202,7 +201,7 @@ def test_a_lost_package_has_every_fill_replaced_in_a_new_order(pharmacist_):
     order = ready_order(fills=2)
     shipment = on_its_way(order)
     first, second = shipment_fills(shipment)
-    refills_before = refills_remaining(first.prescription)
+    refills_before = first.prescription.refills_remaining()
     problem = reported(shipment, K.LOST)
 
     with pytest.raises(ShippingError) as refused:
@@ -239,7 +238,7 @@ def test_a_lost_package_has_every_fill_replaced_in_a_new_order(pharmacist_):
         f"{first.pk} stands"
     )
     assert shipment_fills(reship) == replacements
-    assert refills_remaining(first.prescription) == refills_before  # no refill used
+    assert first.prescription.refills_remaining() == refills_before  # no refill used
     # The new order already has its shipment: no second one is made when it is ready.
     assert ensure_shipments_for_ready_orders() == 0
 
