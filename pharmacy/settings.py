@@ -62,6 +62,19 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
+    if number != number or (minimum is not None and number < minimum):  # NaN, or too small
+        raise ImproperlyConfigured(f"{name}={value!r} must be a number of at least {minimum}.")
+    return number
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -154,6 +167,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     # Our apps, in dependency order: an app imports only from apps above it.
+    "outbox",
     "inventory",
     "pharmacy",
     "orders",
@@ -266,9 +280,22 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)
 }
 CELERY_TASK_DEFAULT_RETRY_DELAY = 5
+# A web request publishes to the broker for at most this long (lib.queueing): what it
+# queues is already recorded in the outbox, so a slow broker delays work, never a request.
+BROKER_PUBLISH_TIMEOUT = env_float("BROKER_PUBLISH_TIMEOUT", 1.0, minimum=0.1)
+# A worker delivering a side effect holds it this long; a claim that runs out (the
+# worker died) is taken over by the sweep. Longer than the task time limit, so a live
+# worker's claim is never taken.
+OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 120, minimum=5)
 CELERY_WORKER_SEND_TASK_EVENTS = False
 # Periodic jobs; each later issue adds its own (expiry sweeps, unsent alerts, manifests).
 CELERY_BEAT_SCHEDULE = {
+    # Side effects not delivered on their own: the broker was down at commit, the task was
+    # lost, a worker died mid-delivery, or a failure is due to be tried again.
+    "deliver-due-side-effects": {
+        "task": "outbox.tasks.deliver_due_side_effects_task",
+        "schedule": timedelta(seconds=env_int("OUTBOX_SWEEP_SECONDS", 10, minimum=1)),
+    },
     "clear-expired-sessions": {
         "task": "pharmacy.tasks.clear_expired_sessions_task",
         "schedule": crontab(hour=3, minute=17),
@@ -450,6 +477,8 @@ CONTROLLED_REFILL_DUE_PERCENT = env_int("CONTROLLED_REFILL_DUE_PERCENT", 90, min
 # seconds; it must outlast the task time limit, so a slow send is never taken over.
 EXPIRY_WARNING_DAYS = env_int("EXPIRY_WARNING_DAYS", 90, minimum=1)
 REORDER_ALERT_CLAIM_SECONDS = env_int("REORDER_ALERT_CLAIM_SECONDS", 300, minimum=1)
+if OUTBOX_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("OUTBOX_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT.")
 if REORDER_ALERT_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured(
         "REORDER_ALERT_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT."
