@@ -11,6 +11,8 @@ Makefile calls::
     python -m pharmacy.devservices status
     python -m pharmacy.devservices run-app      # make run: services, migrate, demo data, honcho
     python -m pharmacy.devservices exec -- CMD  # start services, run CMD, stop what it started
+    python -m pharmacy.devservices start-pgbouncer   # PgBouncer (transaction pooling) in front
+    python -m pharmacy.devservices stop-pgbouncer    # of the database, prints its DATABASE_URL
 
 Settings read only the *addresses* from this module (``embedded_database_url``,
 ``embedded_redis_url``), so ``manage.py`` in the same folder reaches the same servers
@@ -28,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PHARMACY_VAR_DIR", BASE_DIR / "var")).resolve()
@@ -263,6 +267,179 @@ def stop_redis() -> None:
         time.sleep(0.05)
 
 
+# --------------------------------------------------------------------------- PgBouncer
+
+PGBOUNCER_DIR = VAR_DIR / "pgbouncer"
+# Only names the Unix socket (.s.PGSQL.6432) in our own folder: no TCP port is opened.
+PGBOUNCER_PORT = 6432
+
+
+def pgbouncer_executable() -> str | None:
+    """Debian's ``pgbouncer`` (in /usr/sbin, which a normal user's PATH may lack), or None."""
+    return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/local/sbin")
+
+
+@dataclass(frozen=True)
+class PgBouncer:
+    """A PgBouncer started by ``start_pgbouncer``, reached on its Unix socket."""
+
+    directory: Path
+    socket_dir: Path
+    port: int
+    user: str
+
+    def database_url(self, database: str) -> str:
+        """The ``DATABASE_URL`` of ``database`` through this PgBouncer (any database of the
+        server it fronts); set ``DATABASE_TRANSACTION_POOLING=true`` beside it."""
+        return (
+            f"postgres://{quote(self.user, safe='')}@:{self.port}/{quote(database, safe='')}"
+            f"?host={self.socket_dir}"
+        )
+
+    def stop(self) -> None:
+        stop_pgbouncer(self.directory)
+
+
+def _pgbouncer_value(value: str) -> str:
+    if "'" in value or "\n" in value:
+        raise ValueError(f"cannot write {value!r} into a PgBouncer connection string")
+    return f"'{value}'"
+
+
+def _pgbouncer_pid(directory: Path) -> int | None:
+    """The pid in ``directory``'s pidfile if that process is a PgBouncer running on that
+    folder's configuration: a stale pidfile whose number was reused is never obeyed."""
+    try:
+        pid = int((directory / "pgbouncer.pid").read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ValueError, PermissionError):
+        return None
+    if not any(part.endswith(b"pgbouncer") for part in command):
+        return None
+    if str(directory / "pgbouncer.ini").encode() not in command:
+        return None
+    return pid
+
+
+def stop_pgbouncer(directory: Path = PGBOUNCER_DIR) -> None:
+    """Stop the PgBouncer started on ``directory`` (nothing if none runs there)."""
+    pid = _pgbouncer_pid(directory)
+    if pid is None:
+        return
+    # SIGTERM is PgBouncer's immediate shutdown: it closes its clients' connections.
+    for signal_number in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, signal_number)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while _pgbouncer_pid(directory) == pid:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        else:
+            return
+
+
+def start_pgbouncer(
+    upstream: dict,
+    *,
+    directory: Path = PGBOUNCER_DIR,
+    port: int = PGBOUNCER_PORT,
+    pool_size: int = 10,
+    round_robin: bool = True,
+) -> PgBouncer:
+    """Start a PgBouncer in transaction pooling mode in front of the PostgreSQL server of
+    ``upstream`` (a Django ``DATABASES`` entry: ``HOST`` or ``OPTIONS["host"]``, ``PORT``,
+    ``USER``, ``PASSWORD``), listening on a Unix socket only, with its configuration, log
+    and pidfile in ``directory``. One that already runs there is stopped first.
+
+    Any database name is passed through to the server (pytest-django's ``test_pharmacy``
+    too). Clients log in as ``USER`` without a password; PgBouncer logs in to the server
+    as ``USER`` with ``PASSWORD``. At most ``pool_size`` server connections per database.
+    With ``round_robin`` the server connection idle longest serves the next transaction,
+    so one client's transactions land on different server connections as many clients'
+    do in production (PgBouncer's default reuses the last one, which hides session state
+    that does not survive a transaction). Runs as the embedded PostgreSQL's system user
+    when we are root (PgBouncer refuses root). Raises RuntimeError if it does not start.
+    """
+    executable = pgbouncer_executable()
+    if executable is None:
+        raise RuntimeError("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
+    options = upstream.get("OPTIONS") or {}
+    host = str(options.get("host") or upstream.get("HOST") or "")
+    if not host:
+        raise ValueError("the upstream database has no HOST (a socket folder or a host name)")
+    user = upstream.get("USER") or "postgres"
+    server_port = int(options.get("port") or upstream.get("PORT") or 5432)
+    server = f"host={_pgbouncer_value(host)} port={server_port} user={_pgbouncer_value(user)}"
+    if upstream.get("PASSWORD"):
+        server += f" password={_pgbouncer_value(upstream['PASSWORD'])}"
+
+    directory = directory.resolve()
+    stop_pgbouncer(directory)
+    socket_dir = _socket_dir(directory)
+    run_as = _pg_run_as()
+    for folder in {directory, socket_dir}:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    config = directory / "pgbouncer.ini"
+    userlist = directory / "userlist.txt"
+    log = directory / "pgbouncer.log"
+    userlist.write_text(f'"{user}" ""\n')
+    config.write_text(
+        f"""[databases]
+* = {server}
+
+[pgbouncer]
+pool_mode = transaction
+unix_socket_dir = {socket_dir}
+unix_socket_mode = 0700
+listen_port = {port}
+auth_type = trust
+auth_file = {userlist}
+admin_users = {user}
+max_client_conn = 200
+default_pool_size = {pool_size}
+server_round_robin = {int(round_robin)}
+server_reset_query =
+ignore_startup_parameters = extra_float_digits,options
+pidfile = {directory / "pgbouncer.pid"}
+logfile = {log}
+"""
+    )
+    for file in (config, userlist):
+        file.chmod(0o600)
+    log.touch()
+    if run_as:
+        for path in (directory, socket_dir, config, userlist, log):
+            shutil.chown(path, "pharmacy-pg", "pharmacy-pg")
+        # The system user must traverse the folders above its own.
+        for path in {*directory.parents, *socket_dir.parents}:
+            if path != Path("/"):
+                path.chmod(path.stat().st_mode | 0o001)
+    result = subprocess.run(
+        [*run_as, executable, "--daemon", str(config)], capture_output=True, text=True
+    )
+    socket = socket_dir / f".s.PGSQL.{port}"
+    deadline = time.monotonic() + 10
+    while result.returncode == 0 and time.monotonic() < deadline:
+        if socket.exists() and _pgbouncer_pid(directory):
+            return PgBouncer(directory=directory, socket_dir=socket_dir, port=port, user=user)
+        time.sleep(0.02)
+    stop_pgbouncer(directory)
+    raise RuntimeError(
+        f"PgBouncer did not start: {result.stderr.strip()}\n{log.read_text()[-2000:]}"
+    )
+
+
+def _django_database() -> dict:
+    """The ``DATABASES["default"]`` settings would make, without importing Django."""
+    import dj_database_url  # noqa: PLC0415
+
+    return dj_database_url.parse(os.environ.get("DATABASE_URL") or embedded_database_url())
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -287,6 +464,9 @@ def start() -> list[str]:
 
 
 def stop(names: list[str] | None = None) -> None:
+    if names is None:
+        # Without its server a PgBouncer only refuses connections.
+        stop_pgbouncer()
     names = ["postgres", "redis"] if names is None else names
     if "redis" in names:
         stop_redis()
@@ -336,7 +516,8 @@ def exec_with_services(command: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"start", "stop", "status", "run-app", "exec"}:
+    commands = {"start", "stop", "status", "run-app", "exec", "start-pgbouncer", "stop-pgbouncer"}
+    if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
     command = argv[0]
@@ -347,8 +528,19 @@ def main(argv: list[str]) -> int:
     elif command == "status":
         print(f"postgres: {'running' if postgres_is_running() else 'stopped'}")
         print(f"redis:    {'running' if redis_is_running() else 'stopped'}")
+        print(f"pgbouncer: {'running' if _pgbouncer_pid(PGBOUNCER_DIR) else 'stopped'}")
     elif command == "run-app":
         return run_app()
+    elif command == "start-pgbouncer":
+        database = _django_database()
+        bouncer = start_pgbouncer(database)
+        print(f"  PgBouncer: transaction pooling, log in {bouncer.directory / 'pgbouncer.log'}")
+        print(
+            f"DATABASE_URL={bouncer.database_url(database['NAME'])}"
+            " DATABASE_TRANSACTION_POOLING=true"
+        )
+    elif command == "stop-pgbouncer":
+        stop_pgbouncer()
     elif command == "exec":
         rest = argv[1:]
         if rest[:1] == ["--"]:

@@ -227,6 +227,13 @@ if os.environ.get("DATABASE_NAME_OVERRIDE"):
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
     "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
 )
+# Behind a pooler in transaction mode (PgBouncer's pool_mode = transaction) each
+# transaction may run on another server connection, so nothing may outlive one on the
+# server: Django's server-side cursors (``.iterator()``, WITH HOLD outside a transaction)
+# would. Connections to the pooler are still kept (CONN_MAX_AGE): they cost it nothing.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Tests use their own Redis database so a `make run` going on at the same time never
