@@ -245,12 +245,25 @@ REDIS_URL = parse_redis_url(
     "REDIS_URL", os.environ.get("REDIS_URL") or devservices.embedded_redis_url(_redis_db)
 )
 
+# A web request waits on Redis (broker or cache) for at most this long: a Redis that
+# hangs (frozen, not refusing connections) then costs a request about a second, never a
+# worker thread. What a request queues is recorded first (the outbox), so a publish that
+# times out only delays work. Every Redis client of ours takes it: Celery's broker
+# connections (transport options below), the cache, /health/ and the worker heartbeat.
+BROKER_PUBLISH_TIMEOUT = env_float("BROKER_PUBLISH_TIMEOUT", 1.0, minimum=0.1)
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "test" if os.environ.get("PHARMACY_TEST_REDIS") else "",
         "TIMEOUT": 300,
+        # Sessions live in the database (SESSION_ENGINE is Django's default), so a hung
+        # Redis never stalls a page; whatever uses the cache waits this long at most.
+        "OPTIONS": {
+            "socket_timeout": BROKER_PUBLISH_TIMEOUT,
+            "socket_connect_timeout": BROKER_PUBLISH_TIMEOUT,
+        },
     }
 }
 
@@ -282,14 +295,24 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60, minimum
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90, minimum=2)
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# With late acks a task whose worker died is redelivered after the visibility timeout.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)
+    # With late acks a task whose worker died is redelivered after the visibility timeout.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60),
+    # Every command on a broker connection (a publish, an ack) and every connection
+    # attempt gives up after BROKER_PUBLISH_TIMEOUT, without a retry: a frozen Redis
+    # otherwise holds a publishing web request forever, whichever code path publishes.
+    # A worker waiting for tasks is not affected: it only reads BRPOP's reply once the
+    # socket is readable, and Redis answers BRPOP within its own 1-second timeout.
+    "socket_timeout": BROKER_PUBLISH_TIMEOUT,
+    "socket_connect_timeout": BROKER_PUBLISH_TIMEOUT,
+    "retry_on_timeout": False,
 }
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_PUBLISH_TIMEOUT
+# A publish that fails is not retried (Celery's default retries three times): the side
+# effect is in the outbox and the sweep queues it again. Beat's periodic tasks are
+# published again at their next run.
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_DEFAULT_RETRY_DELAY = 5
-# A web request publishes to the broker for at most this long (lib.queueing): what it
-# queues is already recorded in the outbox, so a slow broker delays work, never a request.
-BROKER_PUBLISH_TIMEOUT = env_float("BROKER_PUBLISH_TIMEOUT", 1.0, minimum=0.1)
 # A worker delivering a side effect holds it this long; a claim that runs out (the
 # worker died) is taken over by the sweep. Longer than the task time limit, so a live
 # worker's claim is never taken.
@@ -536,8 +559,14 @@ SHIP_FROM = {
     "phone": env_str("SHIP_FROM_PHONE", PHARMACY_PHONE),
 }
 
-# A Celery ping answers within this many seconds or the worker is reported down.
-HEALTH_WORKER_TIMEOUT = float(env_int("HEALTH_WORKER_TIMEOUT_MS", 1000, minimum=50)) / 1000
+# `/health/` answers within HEALTH_TIMEOUT seconds, with what its checks found by then
+# (a check still waiting is reported down), and reuses one round of checks for
+# HEALTH_CACHE_SECONDS in each web process: calling it often costs no more. Each Celery
+# worker marks itself alive in Redis every WORKER_HEARTBEAT_SECONDS; one that missed
+# three heartbeats is counted dead.
+HEALTH_TIMEOUT = env_int("HEALTH_TIMEOUT_MS", 1000, minimum=50) / 1000
+HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 2.0, minimum=0)
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 2.0, minimum=0.2)
 
 LOGGING = {
     "version": 1,
