@@ -9,7 +9,7 @@ Makefile calls::
     python -m pharmacy.devservices start        # start what is not configured, idempotent
     python -m pharmacy.devservices stop
     python -m pharmacy.devservices status
-    python -m pharmacy.devservices run-app      # make run: services, migrate, demo data, honcho
+    python -m pharmacy.devservices run-app      # make run: services, migrations, demo, supervisord
     python -m pharmacy.devservices exec -- CMD  # start services, run CMD, stop what it started
     python -m pharmacy.devservices start-pgbouncer   # PgBouncer (transaction pooling) in front
     python -m pharmacy.devservices stop-pgbouncer    # of the database, prints its DATABASE_URL
@@ -478,6 +478,120 @@ def _manage(*args: str) -> None:
     subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], check=True)
 
 
+# --------------------------------------------------------------------------- supervision
+
+SUPERVISOR_DIR = VAR_DIR / "supervisor"
+# Restart a crashed program at once, and keep trying: a worker that cannot start
+# (the database is still starting) is tried again after 1, 2, 3... seconds.
+_PROGRAM_DEFAULTS = """autostart=true
+autorestart=true
+startsecs=3
+startretries=100
+stopsignal=TERM
+stopwaitsecs=30
+stopasgroup=true
+killasgroup=true
+redirect_stderr=true
+stdout_logfile=/dev/stdout
+stdout_logfile_maxbytes=0
+"""
+
+
+def supervisor_socket(directory: Path) -> Path:
+    """supervisord's control socket (``supervisorctl`` talks to it)."""
+    return _socket_dir(directory) / "supervisor.sock"
+
+
+def write_supervisor_config(
+    directory: Path,
+    *,
+    port: str,
+    beat_schedule: Path,
+    web_workers: int = 2,
+    worker_concurrency: int = 2,
+) -> Path:
+    """Write ``supervisord.conf`` in ``directory`` for the web server (gunicorn on
+    127.0.0.1:``port``), a Celery worker and Celery beat, and return its path.
+
+    supervisord restarts any of them that dies, alone (the others keep running), and
+    writes their output to its own standard output, so the terminal of ``make run`` shows
+    every log line; its own log (starts, exits, restarts) is ``supervisord.log`` there
+    too. The programs inherit supervisord's environment.
+    """
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    socket = supervisor_socket(directory)
+    socket.parent.mkdir(parents=True, exist_ok=True)
+    bin_dir = Path(sys.executable).parent
+
+    def value(text: object) -> str:
+        return str(text).replace("%", "%%")  # supervisord expands %(name)s
+
+    programs = {
+        "web": f"{bin_dir / 'gunicorn'} pharmacy.wsgi --bind 127.0.0.1:{port}"
+        f" --workers {web_workers} --threads 4 --access-logfile - --timeout 60",
+        # Without mingle and gossip: nothing here uses what they share between workers,
+        # and a restarted worker is back a second sooner.
+        "worker": f"{bin_dir / 'celery'} -A pharmacy worker --loglevel INFO"
+        f" --concurrency {worker_concurrency} --hostname worker@%h"
+        " --without-mingle --without-gossip",
+        "beat": f"{bin_dir / 'celery'} -A pharmacy beat --loglevel INFO --schedule {beat_schedule}",
+    }
+    sections = [
+        f"""; Written by pharmacy/devservices.py at every start: edit that, not this file.
+[supervisord]
+nodaemon=true
+logfile={value(directory / "supervisord.log")}
+logfile_maxbytes=5MB
+logfile_backups=1
+pidfile={value(directory / "supervisord.pid")}
+childlogdir={value(directory)}
+
+[unix_http_server]
+file={value(socket)}
+chmod=0700
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{value(socket)}
+"""
+    ]
+    for name, command in programs.items():
+        sections.append(
+            f"[program:{name}]\ncommand={value(command)}\n"
+            f"directory={value(BASE_DIR)}\n{_PROGRAM_DEFAULTS}"
+        )
+    config = directory / "supervisord.conf"
+    config.write_text("\n".join(sections))
+    return config
+
+
+def run_supervised(config: Path) -> int:
+    """Run supervisord on ``config`` in the foreground until it exits. Ctrl-C, SIGTERM or a
+    closed terminal make it stop its programs (in its own process group, it gets no
+    terminal signal itself: one clean stop instead of every process reacting at once)."""
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "supervisord"), "-n", "-c", str(config)],
+        cwd=BASE_DIR,
+        process_group=0,
+    )
+
+    def stop_supervisord(signal_number, frame) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+
+    for signal_number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signal_number, stop_supervisord)
+    return process.wait()
+
+
+def _shown(path: Path) -> str:
+    """``path`` as a person in the checkout would type it."""
+    return str(path.relative_to(BASE_DIR)) if path.is_relative_to(BASE_DIR) else str(path)
+
+
 def run_app() -> int:
     """Everything `make run` does after installing: services, schema, demo data, processes."""
     port = os.environ.get("PORT", "8000")
@@ -490,18 +604,18 @@ def run_app() -> int:
         _manage("collectstatic", "--no-input", "--verbosity", "0")
         print("==> Loading demo data (only into an empty database)")
         _manage("seed_demo", "--if-empty")
-        print(f"==> Starting web (http://127.0.0.1:{port}), Celery worker and Celery beat")
-        print("    Logs follow; press Ctrl-C to stop everything.")
-        env = {**os.environ, "WEB_PORT": port}
-        honcho = str(Path(sys.executable).parent / "honcho")
-        process = subprocess.Popen(
-            [honcho, "start", "-f", str(BASE_DIR / "Procfile")], env=env, cwd=BASE_DIR
+        config = write_supervisor_config(
+            SUPERVISOR_DIR, port=port, beat_schedule=VAR_DIR / "celerybeat-schedule"
         )
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            # honcho received the same Ctrl-C and stops its children; wait for that.
-            return process.wait()
+        ctl = f"{_shown(Path(sys.executable).parent / 'supervisorctl')} -c {_shown(config)}"
+        print(f"==> Starting web (http://127.0.0.1:{port}), Celery worker and Celery beat")
+        print("    under supervisord, which restarts any of them that dies, on its own.")
+        print("    Their logs follow here; starts, exits and restarts are also kept in")
+        print(f"    {_shown(SUPERVISOR_DIR / 'supervisord.log')}. In another terminal:")
+        print(f"      {ctl} status")
+        print(f"      {ctl} restart worker")
+        print("    Press Ctrl-C to stop everything.")
+        return run_supervised(config)
     finally:
         print("==> Stopping the embedded servers started by this run")
         stop(started)

@@ -566,7 +566,7 @@ SHIP_FROM = {
 # three heartbeats is counted dead.
 HEALTH_TIMEOUT = env_int("HEALTH_TIMEOUT_MS", 1000, minimum=50) / 1000
 HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 2.0, minimum=0)
-WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 2.0, minimum=0.2)
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 1.0, minimum=0.2)
 
 LOGGING = {
     "version": 1,
