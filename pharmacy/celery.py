@@ -88,7 +88,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
     def start(self, parent):
         from django.conf import settings  # noqa: PLC0415
 
-        self.client = redis_client(settings.REDIS_URL, settings.BROKER_PUBLISH_TIMEOUT)
+        self.client = redis_client(settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT)
         self.beat()
         self.timer_entry = parent.timer.call_repeatedly(
             settings.WORKER_HEARTBEAT_SECONDS, self.beat

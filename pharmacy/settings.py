@@ -248,9 +248,12 @@ REDIS_URL = parse_redis_url(
 # A web request waits on Redis (broker or cache) for at most this long: a Redis that
 # hangs (frozen, not refusing connections) then costs a request about a second, never a
 # worker thread. What a request queues is recorded first (the outbox), so a publish that
-# times out only delays work. Every Redis client of ours takes it: Celery's broker
-# connections (transport options below), the cache, /health/ and the worker heartbeat.
+# times out only delays work. Each command and connection attempt of our Redis clients
+# (Celery's broker connections, the cache, the worker heartbeat) gives up after half of
+# it: a publish on a new connection makes two attempts (kombu's ensure_connection with
+# max_retries=1, as every sender here calls it), so it is over within the whole.
 BROKER_PUBLISH_TIMEOUT = env_float("BROKER_PUBLISH_TIMEOUT", 1.0, minimum=0.1)
+REDIS_SOCKET_TIMEOUT = BROKER_PUBLISH_TIMEOUT / 2
 
 CACHES = {
     "default": {
@@ -261,8 +264,8 @@ CACHES = {
         # Sessions live in the database (SESSION_ENGINE is Django's default), so a hung
         # Redis never stalls a page; whatever uses the cache waits this long at most.
         "OPTIONS": {
-            "socket_timeout": BROKER_PUBLISH_TIMEOUT,
-            "socket_connect_timeout": BROKER_PUBLISH_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
         },
     }
 }
@@ -299,15 +302,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # With late acks a task whose worker died is redelivered after the visibility timeout.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60),
     # Every command on a broker connection (a publish, an ack) and every connection
-    # attempt gives up after BROKER_PUBLISH_TIMEOUT, without a retry: a frozen Redis
+    # attempt gives up after REDIS_SOCKET_TIMEOUT, without a retry: a frozen Redis
     # otherwise holds a publishing web request forever, whichever code path publishes.
     # A worker waiting for tasks is not affected: it only reads BRPOP's reply once the
     # socket is readable, and Redis answers BRPOP within its own 1-second timeout.
-    "socket_timeout": BROKER_PUBLISH_TIMEOUT,
-    "socket_connect_timeout": BROKER_PUBLISH_TIMEOUT,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
     "retry_on_timeout": False,
 }
-CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_PUBLISH_TIMEOUT
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 # A publish that fails is not retried (Celery's default retries three times): the side
 # effect is in the outbox and the sweep queues it again. Beat's periodic tasks are
 # published again at their next run.
