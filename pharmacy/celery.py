@@ -69,6 +69,15 @@ def live_workers(pipeline: redis.client.Pipeline) -> None:
     pipeline.eval(_COUNT_SCRIPT, 1, HEARTBEAT_KEY)
 
 
+def live_worker_names(url: str) -> list[str]:
+    """Names (``worker@host``) of the workers whose heartbeat has not run out, for a
+    container's health check; raises redis.RedisError when Redis does not answer."""
+    client = redis_client(url, 2.0)
+    seconds, microseconds = client.time()
+    names = client.zrangebyscore(HEARTBEAT_KEY, f"({seconds + microseconds / 1e6}", "+inf")
+    return [name.decode() for name in names]
+
+
 class WorkerHeartbeat(bootsteps.StartStopStep):
     """Marks this worker alive in Redis every ``WORKER_HEARTBEAT_SECONDS`` while its
     consumer runs, and dead when it stops (a worker killed outright stays counted until
