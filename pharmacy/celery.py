@@ -26,8 +26,9 @@ app.autodiscover_tasks()
 # --------------------------------------------------------------------------- heartbeat
 
 # A sorted set in the broker's Redis database: member = worker name, score = the Redis
-# server's time when its heartbeat runs out. The server's clock, not each host's: web
-# and workers may run on machines whose clocks differ by seconds.
+# server's time when its heartbeat runs out (each beat drops the ones that ran out). The
+# server's clock, not each host's: web and workers may run on machines whose clocks
+# differ by seconds.
 HEARTBEAT_KEY = "pharmacy:worker-heartbeats"
 
 _BEAT_SCRIPT = """
@@ -35,7 +36,6 @@ local now = redis.call('TIME')
 local seconds = tonumber(now[1]) + tonumber(now[2]) / 1000000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', seconds)
 redis.call('ZADD', KEYS[1], seconds + tonumber(ARGV[2]), ARGV[1])
-redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 1)
 return 1
 """
 

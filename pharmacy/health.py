@@ -91,6 +91,8 @@ class _Check:
     def _run(self, run: _Run) -> None:
         try:
             run.result = self.function()
+        except Exception:  # a check reports down; it never takes the thread's error further
+            logger.exception("health: the %s check failed", self.name)
         finally:
             run.finished.set()
 
@@ -102,7 +104,7 @@ _redis_check = _Check("health-broker", _broker_and_worker_ok)
 def _answer(run: _Run, default):
     """What ``run`` found by ``HEALTH_TIMEOUT`` after it started, else ``default``."""
     run.finished.wait(max(0.0, run.started + settings.HEALTH_TIMEOUT - time.monotonic()))
-    return run.result if run.finished.is_set() else default
+    return default if run.result is None else run.result
 
 
 @never_cache
