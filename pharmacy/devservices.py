@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -527,15 +528,18 @@ def write_supervisor_config(
     def value(text: object) -> str:
         return str(text).replace("%", "%%")  # supervisord expands %(name)s
 
+    # supervisord splits a command as a shell would: quote the paths.
+    gunicorn, celery = shlex.quote(str(bin_dir / "gunicorn")), shlex.quote(str(bin_dir / "celery"))
     programs = {
-        "web": f"{bin_dir / 'gunicorn'} pharmacy.wsgi --bind 127.0.0.1:{port}"
+        "web": f"{gunicorn} pharmacy.wsgi --bind 127.0.0.1:{int(port)}"
         f" --workers {web_workers} --threads 4 --access-logfile - --timeout 60",
         # Without mingle and gossip: nothing here uses what they share between workers,
         # and a restarted worker is back a second sooner.
-        "worker": f"{bin_dir / 'celery'} -A pharmacy worker --loglevel INFO"
+        "worker": f"{celery} -A pharmacy worker --loglevel INFO"
         f" --concurrency {worker_concurrency} --hostname worker@%h"
         " --without-mingle --without-gossip",
-        "beat": f"{bin_dir / 'celery'} -A pharmacy beat --loglevel INFO --schedule {beat_schedule}",
+        "beat": f"{celery} -A pharmacy beat --loglevel INFO"
+        f" --schedule {shlex.quote(str(beat_schedule))}",
     }
     sections = [
         f"""; Written by pharmacy/devservices.py at every start: edit that, not this file.
@@ -595,6 +599,9 @@ def _shown(path: Path) -> str:
 def run_app() -> int:
     """Everything `make run` does after installing: services, schema, demo data, processes."""
     port = os.environ.get("PORT", "8000")
+    if not (port.isdigit() and 0 < int(port) < 65536):
+        print(f"PORT={port!r} is not a port number (1-65535).", file=sys.stderr)
+        return 2
     print("==> Starting PostgreSQL and Redis")
     started = start()
     try:
