@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from inventory.models import AdjustmentReason, Package, PurchaseOrder, Storage, Supplier
 from inventory.ndc import InvalidNDCError, normalize_ndc_input
+from inventory.services.suppliers import LEAD_TIME_MAX_DAYS
 
 
 class CatalogueSearchForm(forms.Form):
@@ -238,3 +239,76 @@ class BiennialInventoryForm(forms.Form):
         choices=[(OPENING, "Opening of business"), (CLOSE, "Close of business")],
         initial=CLOSE,
     )
+
+
+# --------------------------------------------------------------------------- suppliers
+
+
+class SupplierForm(forms.Form):
+    """A supplier to add or change. The form checks only the shape of what was typed;
+    ``inventory.services.suppliers`` checks the content (unique name, e-mail, lead time)
+    and its errors are shown under these fields."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=1000,
+        strip=False,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"}),
+        help_text="Unique whatever its case.",
+    )
+    account_number = forms.CharField(
+        label="Account number",
+        required=False,
+        max_length=1000,
+        strip=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="The pharmacy's account with this supplier.",
+    )
+    email = forms.CharField(
+        label="E-mail",
+        required=False,
+        max_length=1000,
+        strip=False,
+        widget=forms.TextInput(
+            attrs={"inputmode": "email", "autocomplete": "off", "spellcheck": "false"}
+        ),
+        help_text="Where orders go.",
+    )
+    phone = forms.CharField(
+        label="Phone",
+        required=False,
+        max_length=1000,
+        strip=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    lead_time_days = forms.IntegerField(
+        label="Lead time (days)",
+        initial=1,
+        widget=forms.NumberInput(attrs={"min": 0, "max": LEAD_TIME_MAX_DAYS}),
+        help_text=f"Days from order to delivery, 0 to {LEAD_TIME_MAX_DAYS}.",
+    )
+    is_active = forms.BooleanField(
+        label="Active",
+        required=False,
+        initial=True,
+        help_text="Unticked: no new orders or deliveries. Suppliers are never deleted.",
+    )
+
+    def add_service_errors(self, fields: dict[str, list[str]], detail: str) -> None:
+        """Show a SupplierError's problems under their fields (the rest above the form)."""
+        shown = False
+        for field, messages in fields.items():
+            if field in self.fields:
+                for message in messages:
+                    self.add_error(field, message)
+                shown = True
+        if not shown:
+            self.add_error(None, detail)
+
+    def focus_first_error(self) -> None:
+        """Put the cursor in the first field to correct, not back in the name."""
+        wrong = [name for name in self.fields if name in self.errors]
+        if wrong:
+            for field in self.fields.values():
+                field.widget.attrs.pop("autofocus", None)
+            self.fields[wrong[0]].widget.attrs["autofocus"] = True

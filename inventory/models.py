@@ -2,11 +2,12 @@
 suppliers, purchase orders, lots and the movement ledger."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from inventory.ndc import (
@@ -323,14 +324,88 @@ class PurchaseOrderLine(models.Model):
 
 
 class StockLotQuerySet(models.QuerySet):
-    def dispensable(self, *, usable_until: date) -> "StockLotQuerySet":
-        """Lots that may be dispensed: available, in stock, and not expiring before the
-        patient will have used the drug (``usable_until``)."""
-        return self.filter(
-            status=StockLot.Status.AVAILABLE, quantity_on_hand__gt=0, expiry__gt=usable_until
+    @staticmethod
+    def dispensing_conditions(
+        *, usable_until: date, quantity: Decimal | None = None
+    ) -> list[tuple[str, Q]]:
+        """The rule of a dispensable lot, one named condition at a time, in the order a
+        refusal names them: the lot is available (not quarantined, recalled or marked
+        expired), not past its date (a lot is not dispensed on its expiry day): the two
+        conditions of ``available``; it does not expire before the patient will have
+        used the drug (``usable_until``), and it holds ``quantity`` units (with no
+        quantity: any)."""
+        return [
+            *StockLotQuerySet.availability_conditions(),
+            ("expires_too_soon", Q(expiry__gt=usable_until)),
+            (
+                "short",
+                Q(quantity_on_hand__gt=0)
+                if quantity is None
+                else Q(quantity_on_hand__gte=quantity),
+            ),
+        ]
+
+    @staticmethod
+    def availability_conditions() -> list[tuple[str, Q]]:
+        """The rule of a lot whose units count as available stock, named as in
+        ``dispensing_conditions``: available status, and not past its date."""
+        return [
+            ("status", Q(status=StockLot.Status.AVAILABLE)),
+            ("expired", Q(expiry__gt=timezone.localdate())),
+        ]
+
+    def available(self) -> "StockLotQuerySet":
+        """Lots whose units are the pharmacy's available stock (``availability_conditions``).
+
+        The one definition of available units: the reorder check counts them and the
+        reorder rules page shows them (``inventory.services.reorder``:
+        ``available_units_by_product``, ``available_units_subquery``); every lot that
+        may be dispensed is one of these (``dispensable``)."""
+        return self.filter(*(condition for _, condition in self.availability_conditions()))
+
+    def units_by_product(self) -> dict[int, Decimal]:
+        """Units on hand of these lots, per product id (products without lots left out)."""
+        return dict(
+            self.order_by()
+            .values_list("package__product_id")
+            .annotate(units=models.Sum("quantity_on_hand"))
+        )
+
+    def dispensable(
+        self, *, usable_until: date, quantity: Decimal | None = None
+    ) -> "StockLotQuerySet":
+        """Lots that may be dispensed to a patient who will use the drug until
+        ``usable_until`` (and that hold ``quantity`` units, when given).
+
+        The one definition of a dispensable lot (``dispensing_conditions``). Relied on
+        by the fill station's first-expiring-first suggestion and its partial-fill check
+        (``orders.services.workflow._fefo_lot``, ``suggest_lot``) and, through
+        ``with_dispensing_refusal``, by the write itself
+        (``inventory.services.stock.dispense_from_lot``), so the lot suggested and the
+        lot accepted never disagree.
+        """
+        conditions = self.dispensing_conditions(usable_until=usable_until, quantity=quantity)
+        return self.filter(*(condition for _, condition in conditions))
+
+    def with_dispensing_refusal(
+        self, *, usable_until: date, quantity: Decimal
+    ) -> "StockLotQuerySet":
+        """Each lot with ``dispensing_refusal``: the name of the first condition of
+        ``dispensable`` it fails (``dispensing_conditions``), None when it may be
+        dispensed. The database evaluates the very conditions ``dispensable`` filters
+        by; ``inventory.services.stock.dispense_from_lot`` turns the name into its
+        refusal."""
+        conditions = self.dispensing_conditions(usable_until=usable_until, quantity=quantity)
+        return self.annotate(
+            dispensing_refusal=Case(
+                *(When(~condition, then=Value(name)) for name, condition in conditions),
+                default=None,
+                output_field=models.CharField(),
+            )
         )
 
     def first_expiring_first(self) -> "StockLotQuerySet":
+        """First-expiring-first (FEFO): the order the fill station suggests lots in."""
         return self.order_by("expiry", "pk")
 
 
@@ -442,7 +517,7 @@ ADJUSTMENT_MOVEMENT_KINDS = {
 }
 
 # The moves a purchase order's status may make (inventory.services.receiving checks them).
-PURCHASE_ORDER_TRANSITIONS = {
+PURCHASE_ORDER_MOVES = {
     PurchaseOrder.Status.OPEN: {
         PurchaseOrder.Status.PARTIALLY_RECEIVED,
         PurchaseOrder.Status.RECEIVED,
@@ -643,7 +718,7 @@ class CycleCount(models.Model):
 
 
 # The moves a cycle count's status may make (inventory.services.counts checks them).
-CYCLE_COUNT_TRANSITIONS = {
+CYCLE_COUNT_MOVES = {
     CycleCount.Status.COUNTING: {CycleCount.Status.SUBMITTED, CycleCount.Status.CANCELLED},
     CycleCount.Status.SUBMITTED: {CycleCount.Status.APPROVED, CycleCount.Status.CANCELLED},
     CycleCount.Status.APPROVED: set(),
@@ -858,7 +933,7 @@ class ReorderAlert(models.Model):
 
 
 # The moves a reorder alert's status may make (inventory.services.reorder checks them).
-REORDER_ALERT_TRANSITIONS = {
+REORDER_ALERT_MOVES = {
     ReorderAlert.Status.OPEN: {ReorderAlert.Status.ACKNOWLEDGED, ReorderAlert.Status.CLOSED},
     ReorderAlert.Status.ACKNOWLEDGED: {ReorderAlert.Status.CLOSED},
     ReorderAlert.Status.CLOSED: set(),
@@ -867,7 +942,7 @@ REORDER_ALERT_TRANSITIONS = {
 # The moves a lot's status may make (inventory.services.lots checks them). A recall is
 # final: recalled units go back to the manufacturer or are destroyed, never dispensed.
 # An expired lot may still be recalled, so a recall trace finds it among the others.
-STOCK_LOT_TRANSITIONS = {
+STOCK_LOT_MOVES = {
     StockLot.Status.AVAILABLE: {
         StockLot.Status.QUARANTINED,
         StockLot.Status.RECALLED,

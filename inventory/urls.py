@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inventory import views
+from inventory import supplier_views, views
 
 urlpatterns = [
     path("", views.catalogue_search, name="catalogue_search"),
@@ -52,6 +52,9 @@ urlpatterns = [
         views.discrepancy_resolve,
         name="discrepancy_resolve",
     ),
+    path("stock/suppliers/", supplier_views.supplier_list, name="supplier_list"),
+    path("stock/suppliers/new/", supplier_views.supplier_create, name="supplier_create"),
+    path("stock/suppliers/<int:pk>/", supplier_views.supplier_edit, name="supplier_edit"),
     path("stock/adjustments/", views.adjust, name="adjust"),
     path("stock/counts/", views.count_list, name="count_list"),
     path("stock/counts/<int:pk>/", views.count_detail, name="count_detail"),

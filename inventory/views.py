@@ -42,8 +42,8 @@ from inventory.forms import (
     StartCountForm,
 )
 from inventory.models import (
-    PURCHASE_ORDER_TRANSITIONS,
-    STOCK_LOT_TRANSITIONS,
+    PURCHASE_ORDER_MOVES,
+    STOCK_LOT_MOVES,
     CycleCount,
     DEASchedule,
     Package,
@@ -518,9 +518,9 @@ def lot_detail(request, pk: int):
                 return redirect("lot_detail", pk=lot.pk)
         status = 400
     actions = {
-        "quarantine": StockLot.Status.QUARANTINED in STOCK_LOT_TRANSITIONS[lot.status]
+        "quarantine": StockLot.Status.QUARANTINED in STOCK_LOT_MOVES[lot.status]
         and lot.status != StockLot.Status.EXPIRED,
-        "recall": StockLot.Status.RECALLED in STOCK_LOT_TRANSITIONS[lot.status],
+        "recall": StockLot.Status.RECALLED in STOCK_LOT_MOVES[lot.status],
         "release": lot.status == StockLot.Status.QUARANTINED,
     }
     return render(
@@ -897,7 +897,7 @@ def _purchase_order_page(request, order, *, close_form=None, resolve_forms=None,
             "close_form": close_form or CloseOrderForm(),
             "can_receive": order.accepts_receipts and user.has_perm("inventory.add_receipt"),
             "can_close": order.status != PurchaseOrder.Status.CLOSED
-            and PurchaseOrder.Status.CLOSED in PURCHASE_ORDER_TRANSITIONS[order.status]
+            and PurchaseOrder.Status.CLOSED in PURCHASE_ORDER_MOVES[order.status]
             and user.has_perm("inventory.change_purchaseorder"),
             "can_resolve": user.has_perm("inventory.change_receivingdiscrepancy"),
         },
@@ -1277,6 +1277,12 @@ STOCK_PAGES = [
         "purchase_order_list",
         "inventory.view_purchaseorder",
         "Orders to suppliers, what arrived and what did not.",
+    ),
+    (
+        "Suppliers",
+        "supplier_list",
+        "inventory.view_supplier",
+        "Who we buy from: accounts, contacts, lead times.",
     ),
     ("Lots", "lots", "inventory.view_stocklot", "Every lot on the shelf; quarantine and recall."),
     (

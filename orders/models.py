@@ -9,17 +9,8 @@ from django.db.models import Func, Q, Value
 from django.db.models.functions import Cast
 
 from inventory.models import DEASchedule, Product
+from orders.intake.messages import Channel  # the one list of channels, model-free
 from pharmacy.models import Patient, Prescriber, Role
-
-
-class Channel(models.TextChoices):
-    """How a prescription reached the pharmacy."""
-
-    NCPDP = "ncpdp", "e-Prescription (NCPDP SCRIPT)"
-    FHIR = "fhir", "e-Prescription (FHIR)"
-    PHONE = "phone", "Phone"
-    FAX = "fax", "Fax"
-    WRITTEN = "written", "Written (mailed in)"
 
 
 class IntakeIssue(models.TextChoices):

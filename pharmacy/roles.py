@@ -25,6 +25,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "inventory.view_purchaseorder",
         "inventory.view_cyclecount",
         "inventory.add_cyclecount",
+        # Suppliers (issue 11): receiving names one.
+        "inventory.view_supplier",
         # Shipping (issue 6): pack, label, hand over, report delivery exceptions.
         "shipping.view_shipment",
         "shipping.change_shipment",
@@ -59,6 +61,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Reorder alerts, quarantine and recall (issue 4).
         "inventory.change_stocklot",
         "inventory.view_reorderalert",
+        # Suppliers (issue 11): receiving names one.
+        "inventory.view_supplier",
         # Shipping (issue 6): as a technician, and resolve exceptions with reships.
         "shipping.view_shipment",
         "shipping.change_shipment",
@@ -95,6 +99,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "inventory.view_reorderalert",
         "inventory.change_reorderalert",
         "inventory.change_stocklot",
+        # Suppliers (issue 11): managers keep the list; never deleted, only deactivated.
+        "inventory.view_supplier",
+        "inventory.add_supplier",
+        "inventory.change_supplier",
         # Shipping (issue 6): watch shipments, resolve exceptions, manifests, and keep the
         # packaging rules, carrier services and holiday calendar.
         "shipping.view_shipment",

@@ -350,8 +350,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.generate_missing_rx_labels_task",
         "schedule": timedelta(minutes=2),
     },
-    # Shipments of orders whose last fill passed PV2 (every shipping read makes them
-    # too; this catches orders nobody looks at). Cheap and idempotent.
+    # Shipments of orders whose last fill passed PV2 and whose own task never came
+    # (broker down at the commit, a race), or whose blocked address was corrected since.
+    # Cheap and idempotent.
     "ensure-shipments": {
         "task": "shipping.tasks.ensure_shipments_task",
         "schedule": timedelta(seconds=30),

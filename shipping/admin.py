@@ -1,9 +1,14 @@
-"""Django admin of the shipping app: the packaging rules, carrier services and holiday
-calendar may be edited here too (they are data); shipments and their history are read
-only, because their status moves only through ``shipping.services``."""
+"""Django admin of the shipping app: everything is read-only here. The packaging rules,
+carrier services and holiday calendar change on the manager's settings page
+(``/shipping/rules/``) through ``shipping.services.settings_admin``, which checks the
+bounds and records who changed them; shipments and their history move only through
+``shipping.services``. Shipments and delivery exceptions show a patient's name and
+address, so viewing them is audited like every staff page."""
 
 from django.contrib import admin
 
+from pharmacy.admin import PatientDataAdmin, ReadOnlyAdmin
+from pharmacy.models import Patient
 from shipping.models import (
     CarrierEvent,
     CarrierHoliday,
@@ -16,7 +21,7 @@ from shipping.models import (
 
 
 @admin.register(ShippingRules)
-class ShippingRulesAdmin(admin.ModelAdmin):
+class ShippingRulesAdmin(ReadOnlyAdmin):
     list_display = [
         "__str__",
         "cold_chain_max_transit_days",
@@ -25,21 +30,10 @@ class ShippingRulesAdmin(admin.ModelAdmin):
         "controlled_requires_signature",
         "updated_at",
     ]
-    readonly_fields = ["updated_at", "updated_by"]
-
-    def has_add_permission(self, request):
-        return not ShippingRules.objects.exists()  # one row, pk 1
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
 
 
 @admin.register(CarrierService)
-class CarrierServiceAdmin(admin.ModelAdmin):
+class CarrierServiceAdmin(ReadOnlyAdmin):
     list_display = [
         "carrier",
         "code",
@@ -54,20 +48,9 @@ class CarrierServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(CarrierHoliday)
-class CarrierHolidayAdmin(admin.ModelAdmin):
+class CarrierHolidayAdmin(ReadOnlyAdmin):
     list_display = ["day", "carrier", "name"]
     list_filter = ["carrier"]
-
-
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ShipmentEventInline(admin.TabularInline):
@@ -82,21 +65,29 @@ class ShipmentEventInline(admin.TabularInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(_ReadOnly):
+class ShipmentAdmin(PatientDataAdmin):
     list_display = ["package_code", "order", "status", "carrier", "tracking_number", "created_at"]
     list_filter = ["status", "carrier", "packaging"]
     search_fields = ["package_code", "tracking_number"]
+    list_select_related = ["order"]
     inlines = [ShipmentEventInline]
+
+    def patient_of(self, obj: Shipment) -> Patient:
+        return Patient(pk=obj.order.patient_id)
 
 
 @admin.register(CarrierEvent)
-class CarrierEventAdmin(_ReadOnly):
+class CarrierEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "carrier", "event_id", "tracking_number", "status", "outcome"]
     list_filter = ["carrier", "outcome"]
     search_fields = ["event_id", "tracking_number"]
 
 
 @admin.register(DeliveryException)
-class DeliveryExceptionAdmin(_ReadOnly):
+class DeliveryExceptionAdmin(PatientDataAdmin):
     list_display = ["reported_at", "shipment", "kind", "resolved_at"]
     list_filter = ["kind"]
+    list_select_related = ["shipment__order"]
+
+    def patient_of(self, obj: DeliveryException) -> Patient:
+        return Patient(pk=obj.shipment.order.patient_id)

@@ -6,8 +6,8 @@ end-of-day manifests, and the packaging rules a manager keeps.
 Pages parse, call ``shipping.services`` and render; every write is a service call whose
 ``ShippingError`` is shown in its own words. Every page that shows a patient's data writes
 one audit row; a list's refresh (the htmx poll) writes one only when it shows a patient
-the last row did not name. Every page first makes sure each order whose fills all passed
-PV2 has its shipment (``ensure_shipments_for_ready_orders``, one cheap statement).
+the last row did not name. Pages only read: an order's shipment is made when its last
+fill passes PV2 (``shipping.services.shipments.create_shipment_for_order``).
 """
 
 from dataclasses import dataclass
@@ -54,14 +54,13 @@ from shipping.services import settings_admin
 from shipping.services.documents import (
     build_manifest,
     current_document,
-    generate_packing_slip,
+    document_pdf,
     label_batch_progress,
     start_label_batch,
 )
 from shipping.services.shipments import (
     ShippingError,
     blocked_orders,
-    ensure_shipments_for_ready_orders,
     hand_over_to_carrier,
     pack_shipment,
     report_delivery_exception,
@@ -268,7 +267,6 @@ def shipment_list(request, status: str):
     """The shipments at one status, the most urgent first; the table refreshes itself
     every 10 seconds (``shipment_list_rows``) without touching what is typed above it."""
     shipment_list = _list_or_404(status)
-    ensure_shipments_for_ready_orders()
     context = _list_rows(request, shipment_list)
     _audit_list(request, context, refresh=False)
     context["tabs"] = _tabs()
@@ -281,7 +279,6 @@ def shipment_list(request, status: str):
 def shipment_list_rows(request, status: str):
     """The list's table alone, polled by its page."""
     shipment_list = _list_or_404(status)
-    ensure_shipments_for_ready_orders()
     context = _list_rows(request, shipment_list)
     _audit_list(request, context, refresh=True)
     return render(request, "shipping/_shipment_rows.html", context)
@@ -295,7 +292,6 @@ def shipment_list_rows(request, status: str):
 def cannot_ship(request):
     """Orders ready to pack that cannot ship, with the reason: fix the patient's address
     and the shipment appears by itself."""
-    ensure_shipments_for_ready_orders()
     rows = blocked_orders()
     record_audit_event(
         actor=request.user,
@@ -469,17 +465,16 @@ def shipment_document(request, pk: int, document_id: int):
 @staff_permission_required(VIEW_SHIPMENTS)
 def shipment_packing_slip(request, pk: int):
     """The package's packing slip to print before packing (its barcode is the first scan
-    at the packing station): the current one, or made now when the worker has not yet."""
+    at the packing station): the stored one, or while the worker has not stored it yet
+    the same PDF rendered now (and not stored)."""
     shipment = _shipment_or_404(pk)
     try:
-        slip = current_document(
-            shipment, ShippingDocument.Kind.PACKING_SLIP
-        ) or generate_packing_slip(shipment)
+        slip = document_pdf(shipment, ShippingDocument.Kind.PACKING_SLIP)
     except ShippingError as error:
         messages.error(request, f"No packing slip: {error.detail}")
         return redirect("shipment_detail", pk=shipment.pk)
     _audit_shipment(request, shipment, "Packing slip")
-    return _pdf_response(bytes(slip.pdf), f"packing-slip-{shipment.package_code}.pdf")
+    return _pdf_response(slip, f"packing-slip-{shipment.package_code}.pdf")
 
 
 def _pdf_response(content: bytes, filename: str) -> HttpResponse:
@@ -547,7 +542,6 @@ def _find_for_packing(code: str) -> Shipment | None:
 @staff_permission_required(WORK_SHIPMENTS)
 def packing_start(request):
     """The packing station's first scan: the packing slip opens its shipment."""
-    ensure_shipments_for_ready_orders()
     if request.method != "POST":
         return render(request, "shipping/packing_start.html", {"form": PackingSlipScanForm()})
     form = PackingSlipScanForm(request.POST)
@@ -699,7 +693,6 @@ def _batch_page(request, form: LabelBatchForm, *, error="", status=200):
 def label_batches(request):
     """Print a wave of carrier labels: tick the packages (every labelled one is ticked),
     start the batch, and follow its progress."""
-    ensure_shipments_for_ready_orders()
     if request.method != "POST":
         return _batch_page(request, LabelBatchForm(shipments=_printable()))
     form = LabelBatchForm(request.POST, shipments=_printable())

@@ -1,4 +1,7 @@
-"""Serializers of the inventory API: catalogue output, and receipts (input apart from output)."""
+"""Serializers of the inventory API: catalogue output; receipts, suppliers and reorder rules
+(input apart from output)."""
+
+from collections.abc import Mapping
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -174,15 +177,43 @@ class ReceiptLineInputSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer"}, {"type": "string"}],
+        "example": "Cardinal Health",
+    }
+)
+class SupplierReferenceField(serializers.Field):
+    """A supplier as a caller names it: its id, or its exact name (any case). Which
+    supplier that is, and whether it may deliver, the receiving service decides."""
+
+    default_error_messages = {
+        "invalid": "Give the supplier's id (a number) or its exact name (text).",
+        "max_length": "A supplier's name has at most {max_length} characters.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        max_length = Supplier._meta.get_field("name").max_length
+        if isinstance(data, str) and len(data) > max_length:
+            self.fail("max_length", max_length=max_length)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
 class ReceiptInputSerializer(serializers.Serializer):
-    """A delivery: its lines, the supplier (by id) and the purchase order (by number)."""
+    """A delivery: its lines, the supplier (by id or name) and the purchase order (by
+    number)."""
 
     lines = ReceiptLineInputSerializer(many=True, allow_empty=True)
-    supplier = serializers.PrimaryKeyRelatedField(
-        queryset=Supplier.objects.all(),
+    supplier = SupplierReferenceField(
         required=False,
         allow_null=True,
-        help_text="Supplier id; may be left out when purchase_order is given.",
+        help_text="The supplier's id, or its exact name (trimmed, any case); it must be "
+        "active. May be left out when purchase_order is given.",
     )
     purchase_order = serializers.SlugRelatedField(
         slug_field="number",
@@ -262,17 +293,85 @@ class ReceivingDiscrepancySerializer(serializers.ModelSerializer):
         ]
 
 
-class SupplierSerializer(serializers.ModelSerializer):
+class SupplierReferenceSerializer(serializers.ModelSerializer):
+    """A supplier in short, where a receipt, rule or alert names one."""
+
     class Meta:
         model = Supplier
         fields = ["id", "name"]
+
+
+class SupplierSerializer(serializers.ModelSerializer):
+    """A supplier the pharmacy buys from; an inactive one takes no orders or deliveries."""
+
+    class Meta:
+        model = Supplier
+        fields = ["id", "name", "account_number", "email", "phone", "lead_time_days", "is_active"]
+
+
+class SupplierInputSerializer(serializers.Serializer):
+    """A supplier to add (``name`` required) or the fields of one to change (PATCH: any of
+    them). The content (unique name, e-mail, lead time, control characters) is checked by
+    the service, which names every problem; a field not listed here is refused."""
+
+    name = serializers.CharField(
+        max_length=1000,
+        trim_whitespace=False,
+        help_text="Unique whatever its case; trimmed; not only digits. At most 200 characters.",
+    )
+    account_number = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        trim_whitespace=False,
+        help_text="The pharmacy's account with the supplier. At most 50 characters.",
+    )
+    email = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        trim_whitespace=False,
+        help_text="Where orders go (an e-mail address).",
+    )
+    phone = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        trim_whitespace=False,
+        help_text="Digits, spaces, + ( ) - . and an extension as x123.",
+    )
+    lead_time_days = serializers.IntegerField(
+        required=False, help_text="Days from order to delivery, 0 to 365 (default 1)."
+    )
+    is_active = serializers.BooleanField(
+        required=False,
+        help_text="false: no new orders or deliveries (suppliers are never deleted).",
+    )
+
+    def to_internal_value(self, data):
+        # DRF drops fields it does not know; a caller who misspelt one must hear of it.
+        unknown = {}
+        if isinstance(data, Mapping):
+            unknown = {
+                field: ["This is not a field of a supplier."]
+                for field in sorted(set(data) - set(self.fields))
+            }
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, dict):
+                raise serializers.ValidationError({**error.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return values
 
 
 class ReceiptSerializer(serializers.ModelSerializer):
     """A delivery received: its lines, the lots it touched (as they are now) and the
     discrepancies it raised against its purchase order."""
 
-    supplier = SupplierSerializer()
+    supplier = SupplierReferenceSerializer()
     purchase_order = serializers.CharField(source="purchase_order.number", allow_null=True)
     purchase_order_status = serializers.CharField(source="purchase_order.status", allow_null=True)
     received_by = serializers.CharField(source="received_by.username")
@@ -352,7 +451,7 @@ class ReorderRuleSerializer(serializers.ModelSerializer):
     order_package_ndc = serializers.CharField(
         source="order_package.package_ndc", allow_null=True, default=None
     )
-    preferred_supplier = SupplierSerializer(allow_null=True)
+    preferred_supplier = SupplierReferenceSerializer(allow_null=True)
     reorder_point = _units_field()
     reorder_quantity = _units_field()
     par_level = _units_field(allow_null=True)
@@ -378,7 +477,7 @@ class ReorderRuleSerializer(serializers.ModelSerializer):
 class SuggestedOrderSerializer(serializers.Serializer):
     """The purchase order an alert suggests (not placed: a manager places it)."""
 
-    supplier = SupplierSerializer(source="suggested_supplier", allow_null=True)
+    supplier = SupplierReferenceSerializer(source="suggested_supplier", allow_null=True)
     package_ndc = serializers.CharField(
         source="suggested_package.package_ndc", allow_null=True, default=None
     )

@@ -19,6 +19,12 @@ urlpatterns = [
         name="api_receipt_detail",
     ),
     path("inventory/lots/", views.StockLotListView.as_view(), name="api_stock_lot_list"),
+    path("inventory/suppliers/", views.SupplierListView.as_view(), name="api_supplier_list"),
+    path(
+        "inventory/suppliers/<int:pk>/",
+        views.SupplierDetailView.as_view(),
+        name="api_supplier_detail",
+    ),
     path(
         "inventory/reorder-rules/",
         views.ReorderRuleListView.as_view(),

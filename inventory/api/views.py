@@ -1,5 +1,5 @@
 """Inventory API: the catalogue (products by name or NDC, packages by NDC or scan), lots of
-stock, and receipts of deliveries (DESIGN.md section 6)."""
+stock, suppliers, and receipts of deliveries (DESIGN.md section 6)."""
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -20,6 +20,8 @@ from inventory.api.serializers import (
     ReorderRuleSerializer,
     ScanSerializer,
     StockLotSerializer,
+    SupplierInputSerializer,
+    SupplierSerializer,
 )
 from inventory.models import (
     Package,
@@ -31,6 +33,7 @@ from inventory.models import (
     ReorderAlert,
     ReorderRule,
     StockLot,
+    Supplier,
 )
 from inventory.ndc import (
     InvalidNDCError,
@@ -48,6 +51,12 @@ from inventory.services.reorder import (
     set_reorder_rule,
 )
 from inventory.services.stock import StockError
+from inventory.services.suppliers import (
+    SupplierError,
+    clean_supplier_name,
+    create_supplier,
+    update_supplier,
+)
 from pharmacy.api.errors import APIError
 
 PRODUCT_PREFETCH = (
@@ -216,8 +225,9 @@ class ReceiptListView(generics.ListAPIView):
             400: OpenApiResponse(
                 ErrorSerializer,
                 description="Bad input (unknown NDC or GTIN, wrong check digit, missing or "
-                "past expiry, packages not a positive whole number ...); nothing written. "
-                "`fields.lines[i]` names each problem of line i.",
+                "past expiry, packages not a positive whole number, an unknown or inactive "
+                "supplier ...); nothing written. `fields.lines[i]` names each problem of "
+                "line i, `fields.supplier` the supplier's.",
             ),
             409: OpenApiResponse(
                 ErrorSerializer,
@@ -226,7 +236,8 @@ class ReceiptListView(generics.ListAPIView):
         },
     )
     def post(self, request):
-        """Receive a delivery: each line a scan (or NDC), lot, expiry and packages."""
+        """Receive a delivery: each line a scan (or NDC), lot, expiry and packages; the
+        supplier by id or exact name."""
         given = ReceiptInputSerializer(data=request.data)
         if not given.is_valid():
             raise APIError(
@@ -306,6 +317,117 @@ class StockLotListView(generics.ListAPIView):
         if params.get("in_stock", "").lower() in ("1", "true", "yes"):
             lots = lots.filter(quantity_on_hand__gt=0)
         return lots
+
+
+# --------------------------------------------------------------------------- suppliers
+
+
+def _supplier_input(request, *, partial: bool) -> dict:
+    given = SupplierInputSerializer(data=request.data, partial=partial)
+    if not given.is_valid():
+        problems = " ".join(
+            f"{field}: {messages[0]}" for field, messages in given.errors.items() if messages
+        )
+        raise APIError(
+            "invalid_supplier",
+            f"The supplier is not valid; nothing was saved. {problems}",
+            fields=given.errors,
+        )
+    return given.validated_data
+
+
+def _supplier_refused(error: SupplierError) -> APIError:
+    status_code = 409 if error.code == "supplier_has_open_orders" else 400
+    return APIError(error.code, error.detail, status_code=status_code, fields=error.fields)
+
+
+SUPPLIER_REFUSED = OpenApiResponse(
+    ErrorSerializer,
+    description="Bad input (a name another supplier has in any case, an e-mail that is not "
+    "one, a lead time outside 0-365 days, a control character, a field that is not a "
+    "supplier's ...); `fields` names each problem; nothing written.",
+)
+
+
+class SupplierListView(generics.ListAPIView):
+    """Suppliers by name; and adding one (DESIGN.md section 6). Receiving needs the list,
+    so every role reads it; managers add and change suppliers."""
+
+    serializer_class = SupplierSerializer
+    required_permissions = {
+        "GET": ["inventory.view_supplier"],
+        "POST": ["inventory.add_supplier"],
+    }
+
+    def get_queryset(self):
+        suppliers = Supplier.objects.order_by("name", "pk")
+        params = self.request.query_params
+        active = params.get("active", "").strip().lower()
+        if active:
+            if active not in ("true", "false", "1", "0"):
+                raise APIError("invalid_parameter", "active is true or false.")
+            suppliers = suppliers.filter(is_active=active in ("true", "1"))
+        if "name" in params:
+            suppliers = suppliers.filter(name__iexact=clean_supplier_name(params["name"]))
+        return suppliers
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "active", bool, description="true: active suppliers; false: inactive ones"
+            ),
+            OpenApiParameter("name", str, description="Exact name (trimmed, any case)"),
+        ],
+    )
+    def get(self, request, *args, **kwargs):
+        return self.list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=SupplierInputSerializer,
+        responses={201: SupplierSerializer, 400: SUPPLIER_REFUSED},
+    )
+    def post(self, request):
+        """Add a supplier: only the name is required."""
+        data = _supplier_input(request, partial=False)
+        try:
+            supplier = create_supplier(by=request.user, **data)
+        except SupplierError as error:
+            raise _supplier_refused(error) from None
+        return Response(SupplierSerializer(supplier).data, status=status.HTTP_201_CREATED)
+
+
+class SupplierDetailView(generics.RetrieveAPIView):
+    """One supplier; and changing some of its fields (DESIGN.md section 6)."""
+
+    serializer_class = SupplierSerializer
+    required_permissions = {
+        "GET": ["inventory.view_supplier"],
+        "PATCH": ["inventory.change_supplier"],
+    }
+    queryset = Supplier.objects.all()
+
+    @extend_schema(
+        request=SupplierInputSerializer,
+        responses={
+            200: SupplierSerializer,
+            400: SUPPLIER_REFUSED,
+            404: OpenApiResponse(ErrorSerializer, description="No supplier has that id."),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Deactivating a supplier with purchase orders still open.",
+            ),
+        },
+    )
+    def patch(self, request, pk: int):
+        """Change any of the supplier's fields; `"is_active": false` deactivates it
+        (suppliers are never deleted: receipts and orders refer to them)."""
+        supplier = self.get_object()
+        data = _supplier_input(request, partial=True)
+        try:
+            supplier = update_supplier(supplier, by=request.user, **data)
+        except SupplierError as error:
+            raise _supplier_refused(error) from None
+        return Response(SupplierSerializer(supplier).data)
 
 
 # --------------------------------------------------------------------------- reorder, recalls

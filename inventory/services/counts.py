@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from inventory.models import (
     ADJUSTMENT_MOVEMENT_KINDS,
-    CYCLE_COUNT_TRANSITIONS,
+    CYCLE_COUNT_MOVES,
     AdjustmentReason,
     CycleCount,
     CycleCountLine,
@@ -191,7 +191,7 @@ def adjust_stock(
 
 def _lock_count(count: CycleCount, *, to_status: str | None = None) -> CycleCount:
     locked = CycleCount.objects.select_for_update().get(pk=count.pk)
-    if to_status is not None and to_status not in CYCLE_COUNT_TRANSITIONS[locked.status]:
+    if to_status is not None and to_status not in CYCLE_COUNT_MOVES[locked.status]:
         raise StockError(
             f"count_{locked.status}",
             f"Count {locked.pk} is {locked.get_status_display().lower()}; it cannot be "

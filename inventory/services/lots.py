@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inventory.models import (
-    STOCK_LOT_TRANSITIONS,
+    STOCK_LOT_MOVES,
     StockLot,
     StockLotStatusChange,
     StockMovement,
@@ -75,7 +75,7 @@ def _change_status(
             target = to
             if target == Status.AVAILABLE and lot.expiry <= today:
                 target = Status.EXPIRED  # released, but past its date: it cannot go back
-            allowed = target in STOCK_LOT_TRANSITIONS[lot.status]
+            allowed = target in STOCK_LOT_MOVES[lot.status]
             if not allowed or (only_from and lot.status not in only_from):
                 if strict:
                     raise LotStatusError(

@@ -24,7 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from inventory.models import (
-    PURCHASE_ORDER_TRANSITIONS,
+    PURCHASE_ORDER_MOVES,
     Package,
     PurchaseOrder,
     PurchaseOrderEvent,
@@ -39,6 +39,7 @@ from inventory.models import (
 from inventory.ndc import InvalidNDCError, ScanError, normalize_ndc_input, parse_scan
 from inventory.services.counts import is_schedule_ii, require_pharmacist, require_witness
 from inventory.services.stock import StockError
+from inventory.services.suppliers import SupplierError, find_supplier
 
 _YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 LOT_NUMBER_MAX = StockLot._meta.get_field("lot_number").max_length
@@ -299,14 +300,14 @@ def _line_errors(errors: list[dict]) -> ReceivingError:
 def transition_purchase_order(
     purchase_order: PurchaseOrder, to_status: str, *, by, note: str = ""
 ) -> PurchaseOrder:
-    """Move a purchase order to ``to_status`` if PURCHASE_ORDER_TRANSITIONS allows it, with
+    """Move a purchase order to ``to_status`` if PURCHASE_ORDER_MOVES allows it, with
     its event row. The caller holds the order's row lock (or this takes it).
 
     Raises StockError ``purchase_order_<status>`` when the move is not allowed.
     """
     with transaction.atomic():
         current = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
-        if to_status not in PURCHASE_ORDER_TRANSITIONS[current.status]:
+        if to_status not in PURCHASE_ORDER_MOVES[current.status]:
             raise StockError(
                 f"purchase_order_{current.status}",
                 f"{current} is {current.get_status_display().lower()}; it cannot become "
@@ -434,7 +435,18 @@ def resolve_discrepancy(
 # --------------------------------------------------------------------------- receiving
 
 
-def _check_order(supplier: Supplier | None, purchase_order: PurchaseOrder | None) -> Supplier:
+def _check_order(
+    supplier: Supplier | int | str | None, purchase_order: PurchaseOrder | None
+) -> Supplier:
+    if supplier is not None and not isinstance(supplier, Supplier):
+        try:
+            supplier = find_supplier(supplier)
+        except SupplierError as error:
+            raise ReceivingError(
+                "invalid_receipt",
+                f"{error.detail} Nothing was received.",
+                fields={"supplier": [error.detail]},
+            ) from None
     if purchase_order is not None:
         if supplier is not None and supplier.pk != purchase_order.supplier_id:
             raise ReceivingError(
@@ -494,18 +506,21 @@ def receive_stock(
     lines: Sequence[ReceiptLineInput],
     *,
     by,
-    supplier: Supplier | None = None,
+    supplier: Supplier | int | str | None = None,
     purchase_order: PurchaseOrder | None = None,
     note: str = "",
 ) -> Receipt:
     """Put a delivery on the shelf: one Receipt, one ledger row per lot, PO lines counted.
 
-    The supplier may be left out when a purchase order is given (it is the order's).
+    The supplier is a Supplier, its id or its exact name (``find_supplier``: trimmed, any
+    case), and must be active; it may be left out when a purchase order is given (it is
+    the order's).
     Lines of the same lot are merged into one ledger row carrying all their serials.
     A lot that exists keeps its expiry: a delivery that says otherwise is refused.
     Locks the purchase order, then the lots in primary-key order.
 
-    Raises ReceivingError (``invalid_receipt``, with ``fields``) for bad input and
+    Raises ReceivingError (``invalid_receipt``, with ``fields``) for bad input (an
+    unknown or inactive supplier among it) and
     StockError ``purchase_order_<status>`` when the order takes no more receipts;
     either way nothing is written.
     """

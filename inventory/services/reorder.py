@@ -1,6 +1,12 @@
 """Reorder rules and reorder alerts: exactly one alert and one e-mail per fall below the
 reorder point, whatever fails on the way (DESIGN.md section 7, "Nothing lost").
 
+Each rule is stated once, in the ORM: which lots count as available stock
+(``StockLotQuerySet.available``, summed here per product), when a fall below the point
+raises an alert (``check_reorder_point``) and the purchase order the alert suggests
+(``reorder_suggestion``). No database function restates them (migration 0008 dropped the
+ones that did).
+
 How each failure is covered:
 
 - **Two fills lower the same product's stock at once.** ``check_reorder_point`` runs in
@@ -24,18 +30,19 @@ How each failure is covered:
 """
 
 import logging
+import math
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
-from django.db import transaction
-from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
+from django.db import IntegrityError, transaction
+from django.db.models import DecimalField, Exists, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inventory.models import (
-    REORDER_ALERT_TRANSITIONS,
+    REORDER_ALERT_MOVES,
     Package,
     Product,
     ReorderAlert,
@@ -47,6 +54,7 @@ from inventory.models import (
 logger = logging.getLogger(__name__)
 
 MANAGER_GROUP = "manager"  # pharmacy.models.Role.MANAGER; inventory may not import pharmacy
+ONE_CURRENT_ALERT_CONSTRAINT = "reorder_alert_one_current_per_product"  # ReorderAlert.Meta
 
 
 class ReorderError(Exception):
@@ -115,15 +123,11 @@ def set_reorder_rule(
 
 
 def available_units_subquery(product_ref: str = "pk") -> Coalesce:
-    """Units of the product in available, unexpired lots (an expression for annotate):
-    the count ``inventory_raise_reorder_alerts`` (migration 0007) compares with the
-    reorder point; change both together."""
+    """A product's available units (``StockLotQuerySet.available``), as an expression
+    for annotate: the reorder rules page shows it (``inventory.views``)."""
     units = (
-        StockLot.objects.filter(
-            package__product_id=OuterRef(product_ref),
-            status=StockLot.Status.AVAILABLE,
-            expiry__gt=timezone.localdate(),
-        )
+        StockLot.objects.available()
+        .filter(package__product_id=OuterRef(product_ref))
         .order_by()
         .values("package__product_id")
         .annotate(total=Sum("quantity_on_hand"))
@@ -133,32 +137,110 @@ def available_units_subquery(product_ref: str = "pk") -> Coalesce:
     return Coalesce(Subquery(units, output_field=output), Value(Decimal(0)), output_field=output)
 
 
+def available_units_by_product(product_ids) -> dict[int, Decimal]:
+    """Each product's available units (``StockLotQuerySet.available``), 0 when it has
+    none: what ``check_reorder_point`` compares with the reorder point."""
+    units = StockLot.objects.available().filter(package__product_id__in=product_ids)
+    counted = units.units_by_product()
+    return {product_id: counted.get(product_id, Decimal(0)) for product_id in product_ids}
+
+
 def check_reorder_point(product_ids) -> list[ReorderAlert]:
     """Raise a reorder alert for each of these products whose available units are now
     below its reorder point and that has no open or acknowledged alert.
 
-    Must run inside the transaction that lowered the stock, after its lots are locked:
-    the database function ``inventory_raise_reorder_alerts`` (migration 0007; dispensing
-    runs it inside ``inventory_take_stock``) locks the products' ReorderRule rows (in
-    product order), which makes concurrent checks of one product run one after the
-    other, counts their units and writes the alerts with their suggested purchase order.
-    The e-mail task is queued after commit; a broker failure then is logged, never
-    raised. Returns the new alerts.
+    Must run inside the transaction that lowered the stock, after its lots are locked.
+    Called by every stock write that lowers available units (``inventory.services``:
+    ``stock.dispense_from_lot``, ``counts``, ``lots``) and by ``set_reorder_rule``.
+    Locks the products' ReorderRule rows (in product order), which makes concurrent
+    checks of one product run one after the other, then counts their units
+    (``available_units_by_product``) and writes each alert with its suggested purchase
+    order (``reorder_suggestion``). The e-mail task is queued after commit; a broker
+    failure then is logged, never raised. Returns the new alerts.
     """
     ids = sorted(set(product_ids))
     if not ids:
         return []
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
+    if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("check_reorder_point must run in the stock-changing transaction")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT alert_id FROM inventory_raise_reorder_alerts(%s::bigint[], %s, %s, %s)",
-            [ids, StockLot.Status.AVAILABLE, timezone.localdate(), timezone.now()],
-        )
-        alert_ids = [alert_id for (alert_id,) in cursor.fetchall()]
-    queue_reorder_alert_emails(alert_ids)
-    return list(ReorderAlert.objects.filter(pk__in=alert_ids).order_by("product_id"))
+    points = dict(
+        ReorderRule.objects.select_for_update()
+        .filter(product_id__in=ids)
+        .order_by("product_id")
+        .values_list("product_id", "reorder_point")
+    )
+    if not points:
+        return []
+    # The count is a statement of its own, sent after the locks are granted: under READ
+    # COMMITTED it takes a new snapshot and sees what the transaction that held a rule
+    # lock before us committed (a subquery of the locking SELECT would read the snapshot
+    # taken before the wait, and two fills could each miss the other's units).
+    available = available_units_by_product(list(points))
+    crossed = [product_id for product_id, point in points.items() if available[product_id] < point]
+    if not crossed:
+        return []
+    rules = (
+        ReorderRule.objects.filter(product_id__in=crossed)
+        .filter(~Exists(ReorderAlert.objects.current().filter(product_id=OuterRef("product_id"))))
+        .select_related("order_package", "preferred_supplier")
+        .order_by("product_id")
+    )
+    raised = [
+        alert
+        for rule in rules
+        if (alert := _raise_alert(rule, available=available[rule.product_id])) is not None
+    ]
+    queue_reorder_alert_emails([alert.pk for alert in raised])
+    return raised
+
+
+def _raise_alert(rule: ReorderRule, *, available: Decimal) -> ReorderAlert | None:
+    """Write the rule's alert. None when the product already has a current alert: the
+    partial unique constraint backs the rule lock, which makes that a should-not-happen;
+    the savepoint keeps the stock change."""
+    try:
+        with transaction.atomic():
+            return ReorderAlert.objects.create(
+                product_id=rule.product_id,
+                rule=rule,
+                reorder_point=rule.reorder_point,
+                available_at_crossing=available,
+                **reorder_suggestion(rule, available=available),
+            )
+    except IntegrityError as error:
+        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+        if constraint != ONE_CURRENT_ALERT_CONSTRAINT:
+            raise
+        logger.warning("Product %s already has a current reorder alert.", rule.product_id)
+        return None
+
+
+def reorder_suggestion(rule: ReorderRule, *, available: Decimal) -> dict:
+    """The purchase order a reorder alert suggests, as ReorderAlert fields: the one
+    definition, written on every alert ``check_reorder_point`` raises.
+
+    Units: up to the par level when the rule has one, else the reorder quantity. Package:
+    the rule's, else the product's largest package that is not a sample (and has a unit
+    count), the lower package NDC first among equals. Packages: enough whole ones for the
+    units, at least one (none when the package has no unit count on file). Supplier: the
+    rule's preferred one. Lead time: the rule's, else that supplier's.
+    """
+    units = rule.par_level - available if rule.par_level is not None else rule.reorder_quantity
+    package = rule.order_package or (
+        Package.objects.filter(product_id=rule.product_id, is_sample=False, quantity__gt=0)
+        .order_by("-quantity", "package_ndc")
+        .first()
+    )
+    packages = None
+    if package is not None and package.quantity:
+        packages = max(1, math.ceil(units / package.quantity))
+    return {
+        "suggested_quantity": units,
+        "suggested_package": package,
+        "suggested_packages": packages,
+        "suggested_supplier": rule.preferred_supplier,
+        "lead_time_days": rule.effective_lead_time_days,
+    }
 
 
 def queue_reorder_alert_emails(alert_ids: list[int]) -> None:
@@ -318,7 +400,7 @@ def reorder_alert_email(alert: ReorderAlert, recipients: list[str]) -> EmailMess
 def _move(alert: ReorderAlert, to: str) -> ReorderAlert:
     """Lock the alert and check the move; raises ReorderError ``alert_<status>``."""
     alert = ReorderAlert.objects.select_for_update().get(pk=alert.pk)
-    if to not in REORDER_ALERT_TRANSITIONS[alert.status]:
+    if to not in REORDER_ALERT_MOVES[alert.status]:
         raise ReorderError(
             f"alert_{alert.status}",
             f"Reorder alert {alert.pk} is {alert.get_status_display().lower()}; it cannot be "

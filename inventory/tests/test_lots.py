@@ -17,7 +17,7 @@ from inventory.services.lots import (
     recall_ndc,
     release_lot,
 )
-from inventory.services.stock import StockError, allocate_for_dispensing, dispense_from_lot
+from inventory.services.stock import StockError, dispense_from_lot
 from inventory.tasks import expire_lots_task
 from inventory.tests.factories import PackageFactory, StockLotFactory
 
@@ -29,25 +29,35 @@ def package(db):
     return PackageFactory(quantity=30)
 
 
-def allocate(package, quantity, by):
-    return allocate_for_dispensing(
-        [package], quantity=Decimal(quantity), by=by, reference="fill:1", usable_until=TODAY
+def dispensable(package, quantity=None) -> list[StockLot]:
+    """The package's lots the fill station may suggest, first-expiring first."""
+    return list(
+        StockLot.objects.filter(package=package)
+        .dispensable(usable_until=TODAY, quantity=quantity)
+        .first_expiring_first()
+    )
+
+
+def dispense(lot, quantity, by):
+    return dispense_from_lot(
+        lot, quantity=Decimal(quantity), by=by, reference="fill:1", usable_until=TODAY
     )
 
 
 @pytest.mark.parametrize(
     ("change", "status"), [(quarantine_lot, "quarantined"), (recall_lot, "recalled")]
 )
-def test_a_quarantined_or_recalled_lot_is_never_allocated(package, pharmacist, change, status):
+def test_a_quarantined_or_recalled_lot_is_never_dispensed(package, pharmacist, change, status):
     blocked = StockLotFactory(package=package, quantity_on_hand=50, expiry=TODAY + timedelta(90))
     later = StockLotFactory(package=package, quantity_on_hand=50, expiry=TODAY + timedelta(300))
 
     change(blocked, by=pharmacist, reason="Water damage on the carton")
-    allocations = allocate(package, 20, pharmacist)
+    assert dispensable(package) == [later]
+    dispense(later, 20, pharmacist)
 
-    assert [a.lot.pk for a in allocations] == [later.pk]
-    with pytest.raises(StockError, match="Only 30 usable units"):
-        allocate(package, 31, pharmacist)
+    assert dispensable(package, quantity=31) == []
+    with pytest.raises(StockError, match="holds 30 units; 31 are needed"):
+        dispense(later, 31, pharmacist)
     with pytest.raises(StockError) as refused:
         dispense_from_lot(
             blocked, quantity=Decimal(1), by=pharmacist, reference="fill:2", usable_until=TODAY
@@ -73,7 +83,8 @@ def test_a_released_lot_is_available_again(package, pharmacist):
 
     release_lot(lot, by=pharmacist, reason="Data logger within range")
 
-    assert [a.lot.pk for a in allocate(package, 5, pharmacist)] == [lot.pk]
+    assert dispensable(package) == [lot]
+    assert dispense(lot, 5, pharmacist).lot.quantity_on_hand == 45
     assert list(lot.status_changes.values_list("to_status", "reason")) == [
         ("quarantined", "Temperature excursion"),
         ("available", "Data logger within range"),

@@ -198,8 +198,10 @@ def test_unknown_supplier_and_order_are_400(api_technician, package):
     no_lines = api_technician.post(URL, {"supplier": 1}, format="json")
 
     assert no_supplier.status_code == 400
-    assert no_supplier.json()["fields"] == {
-        "supplier": ['Invalid pk "999" - object does not exist.']
+    assert no_supplier.json() == {
+        "error": "invalid_receipt",
+        "detail": "No supplier has the id 999. Nothing was received.",
+        "fields": {"supplier": ["No supplier has the id 999."]},
     }
     assert no_order.json()["fields"] == {"purchase_order": ["Object with number=X does not exist."]}
     assert neither.status_code == 400

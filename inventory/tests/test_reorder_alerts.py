@@ -20,7 +20,7 @@ from inventory.services.reorder import (
     close_reorder_alert,
     set_reorder_rule,
 )
-from inventory.services.stock import allocate_for_dispensing, dispense_from_lot
+from inventory.services.stock import dispense_from_lot
 from inventory.tasks import send_reorder_alert_task, send_unsent_reorder_alerts_task
 from inventory.tests.factories import PackageFactory, StockLotFactory, SupplierFactory
 
@@ -105,33 +105,32 @@ def test_only_available_unexpired_units_count(package, technician):
     StockLotFactory(package=package, quantity_on_hand=500, status=StockLot.Status.QUARANTINED)
     StockLotFactory(package=package, quantity_on_hand=500, expiry=TODAY)
 
-    allocate_for_dispensing(
-        [package], quantity=Decimal(1), by=technician, reference="fill:1", usable_until=TODAY
-    )
+    dispense(lot, 1, technician)
 
     assert list(ReorderAlert.objects.values_list("available_at_crossing", flat=True)) == [89]
     lot.refresh_from_db()
     assert lot.quantity_on_hand == 89
 
 
-def test_a_dispensing_across_lots_counts_what_every_lot_has_left(package, technician):
-    # The take and the count are one statement (inventory.services.stock): the count must
-    # see each lot's decrement, and lots too close to expiry for this patient still count.
+def test_two_dispensings_of_one_fill_transaction_count_what_every_lot_has_left(package, technician):
+    # The second count must see the first lot's decrement, made earlier in the same
+    # transaction; lots too close to expiry for this patient still count.
     first = StockLotFactory(package=package, quantity_on_hand=30, expiry=TODAY + timedelta(40))
-    second = StockLotFactory(package=package, quantity_on_hand=60, expiry=TODAY + timedelta(90))
+    second = StockLotFactory(package=package, quantity_on_hand=80, expiry=TODAY + timedelta(90))
     StockLotFactory(package=package, quantity_on_hand=25, expiry=TODAY + timedelta(10))
 
-    allocations = allocate_for_dispensing(
-        [package],
-        quantity=Decimal(40),
-        by=technician,
-        reference="fill:1",
-        usable_until=TODAY + timedelta(30),
-    )
+    with transaction.atomic():
+        for lot, quantity in ((first, 30), (second, 10)):
+            dispense_from_lot(
+                lot,
+                quantity=Decimal(quantity),
+                by=technician,
+                reference="fill:1",
+                usable_until=TODAY + timedelta(30),
+            )
 
-    assert [(a.lot, a.quantity) for a in allocations] == [(first, 30), (second, 10)]
-    assert list(ReorderAlert.objects.values_list("available_at_crossing", flat=True)) == [75]
-    assert sorted(StockLot.objects.values_list("quantity_on_hand", flat=True)) == [0, 25, 50]
+    assert list(ReorderAlert.objects.values_list("available_at_crossing", flat=True)) == [95]
+    assert sorted(StockLot.objects.values_list("quantity_on_hand", flat=True)) == [0, 25, 70]
 
 
 def test_a_current_alert_stops_further_alerts_until_it_is_closed(package, technician, manager):
@@ -183,8 +182,6 @@ def test_par_level_suggests_enough_to_reach_it(package, technician):
 
 
 def test_the_suggestion_is_in_the_largest_package_that_is_not_a_sample(package, technician):
-    # The suggestion is worked out in SQL (inventory_raise_reorder_alerts): these are the
-    # choices the Python it replaced made.
     largest = PackageFactory(product=package.product, quantity=100)
     PackageFactory(product=package.product, quantity=500, is_sample=True)
     PackageFactory(product=package.product, quantity=None)
@@ -211,6 +208,23 @@ def test_the_rules_own_package_and_lead_time_come_before_the_suppliers(package, 
     assert (alert.suggested_package, alert.suggested_packages) == (without_count, None)
     assert (alert.suggested_quantity, alert.lead_time_days) == (300, 5)
     assert alert.suggested_supplier.name == "Cardinal Health"
+
+
+def test_the_unique_constraint_backs_the_rule_lock(package, technician, caplog):
+    # Under the rule lock a second current alert is never tried; were one written by a
+    # path without it, the constraint refuses it and the stock change stands.
+    lot = StockLotFactory(package=package, quantity_on_hand=110)
+    dispense(lot, 20, technician)
+    rule = ReorderRule.objects.get()
+
+    with transaction.atomic():
+        assert reorder._raise_alert(rule, available=Decimal(90)) is None
+        dispense(lot, 5, technician)  # the transaction goes on
+
+    assert ReorderAlert.objects.count() == 1
+    lot.refresh_from_db()
+    assert lot.quantity_on_hand == 85
+    assert f"Product {package.product_id} already has a current reorder alert." in caplog.text
 
 
 def test_a_new_rule_above_the_stock_raises_the_alert_at_once(manager):

@@ -1,4 +1,5 @@
-"""Allocation for dispensing: FEFO, refusals, and the ledger under real concurrency."""
+"""Dispensing: which lots may be dispensed (one rule for the suggestion and the write),
+first-expiring-first, refusals, and the ledger under real concurrency."""
 
 import threading
 from datetime import timedelta
@@ -10,12 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from inventory.models import StockLot, StockMovement
-from inventory.services.stock import (
-    StockError,
-    allocate_for_dispensing,
-    dispense_from_lot,
-    return_to_stock,
-)
+from inventory.services.stock import StockError, dispense_from_lot, return_to_stock
 from inventory.tests.factories import PackageFactory, StockLotFactory
 
 TODAY = timezone.localdate()
@@ -35,47 +31,59 @@ def package(db):
     return PackageFactory()
 
 
-def test_first_expiring_usable_lot_is_taken_first(package, technician):
+def test_the_dispensable_lots_come_first_expiring_first(package, technician):
     late = StockLotFactory(
         package=package, expiry=TODAY + timedelta(days=500), quantity_on_hand=100
     )
     early = StockLotFactory(
         package=package, expiry=TODAY + timedelta(days=200), quantity_on_hand=20
     )
-    too_soon = StockLotFactory(
-        package=package, expiry=TODAY + timedelta(days=20), quantity_on_hand=90
-    )
+    StockLotFactory(package=package, expiry=TODAY + timedelta(days=20), quantity_on_hand=90)
     StockLotFactory(package=package, quantity_on_hand=500, status=StockLot.Status.QUARANTINED)
+    StockLotFactory(package=package, quantity_on_hand=0)
+    lots = StockLot.objects.filter(package=package)
+    until = TODAY + timedelta(days=30)
 
-    allocations = allocate_for_dispensing(
-        [package],
-        quantity=Decimal(30),
-        by=technician,
-        reference="fill:1",
-        usable_until=TODAY + timedelta(days=30),
-    )
-
-    assert [(a.lot.pk, a.quantity) for a in allocations] == [(early.pk, 20), (late.pk, 10)]
-    assert [
-        lot.quantity_on_hand
-        for lot in StockLot.objects.filter(pk__in=[early.pk, late.pk, too_soon.pk]).order_by(
-            "expiry"
-        )
-    ] == [90, 0, 90]
-    assert ledger_matches_stock()
+    assert list(lots.dispensable(usable_until=until).first_expiring_first()) == [early, late]
+    assert list(lots.dispensable(usable_until=until, quantity=Decimal(30))) == [late]
 
 
 def test_short_stock_takes_nothing(package, technician):
     lot = StockLotFactory(package=package, quantity_on_hand=10)
 
-    with pytest.raises(StockError, match="Only 10 usable units are in stock; 11 are needed."):
-        allocate_for_dispensing(
-            [package], quantity=Decimal(11), by=technician, reference="fill:1", usable_until=TODAY
+    with pytest.raises(StockError) as refused:
+        dispense_from_lot(
+            lot, quantity=Decimal(11), by=technician, reference="fill:1", usable_until=TODAY
         )
 
+    assert (refused.value.code, refused.value.detail) == (
+        "insufficient_stock",
+        f"Lot {lot.lot_number} holds 10 units; 11 are needed.",
+    )
     lot.refresh_from_db()
     assert lot.quantity_on_hand == 10
     assert StockMovement.objects.filter(kind="dispense").count() == 0
+
+
+def test_a_dispensing_is_one_ledger_row(package, technician):
+    lot = StockLotFactory(package=package, quantity_on_hand=10)
+
+    allocation = dispense_from_lot(
+        lot, quantity=Decimal(4), by=technician, reference="fill:7", usable_until=TODAY,
+        reason="Rx 1000001 fill 0",
+    )  # fmt: skip
+
+    lot.refresh_from_db()
+    assert (allocation.lot.quantity_on_hand, lot.quantity_on_hand, allocation.quantity) == (6, 6, 4)
+    movement = lot.movements.get(kind="dispense")
+    assert allocation.movement == movement
+    assert (movement.quantity_change, movement.reference, movement.reason, movement.actor) == (
+        -4,
+        "fill:7",
+        "Rx 1000001 fill 0",
+        technician,
+    )
+    assert ledger_matches_stock()
 
 
 @pytest.mark.parametrize(
@@ -139,7 +147,9 @@ def test_the_database_refuses_negative_stock_and_ledger_rewrites(package):
 
 @pytest.mark.django_db(transaction=True)
 def test_thirty_two_threads_never_oversell(technician):
-    # Three lots of one package, 600 units; 32 threads ask for 4,000 units in total.
+    # Three lots of one package, 600 units; 32 threads each take 5 units at a time from
+    # the lot the fill station would suggest, until no lot is left to suggest. Two
+    # threads may be suggested the same lot: the second is refused once it is empty.
     package = PackageFactory()
     lots = [
         StockLotFactory(
@@ -147,25 +157,31 @@ def test_thirty_two_threads_never_oversell(technician):
         )
         for n in range(3)
     ]
-    granted, refused, errors = [], [], []
+    granted, refusals, errors = [], [], []
     lock = threading.Lock()
 
     def worker():
         try:
-            for _ in range(25):
+            while True:
+                lot = (
+                    StockLot.objects.filter(package=package)
+                    .dispensable(usable_until=TODAY, quantity=Decimal(5))
+                    .first_expiring_first()
+                    .first()
+                )
+                if lot is None:
+                    return
                 try:
-                    allocations = allocate_for_dispensing(
-                        [package],
-                        quantity=Decimal(5),
-                        by=technician,
-                        reference="bench",
+                    allocation = dispense_from_lot(
+                        lot, quantity=Decimal(5), by=technician, reference="bench",
                         usable_until=TODAY,
-                    )
+                    )  # fmt: skip
+                except StockError as refused:
                     with lock:
-                        granted.append(sum(a.quantity for a in allocations))
-                except StockError:
-                    with lock:
-                        refused.append(1)
+                        refusals.append(refused.code)
+                    continue
+                with lock:
+                    granted.append(allocation.quantity)
         except Exception as error:  # a deadlock or any database error fails the test
             errors.append(error)
         finally:
@@ -178,46 +194,63 @@ def test_thirty_two_threads_never_oversell(technician):
         thread.join()
 
     assert errors == []
+    assert set(refusals) <= {"insufficient_stock"}
     assert sum(granted) == 600
     assert len(granted) == 120
-    assert len(refused) == 32 * 25 - 120
     assert all(
         lot.quantity_on_hand == 0
         for lot in StockLot.objects.filter(pk__in=[lot.pk for lot in lots])
     )
+    assert StockMovement.objects.filter(kind="dispense").count() == 120
     assert ledger_matches_stock()
 
 
-def test_allocation_takes_from_exactly_the_dispensable_lots(package, technician):
-    # inventory_allocate selects the lots in SQL of its own: the same lots as the
-    # queryset the rest of the app uses (StockLotQuerySet.dispensable).
-    other = PackageFactory()
+def test_dispense_from_lot_accepts_exactly_the_dispensable_lots(package, technician):
+    # The write checks the locked lot with the rule the suggestion lists lots by
+    # (StockLotQuerySet.dispensable): each lot is dispensed if and only if it is listed.
     usable_until = TODAY + timedelta(days=30)
-    StockLotFactory(package=package, quantity_on_hand=5)
-    StockLotFactory(package=package, quantity_on_hand=5, expiry=TODAY + timedelta(days=30))
-    StockLotFactory(package=package, quantity_on_hand=5, status=StockLot.Status.RECALLED)
-    StockLotFactory(package=package)  # empty
-    StockLotFactory(package=other, quantity_on_hand=7)
-    StockLotFactory(package=other, quantity_on_hand=5, status=StockLot.Status.EXPIRED)
-    expected = sorted(
-        StockLot.objects.dispensable(usable_until=usable_until)
-        .filter(package__in=[package, other])
-        .values_list("pk", "quantity_on_hand")
-    )
-    assert len(expected) == 2
+    wanted = Decimal(5)
+    lots = {
+        "whole": StockLotFactory(package=package, quantity_on_hand=5),
+        "short": StockLotFactory(package=package, quantity_on_hand=4),
+        "empty": StockLotFactory(package=package),
+        "expires_too_soon": StockLotFactory(
+            package=package, quantity_on_hand=5, expiry=usable_until
+        ),
+        "past_its_date": StockLotFactory(package=package, quantity_on_hand=5, expiry=TODAY),
+        "recalled": StockLotFactory(
+            package=package, quantity_on_hand=5, status=StockLot.Status.RECALLED
+        ),
+        "quarantined": StockLotFactory(
+            package=package, quantity_on_hand=5, status=StockLot.Status.QUARANTINED
+        ),
+        "expired": StockLotFactory(
+            package=package, quantity_on_hand=5, status=StockLot.Status.EXPIRED
+        ),
+    }
+    listed = set(StockLot.objects.dispensable(usable_until=usable_until, quantity=wanted))
+    assert listed == {lots["whole"]}
 
-    def allocate(quantity):
-        return allocate_for_dispensing(
-            [package, other], quantity=Decimal(quantity), by=technician, reference="fill:1",
-            usable_until=usable_until,
-        )  # fmt: skip
+    outcomes = {}
+    for name, lot in lots.items():
+        try:
+            dispense_from_lot(
+                lot, quantity=wanted, by=technician, reference="fill:1",
+                usable_until=usable_until,
+            )  # fmt: skip
+            outcomes[name] = "dispensed"
+        except StockError as refused:
+            outcomes[name] = refused.code
 
-    with pytest.raises(StockError, match="Only 12 usable units are in stock; 13 are needed."):
-        allocate(13)
-    allocations = allocate(12)
-
-    assert sorted((a.lot.pk, a.quantity) for a in allocations) == expected
-    assert not StockLot.objects.dispensable(usable_until=usable_until).filter(
-        package__in=[package, other]
-    )
+    assert outcomes == {
+        "whole": "dispensed",
+        "short": "insufficient_stock",
+        "empty": "insufficient_stock",
+        "expires_too_soon": "lot_expires_too_soon",
+        "past_its_date": "lot_expired",
+        "recalled": "lot_recalled",
+        "quarantined": "lot_quarantined",
+        "expired": "lot_expired",
+    }
+    assert StockMovement.objects.filter(kind="dispense").count() == 1
     assert ledger_matches_stock()

@@ -778,7 +778,7 @@ class OrderDetailView(generics.RetrieveAPIView):
         return Response(self.get_serializer(order).data)
 
     def load_order(self, pk: int) -> Order:
-        """The order to show (shipping's subclass makes a due shipment first)."""
+        """The order to show."""
         return get_object_or_404(self.get_queryset(), pk=pk)
 
 

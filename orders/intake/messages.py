@@ -29,6 +29,7 @@ invalid_npi                900     NPI not 10 digits or wrong check digit
 invalid_dea_number         900     DEA number malformed or wrong check digit
 invalid_ndc                900     an NDC neither hyphenated 10-digit nor plain 11-digit
 invalid_dea_schedule       900     a DEA schedule code that is not one of the five NCI codes
+                                   (C38046 "Unspecified" is accepted as no schedule stated)
 unresolved_reference       900     a FHIR reference to a resource the message does not include
                                    (and with no display text to fall back on)
 =========================  ======  ===========================================================
@@ -43,7 +44,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
+
+from django.db.models.enums import TextChoices
 
 from inventory.ndc import InvalidNDCError, normalize_ndc_input
 from pharmacy.identifiers import is_valid_dea_number, is_valid_npi
@@ -53,9 +55,15 @@ from pharmacy.identifiers import is_valid_dea_number, is_valid_npi
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 
-class Channel(StrEnum):
-    NCPDP = "ncpdp"
-    FHIR = "fhir"
+class Channel(TextChoices):
+    """How a prescription reached the pharmacy: the one list, kept here so the parsers
+    stay free of models; ``orders.models.Prescription.channel`` takes its choices."""
+
+    NCPDP = "ncpdp", "e-Prescription (NCPDP SCRIPT)"
+    FHIR = "fhir", "e-Prescription (FHIR)"
+    PHONE = "phone", "Phone"
+    FAX = "fax", "Fax"
+    WRITTEN = "written", "Written (mailed in)"
 
 
 NCPDP_TRANSACTION_REJECTED = "900"
@@ -214,6 +222,10 @@ DEA_SCHEDULE_OF_NCI_CODE = {
     "C48677": "CIV",
     "C48679": "CV",
 }
+# NCI C38046 "Unspecified": several e-prescribing networks send it on every drug they do not
+# know to be controlled. It states no schedule, so the catalogue product decides, exactly as
+# when the element is absent; an unmatched drug waits in intake until one is chosen.
+UNSPECIFIED_DEA_SCHEDULE_CODE = "C38046"
 
 
 def checked_date(text: str, *, what: str, path: str | None) -> date:
@@ -267,12 +279,15 @@ def checked_ndc(text: str, *, path: str | None) -> str:
 
 
 def checked_dea_schedule(code: str, *, path: str | None) -> str:
-    """``CI``..``CV`` from an NCI schedule code (or the C-form itself).
+    """``CI``..``CV`` from an NCI schedule code (or the C-form itself); ``""`` (no schedule
+    stated) for C38046 "Unspecified".
 
     An unknown code is refused rather than read as "not controlled": a controlled-substance
     rule must never be bypassed because a code was misspelt.
     """
     value = code.strip().upper()
+    if value == UNSPECIFIED_DEA_SCHEDULE_CODE:
+        return ""
     if value in DEA_SCHEDULE_OF_NCI_CODE.values():
         return value
     try:

@@ -33,10 +33,15 @@ drug                 MedicationPrescribed/             Product/DrugDescription
                      DrugDescription
 drug codes           DrugCoded/ProductCode/Code with   Product/DrugCoded/...; DrugCoded/NDC
                      Qualifier ND (child or attribute)
+                     (DrugDBCode and other qualifiers,
+                     e.g. RxNorm SCD, are not an NDC:
+                     the drug is then matched by hand)
 strength             DrugCoded/Strength/StrengthValue, Strength or Product/Strength
                      StrengthUnitOfMeasure/Code,
                      StrengthForm/Code
 DEA schedule         DrugCoded/DEASchedule/Code        DEASchedule, Product/DEASchedule
+                     (C38046 "Unspecified": none
+                     stated, as when absent)
 quantity             Quantity/Value,                   QuantityUnitOfMeasure as text
                      QuantityUnitOfMeasure/Code
 days supply          DaysSupply                        DaysSupply/Value

@@ -7,6 +7,12 @@ people racing on one fill the second is refused with the reason (``WorkflowError
 instead of doing the work twice. Each status move writes a ``FillEvent`` in the same
 transaction and clears the fill's claim; the Rx label is queued on commit.
 
+When a move leaves an order ready to pack (its last active fill passed PV2, or was
+released from hold back to ready to pack, or the last one not ready was cancelled), the
+shipping app's task that makes the order's shipment is queued on commit. ``orders`` may
+not import ``shipping`` (DESIGN.md section 3), so the task is sent by its registered
+name (``ORDER_READY_TASK``); the shipping app's tests check the name is registered.
+
 Choices where the issue is silent:
 
 * Claims. ``claim_fill`` is a conditional UPDATE whose row count says who won. A fill
@@ -33,9 +39,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from inventory.models import Package, StockLot, StockMovement
@@ -82,6 +89,9 @@ STEP_SERVICES = {
     (S.PV2, S.READY_TO_PACK): "approve_pv2",
     (S.PV2, S.FILL): "reject_pv2",
 }
+
+# Made by shipping (orders cannot import it): the task that makes an order's shipment.
+ORDER_READY_TASK = "shipping.tasks.create_shipment_for_order_task"
 
 # What the fill step records on a fill, cleared again when the product goes back to stock.
 DISPENSED_FIELDS = (
@@ -237,7 +247,56 @@ def _move(
     fill.save(
         update_fields=["status", "status_changed_at", "claimed_by", "claimed_at", *update_fields]
     )
+    if to in (S.READY_TO_PACK, S.CANCELLED) and fill.order_id is not None:
+        _queue_shipment_if_order_ready(fill.order_id)
     return fill
+
+
+def orders_ready_to_pack():
+    """Orders whose every active fill passed PV2 and waits to be packed (at least one
+    fill ready to pack, the others cancelled): the orders that get a shipment."""
+    ready = Fill.objects.filter(order=OuterRef("pk"), status=S.READY_TO_PACK)
+    not_ready = Fill.objects.filter(order=OuterRef("pk")).exclude(
+        status__in=[S.READY_TO_PACK, S.CANCELLED]
+    )
+    return Order.objects.filter(Exists(ready)).exclude(Exists(not_ready))
+
+
+def _send_order_ready_task(order_id: int) -> bool:
+    """Queue shipping's task for an order that became ready; False (logged) when the
+    broker cannot take it. Fails fast like ``labels._send_rx_label_task``: one connection
+    attempt, no result to wait for. The beat catch-up makes the shipment later."""
+    try:
+        with current_app.producer_pool.acquire(block=True, timeout=2) as producer:
+            producer.connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=2
+            )
+            current_app.send_task(
+                ORDER_READY_TASK, (order_id,), producer=producer, retry=False, ignore_result=True
+            )
+    except Exception:
+        logger.warning(
+            "Order %s: could not queue the making of its shipment (is the broker down?); "
+            "the catch-up task will make it.",
+            order_id,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+def _queue_shipment_if_order_ready(order_id: int) -> None:
+    """Inside the move's transaction: when the order is now ready to pack, queue its
+    shipment's making after commit.
+
+    The check reads other fills without locking them: two pharmacists approving the last
+    two fills of one order at the same instant each see the other still at PV2, and
+    neither queues it. The beat catch-up (``ensure_shipments_for_ready_orders``, every
+    30 seconds) makes that shipment; locking the order row here instead would make every
+    move of a fill wait on its order and add a second lock to every workflow step, for a
+    race a short delay already settles."""
+    if orders_ready_to_pack().filter(pk=order_id).exists():
+        transaction.on_commit(lambda: _send_order_ready_task(order_id))
 
 
 def _claim_quietly(fill_pk: int, by: User) -> None:
@@ -544,10 +603,12 @@ def fillable_packages(prescription: Prescription) -> list[Package]:
 
 def _fefo_lot(packages: list[Package], *, quantity: Decimal, until: date) -> StockLot | None:
     """The first-expiring usable lot holding the whole quantity, else the usable lot
-    holding the most (a partial fill takes as much as one bottle has)."""
-    lots = StockLot.objects.filter(package__in=packages).dispensable(usable_until=until)
-    whole = lots.filter(quantity_on_hand__gte=quantity).first_expiring_first().first()
-    return whole or lots.order_by("-quantity_on_hand", "expiry", "pk").first()
+    holding the most (a partial fill takes as much as one bottle has). Usable is
+    ``StockLotQuerySet.dispensable``, the rule ``dispense_from_lot`` checks too."""
+    lots = StockLot.objects.filter(package__in=packages)
+    whole = lots.dispensable(usable_until=until, quantity=quantity).first_expiring_first()
+    fullest = lots.dispensable(usable_until=until).order_by("-quantity_on_hand", "expiry", "pk")
+    return whole.first() or fullest.first()
 
 
 def suggest_lot(fill: Fill) -> StockLot | None:

@@ -474,3 +474,97 @@ def fhir_bundle(*, style: str = "uuid", request: dict | None = None) -> dict:
         "type": "collection",
         "entry": entries,
     }
+
+
+def network_new_rx(
+    *,
+    message_id: str = "SS-3f9a1c2e7b",
+    namespace: bool = False,
+    written: str = "2024-03-01T14:02:11.4Z",
+    ndc: str | None = "00071015523",
+    drug_db_code: str = "617318",
+    drug_db_qualifier: str = "SCD",
+    schedule: str = "C38046",
+    description: str = "Atorvastatin 20 MG Oral Tablet",
+    refills: str = "3",
+) -> bytes:
+    """A NewRx written the way several e-prescribing networks write one, kept byte for byte
+    (it does not go through ``_finish``, which would rewrite its escapes).
+
+    The version attributes and an ``xmlns:xsi`` declaration sit on ``Message`` with no
+    SCRIPT namespace (``namespace=True`` adds the default one), the written date is a
+    ``DateTime``, the drug carries an RxNorm ``DrugDBCode`` beside its NDC (or instead of
+    it, ``ndc=None``), every drug is sent with the DEA schedule ``C38046``
+    ("Unspecified"), and the patient's and clinic's names hold XML escapes
+    (O&apos;Connor, Smith &amp; Sons Clinic). Empty optional elements are left in, as
+    those senders do.
+    """
+    xmlns = f' xmlns="{NCPDP_NAMESPACE}"' if namespace else ""
+    product_code = (
+        f"<ProductCode><Code>{ndc}</Code><Qualifier>ND</Qualifier></ProductCode>" if ndc else ""
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Message{xmlns} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" \
+DatatypesVersion="20170715" TransportVersion="20170715" TransactionDomain="SCRIPT" \
+TransactionVersion="20170715" StructuresVersion="20170715" ECLVersion="20170715">
+<Header>
+<To Qualifier="P">{PHARMACY_NCPDP_ID}</To>
+<From Qualifier="C">{SENDER_ID}</From>
+<MessageID>{message_id}</MessageID>
+<SentTime>2024-03-01T14:02:13.8Z</SentTime>
+<Security><Sender><TertiaryIdentification>EHR1</TertiaryIdentification></Sender></Security>
+<SenderSoftware><SenderSoftwareDeveloper>Smith &amp; Sons EHR</SenderSoftwareDeveloper>\
+<SenderSoftwareProduct>Chart</SenderSoftwareProduct>\
+<SenderSoftwareVersionRelease>12.4</SenderSoftwareVersionRelease></SenderSoftware>
+<PrescriberOrderNumber>SS-PON-90210</PrescriberOrderNumber>
+</Header>
+<Body>
+<NewRx>
+<Patient>
+<HumanPatient>
+<Name><LastName>O&apos;Connor</LastName><FirstName>Siobh&#225;n</FirstName><MiddleName/></Name>
+<Gender>F</Gender>
+<DateOfBirth><Date>1958-11-30</Date></DateOfBirth>
+<Address><AddressLine1>12 Quarry Rd</AddressLine1><City>Dayton</City>\
+<StateProvince>OH</StateProvince><PostalCode>45402</PostalCode><CountryCode>US</CountryCode></Address>
+<CommunicationNumbers><PrimaryTelephone><Number>9375550177</Number></PrimaryTelephone>\
+</CommunicationNumbers>
+</HumanPatient>
+</Patient>
+<Pharmacy>
+<Identification><NCPDPID>{PHARMACY_NCPDP_ID}</NCPDPID><NPI/></Identification>
+<BusinessName>Mail Order Pharmacy</BusinessName>
+</Pharmacy>
+<Prescriber>
+<NonVeterinarian>
+<Identification><StateLicenseNumber>35.123456</StateLicenseNumber><DEANumber/>\
+<NPI>{VALID_NPI}</NPI></Identification>
+<PracticeLocation><BusinessName>Smith &amp; Sons Clinic</BusinessName></PracticeLocation>
+<Name><LastName>Okafor</LastName><FirstName>Chidi</FirstName></Name>
+<Address><AddressLine1>1 Medical Plaza</AddressLine1><City>Columbus</City>\
+<StateProvince>OH</StateProvince><PostalCode>43215</PostalCode><CountryCode>US</CountryCode></Address>
+<CommunicationNumbers><PrimaryTelephone><Number>6145550100</Number></PrimaryTelephone>\
+<Fax><Number>6145550199</Number></Fax></CommunicationNumbers>
+</NonVeterinarian>
+</Prescriber>
+<MedicationPrescribed>
+<DrugDescription>{description}</DrugDescription>
+<DrugCoded>
+{product_code}
+<Strength><StrengthValue>20</StrengthValue><StrengthForm><Code>C42998</Code></StrengthForm>\
+<StrengthUnitOfMeasure><Code>C28253</Code></StrengthUnitOfMeasure></Strength>
+<DrugDBCode><Code>{drug_db_code}</Code><Qualifier>{drug_db_qualifier}</Qualifier></DrugDBCode>
+<DEASchedule><Code>{schedule}</Code></DEASchedule>
+</DrugCoded>
+<Quantity><Value>90</Value><CodeListQualifier>38</CodeListQualifier>\
+<QuantityUnitOfMeasure><Code>C48542</Code></QuantityUnitOfMeasure></Quantity>
+<DaysSupply>90</DaysSupply>
+<WrittenDate><DateTime>{written}</DateTime></WrittenDate>
+<Substitutions>0</Substitutions>
+<NumberOfRefills>{refills}</NumberOfRefills>
+<Sig><SigText>Take 1 tablet by mouth once daily at bedtime</SigText></Sig>
+</MedicationPrescribed>
+</NewRx>
+</Body>
+</Message>
+""".encode()

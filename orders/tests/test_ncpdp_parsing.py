@@ -362,7 +362,7 @@ def test_birth_date_in_the_wrong_format_is_refused():
     assert error.path == f"{NEW_RX_PATH}/Patient/HumanPatient/DateOfBirth/Date"
 
 
-@pytest.mark.parametrize("code", ["C48680", "CVI", "2", "C38046"])
+@pytest.mark.parametrize("code", ["C48680", "CVI", "2", "C3804", "Unspecified"])
 def test_unknown_dea_schedule_is_refused_not_taken_as_uncontrolled(code):
     error = refused(new_rx(schedule=code))
 

@@ -2,9 +2,8 @@
 hand-over, delivery exceptions, the carriers' tracking webhook, and the order and recall
 trace views that show shipments.
 
-Every read of shipments first makes the shipments of orders that became ready
-(``ensure_shipments_for_ready_orders``: one query when there is nothing new), so a
-shipment exists for any caller as soon as the last fill of its order passed PV2.
+Reads only read: an order's shipment is made when its last fill passes PV2
+(``shipping.services.shipments.create_shipment_for_order``, queued on that commit).
 """
 
 from django.db.models import OuterRef, Prefetch, Subquery
@@ -21,7 +20,6 @@ from inventory.api.serializers import ErrorSerializer
 from inventory.api.views import LOT_TRACE_PARAMETERS
 from inventory.services.lots import LotTrace
 from orders.api.views import OrderDetailView, RecallTraceView
-from orders.models import Order
 from pharmacy.api.errors import APIError
 from pharmacy.models import AuditEvent, Patient
 from pharmacy.services import record_audit_event
@@ -45,7 +43,6 @@ from shipping.models import DeliveryException, Shipment, ShipmentEvent, Shipping
 from shipping.services.shipments import (
     ShippingError,
     blocked_orders,
-    ensure_shipments_for_ready_orders,
     hand_over_to_carrier,
     pack_shipment,
     purchase_label,
@@ -133,7 +130,6 @@ class ShipmentListView(generics.ListAPIView):
         return shipments.order_by("-created_at", "-pk")
 
     def list(self, request, *args, **kwargs):
-        ensure_shipments_for_ready_orders()
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         record_audit_event(
             actor=request.user,
@@ -155,7 +151,6 @@ class ShipmentDetailView(generics.RetrieveAPIView):
     queryset = Shipment.objects.all()
 
     def retrieve(self, request, pk: int):
-        ensure_shipments_for_ready_orders()
         shipment = shipment_for_api(pk)
         record_audit_event(
             actor=request.user,
@@ -179,7 +174,6 @@ class BlockedOrderListView(generics.GenericAPIView):
     required_permissions = ["shipping.view_shipment"]
 
     def get(self, request):
-        ensure_shipments_for_ready_orders()
         blocked = blocked_orders()
         record_audit_event(
             actor=request.user,
@@ -412,8 +406,9 @@ class DeliveryExceptionResolveView(generics.GenericAPIView):
 
 
 class ShipmentLabelView(APIView):
-    """The 4x6 inch carrier label PDF, made now when the worker has not made it yet; 409
-    before the package is labelled. Errors are JSON whatever the client accepts."""
+    """The 4x6 inch carrier label PDF: the stored one, or while the worker has not stored
+    it yet the same PDF rendered now (not stored); 409 before the package is labelled.
+    Errors are JSON whatever the client accepts."""
 
     required_permissions = ["shipping.view_shipment"]
 
@@ -445,9 +440,7 @@ class ShipmentLabelView(APIView):
                 "it has no carrier label until it is packed and labelled.",
                 409,
             )
-        label = documents.current_document(shipment, ShippingDocument.Kind.LABEL)
-        if label is None:
-            label = documents.generate_shipping_label(shipment)
+        label = documents.document_pdf(shipment, ShippingDocument.Kind.LABEL)
         record_audit_event(
             actor=request.user,
             action=AuditEvent.Action.VIEW,
@@ -456,7 +449,7 @@ class ShipmentLabelView(APIView):
             patient=_patient_of(shipment),
             summary=f"API carrier label of package {shipment.package_code}",
         )
-        response = HttpResponse(bytes(label.pdf), content_type="application/pdf")
+        response = HttpResponse(label, content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{shipment.package_code}.pdf"'
         response["Cache-Control"] = "private, no-store"
         return response
@@ -546,15 +539,6 @@ class OrderWithShipmentsView(OrderDetailView):
     queryset = OrderDetailView.queryset.prefetch_related(
         Prefetch("shipments", queryset=Shipment.objects.select_related("service").order_by("pk"))
     )
-
-    def load_order(self, pk: int) -> Order:
-        order = super().load_order(pk)
-        if order.status == Order.Status.READY_TO_PACK and not order.shipments.all():
-            # Its last fill just passed PV2: its shipment is made now (one query more,
-            # only then).
-            ensure_shipments_for_ready_orders()
-            order = super().load_order(pk)
-        return order
 
 
 @extend_schema(

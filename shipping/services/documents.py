@@ -14,8 +14,11 @@ nothing about what is inside (no drug name, nothing that says "controlled"). The
 slip goes inside: what is in the box and how to reach the pharmacy; the top of its first
 page shows only the package id and the patient's name.
 
-``pack_shipment`` calls ``queue_shipping_documents`` once the carrier sold the label;
-pages print labels through ``start_label_batch`` and manifests through ``build_manifest``.
+A new shipment queues ``queue_shipping_documents`` (its packing slip, printed before
+packing) and ``pack_shipment`` queues it again once the carrier sold the label; pages print
+labels through ``start_label_batch`` and manifests through ``build_manifest``. Pages and
+the API only read: ``document_pdf`` is the stored document, or, while its task has not
+stored it yet, the same PDF rendered from the data without storing it.
 """
 
 import contextlib
@@ -425,6 +428,21 @@ def _generate(shipment: Shipment, document: _DocumentKind) -> ShippingDocument:
         f"The data of package {shipment.package_code} kept changing while its "
         f"{ShippingDocument.Kind(document.kind).label.lower()} was made; try again.",
     )
+
+
+DOCUMENT_KINDS = {LABEL.kind: LABEL, PACKING_SLIP.kind: PACKING_SLIP}
+
+
+def document_pdf(shipment: Shipment, kind: str) -> bytes:
+    """The PDF of the shipment's current document of this kind (a label or a packing
+    slip) to show or print; while its task has not stored one yet, the same PDF rendered
+    from the shipment's data as they are now, stored by nobody (a read never writes).
+    Raises ShippingError ``label_not_ready`` for a label the carrier has not sold yet."""
+    stored = current_document(shipment, kind)
+    if stored is not None:
+        return bytes(stored.pdf)
+    document = DOCUMENT_KINDS[kind]
+    return document.render(document.data(_shipments_for_label().get(pk=shipment.pk)))
 
 
 def generate_shipping_label(shipment: Shipment) -> ShippingDocument:

@@ -10,17 +10,26 @@ e-mail) only after commit. Fills move through ``orders.services.workflow.transit
 
 Choices where the issue is silent:
 
-* **Shipments exist once an order is ready.** ``ensure_shipments_for_ready_orders`` is
-  called by every shipping read and by Celery beat every 30 s. One query finds orders
-  whose every active fill is ready to pack and that have no shipment; when there are none
-  (the usual case) that is all it costs. Each new shipment is inserted on its own,
-  guarded by the unique constraint ``one_shipment_per_order``, because the address check
-  and the packaging rules run in Python: a process racing us makes it once.
+* **Shipments are made when an order becomes ready, never by a read.** The fill workflow
+  queues ``create_shipment_for_order_task`` (by name: ``orders`` cannot import us) after
+  the commit of the move that leaves an order ready to pack: PV2 approval of its last
+  fill, a release from hold back to ready to pack, the cancellation of the last fill
+  that was not ready. ``create_shipment_for_order`` then makes that order's shipment.
+  ``ensure_shipments_for_ready_orders`` is kept only as the catch-up Celery beat runs
+  every 30 s, for the shipments whose task never came: the broker down at the commit, two
+  pharmacists approving an order's last two fills at the same instant (each sees the
+  other's fill still at PV2), fills cancelled outside the workflow (a prescriber's
+  CancelRx), and orders blocked by an address that was corrected since (the patient's
+  record is in ``pharmacy``, which cannot call us). One query finds orders whose every
+  active fill is ready to pack and that have no shipment; when there are none (the usual
+  case) that is all it costs. Each new shipment is inserted on its own, guarded by the
+  unique constraint ``one_shipment_per_order``, because the address check and the
+  packaging rules run in Python: the task and the catch-up racing make it once.
 * **Addresses that cannot be shipped to block the order, not the data.** The patient's
   default shipping address is checked (``validate_ship_to_address``: street, city, a US
   state or territory code, a 5 or 5+4 digit ZIP code). When it fails no shipment is
   made; ``blocked_orders`` lists the order "cannot ship" with the reason, until a
-  technician corrects the patient's address and the next call makes the shipment.
+  technician corrects the patient's address and the catch-up makes the shipment.
 * **Packing.** Every vial's label code must be scanned; a duplicate scan (a scanner's
   double read) is ignored; a vial of another order, another package's packing slip or
   an unknown code stops the packing with a sentence naming it; nothing is recorded until
@@ -65,7 +74,7 @@ from django.utils import timezone
 
 from orders.models import FILL_MOVES, Fill, FillEvent, Order, Prescription
 from orders.services.labels import queue_rx_label
-from orders.services.workflow import WorkflowError, transition_fill
+from orders.services.workflow import WorkflowError, orders_ready_to_pack, transition_fill
 from pharmacy.models import Patient, Role, User
 from shipping.carriers import (
     INFO,
@@ -111,7 +120,7 @@ PROGRESS = {
     S.RETURNED: 3,
 }
 # A carrier event's status -> the shipment status it moves to.
-EVENT_MOVES = {
+CARRIER_EVENT_SHIPMENT_STATUS = {
     "in_transit": S.IN_TRANSIT,
     "out_for_delivery": S.IN_TRANSIT,
     "delivered": S.DELIVERED,
@@ -379,17 +388,8 @@ def _apply_plan(shipment: Shipment, plan: PackagingPlan) -> list[str]:
 def ready_orders_without_shipment():
     """Orders with at least one fill, every active one ready to pack, and no shipment
     yet (a reship's order has one from the start)."""
-    ready = Fill.objects.filter(order=OuterRef("pk"), status=F.READY_TO_PACK)
-    not_ready = Fill.objects.filter(order=OuterRef("pk")).exclude(
-        status__in=[F.READY_TO_PACK, F.CANCELLED]
-    )
     shipped = Shipment.objects.filter(order=OuterRef("pk"))
-    return (
-        Order.objects.filter(Exists(ready))
-        .exclude(Exists(not_ready))
-        .exclude(Exists(shipped))
-        .order_by("pk")
-    )
+    return orders_ready_to_pack().exclude(Exists(shipped)).order_by("pk")
 
 
 @dataclass(frozen=True)
@@ -410,22 +410,43 @@ def _ready_orders_with_addresses():
     )
 
 
+def _make_shipment(order: Order, *, today: date) -> Shipment | None:
+    """The ready order's shipment, made now; None when its address cannot be shipped to
+    or another process made it meanwhile."""
+    try:
+        snapshot = validate_ship_to_address(order.patient)
+    except ShippingError:
+        return None  # listed by blocked_orders until the address is corrected
+    return _create_shipment(order, snapshot, today=today)
+
+
+def create_shipment_for_order(order: Order) -> Shipment | None:
+    """Make the order's shipment, awaiting packing, with the patient's address as it is
+    now: what the fill workflow queues once the order's last fill passed PV2. Returns it,
+    or None when there is nothing to make: the order is not (or no longer) ready to
+    pack, already has its shipment, or its address cannot be shipped to (then
+    ``blocked_orders`` lists it until the address is corrected, and the catch-up makes
+    it). Idempotent: the unique constraint ``one_shipment_per_order`` makes a shipment
+    made twice at once one. Raises nothing of its own."""
+    ready = _ready_orders_with_addresses().filter(pk=order.pk).first()
+    if ready is None:
+        return None
+    return _make_shipment(ready, today=timezone.localdate())
+
+
 def ensure_shipments_for_ready_orders() -> int:
-    """Make the shipment (awaiting packing) of every order whose last fill passed PV2;
-    returns how many were made. Cheap and idempotent: one query when there is nothing
-    new; each shipment is guarded by the unique constraint, so a process racing us makes
-    it once. An order whose address cannot be shipped to gets none (``blocked_orders``).
+    """The catch-up (Celery beat): make the shipment (awaiting packing) of every order
+    whose last fill passed PV2 and has none, and returns how many were made. Reaching
+    ready to pack queues each order's own ``create_shipment_for_order``; this makes the
+    ones whose task never came and those of orders whose address was corrected since
+    they were blocked. Cheap and idempotent: one query when there is nothing new; each
+    shipment is guarded by the unique constraint, so a process racing us makes it once.
+    An order whose address cannot be shipped to gets none (``blocked_orders``).
     """
-    made = 0
     today = timezone.localdate()
-    for order in _ready_orders_with_addresses():
-        try:
-            snapshot = validate_ship_to_address(order.patient)
-        except ShippingError:
-            continue
-        if _create_shipment(order, snapshot, today=today) is not None:
-            made += 1
-    return made
+    return sum(
+        _make_shipment(order, today=today) is not None for order in _ready_orders_with_addresses()
+    )
 
 
 def blocked_orders() -> list[BlockedOrder]:
@@ -473,6 +494,7 @@ def _create_shipment(
         if reship_of is not None:
             raise
         return None  # made by another process meanwhile (one_shipment_per_order)
+    _queue_documents(shipment)  # the packing slip, printed before packing
     return shipment
 
 
@@ -917,7 +939,7 @@ def record_carrier_event(carrier: str, *, body: bytes, signature: str) -> Carrie
         if kept is not None:
             kept.is_replay = True
             return kept
-        target = EVENT_MOVES.get(update.status)
+        target = CARRIER_EVENT_SHIPMENT_STATUS.get(update.status)
         outcome = _outcome(shipment, target, update.occurred_at)
         event = CarrierEvent.objects.create(
             carrier=carrier,

@@ -3,9 +3,10 @@
 ``ready_order()`` builds an order the way the fill workflow leaves it when every fill
 passed PV2 (fills ``ready_to_pack``, product dispensed through the stock ledger) for a
 patient with a default shipping address; ``ShipmentFactory()`` a shipment of such an
-order awaiting packing, with the address snapshot taken from the patient. Tests that need
-the shipment the way shipping makes it call
-``shipping.services.shipments.ensure_shipments_for_ready_orders``.
+order awaiting packing, with the address snapshot taken from the patient.
+``order_awaiting_packing()`` is a ready order whose shipment shipping made the way its task
+makes it once the last fill passed PV2 (``create_shipment_for_order``); reading a page or
+the API never makes one.
 """
 
 from decimal import Decimal
@@ -20,6 +21,7 @@ from orders.tests.factories import another_staff, fill_at, stocked_package, stoc
 from pharmacy.models import Patient, Role
 from pharmacy.tests.factories import PatientAddressFactory, PatientFactory
 from shipping.models import Carrier, CarrierService, Shipment, ShipmentEvent
+from shipping.services.shipments import create_shipment_for_order
 
 
 def cold_chain_package(**fields):
@@ -93,6 +95,14 @@ def ready_order(
     if status in (Fill.Status.READY_TO_PACK, Fill.Status.PACKED, Fill.Status.SHIPPED):
         verified |= {"pv2_by": _pharmacist(), "pv2_at": now}
     Fill.objects.filter(order=order).update(**verified)
+    return order
+
+
+def order_awaiting_packing(**ready) -> Order:
+    """``ready_order(**ready)`` with its shipment, made by the service the fill workflow
+    queues when an order's last fill passes PV2 (``create_shipment_for_order``)."""
+    order = ready_order(**ready)
+    create_shipment_for_order(order)
     return order
 
 

@@ -13,7 +13,13 @@ from pharmacy.models import AuditEvent, Role
 from pharmacy.services import create_api_token
 from shipping.models import DeliveryException, Shipment
 from shipping.services.shipments import hand_over_to_carrier
-from shipping.tests.factories import labelled_shipment, ready_order, shippable_patient
+from shipping.tasks import create_shipment_for_order_task
+from shipping.tests.factories import (
+    labelled_shipment,
+    order_awaiting_packing,
+    ready_order,
+    shippable_patient,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,13 +38,18 @@ def shipment_id(client, order) -> int:
 # --------------------------------------------------------------------------- reads
 
 
-def test_an_orders_shipment_exists_once_its_last_fill_passed_pv2(api_technician, technician):
+def test_an_orders_shipment_exists_once_its_last_fill_passed_pv2(
+    api_technician, technician, django_capture_on_commit_callbacks
+):
     patient = shippable_patient()
     order = ready_order(patient=patient)
     last = fill_at(Fill.Status.PV2, prescription=stocked_prescription(patient=patient), order=order)
     assert api_technician.get("/api/v1/shipments/", {"order": order.pk}).json()["results"] == []
 
-    approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+    assert len(callbacks) == 1  # the shipment task, queued on commit
+    create_shipment_for_order_task(order.pk)  # what the worker then runs
     response = api_technician.get("/api/v1/shipments/", {"order": order.pk})
 
     assert response.status_code == 200
@@ -70,7 +81,7 @@ def test_shipments_filter_by_status_and_refuse_bad_filters(api_pharmacist):
 
 
 def test_a_shipment_shows_what_the_packer_needs_and_its_history(api_technician, technician):
-    order = ready_order(fills=2, cold_chain=True)
+    order = order_awaiting_packing(fills=2, cold_chain=True)
     pk = shipment_id(api_technician, order)
 
     response = api_technician.get(f"/api/v1/shipments/{pk}/")
@@ -138,7 +149,7 @@ def test_orders_that_cannot_ship_are_listed_with_the_reason(api_technician):
 
 
 def test_packing_through_the_api_labels_the_package(api_technician, technician):
-    order = ready_order(fills=2)
+    order = order_awaiting_packing(fills=2)
     pk = shipment_id(api_technician, order)
 
     response = api_technician.post(
@@ -155,7 +166,7 @@ def test_packing_through_the_api_labels_the_package(api_technician, technician):
 
 
 def test_a_vial_from_another_order_is_refused_with_the_reason(api_technician):
-    order, other = ready_order(), ready_order()
+    order, other = order_awaiting_packing(), order_awaiting_packing()
     pk = shipment_id(api_technician, order)
     stranger = other.fills.get()
 
@@ -176,7 +187,7 @@ def test_a_vial_from_another_order_is_refused_with_the_reason(api_technician):
 
 
 def test_a_missing_vial_is_refused_with_the_fills_missing(api_technician):
-    order = ready_order(fills=2)
+    order = order_awaiting_packing(fills=2)
     pk = shipment_id(api_technician, order)
     first, second = order.fills.order_by("pk")
 
@@ -205,7 +216,7 @@ def test_a_missing_vial_is_refused_with_the_fills_missing(api_technician):
     ],
 )
 def test_malformed_packing_input_is_400_with_nothing_changed(api_technician, body, error):
-    order = ready_order()
+    order = order_awaiting_packing()
     pk = shipment_id(api_technician, order)
 
     response = api_technician.post(f"/api/v1/shipments/{pk}/pack/", body, format="json")
@@ -215,7 +226,7 @@ def test_malformed_packing_input_is_400_with_nothing_changed(api_technician, bod
 
 
 def test_a_manager_may_not_pack(api_manager):
-    order = ready_order()
+    order = order_awaiting_packing()
     pk = shipment_id(api_manager, order)
 
     response = api_manager.post(
@@ -226,7 +237,7 @@ def test_a_manager_may_not_pack(api_manager):
 
 
 def test_the_label_pdf_exists_once_labelled(api_technician):
-    order = ready_order()
+    order = order_awaiting_packing()
     pk = shipment_id(api_technician, order)
 
     early = api_technician.get(f"/api/v1/shipments/{pk}/label.pdf")
@@ -320,7 +331,7 @@ def test_a_pharmacist_sends_a_package_back_to_packing(api_pharmacist):
 
 
 def test_an_order_shows_its_shipments(api_technician):
-    order = ready_order()
+    order = order_awaiting_packing()
 
     response = api_technician.get(f"/api/v1/orders/{order.pk}/")
 

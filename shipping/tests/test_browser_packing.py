@@ -12,7 +12,12 @@ from orders.models import Fill
 from orders.tests.test_browser_workflow import sign_in
 from shipping.models import CarrierService, LabelBatch, Shipment, ShippingDocument
 from shipping.services.shipments import ensure_shipments_for_ready_orders
-from shipping.tests.factories import CarrierServiceFactory, labelled_shipment, ready_order
+from shipping.tests.factories import (
+    CarrierServiceFactory,
+    labelled_shipment,
+    order_awaiting_packing,
+    ready_order,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -148,7 +153,7 @@ def test_a_wave_of_labels_prints_with_a_progress_bar(
 def test_the_list_refreshes_without_wiping_what_is_typed(
     page, screenshot, transactional_db, technician
 ):
-    ready_order()
+    order_awaiting_packing()
     page.clock.install()
     sign_in(page, technician.username)
     page.goto("/shipping/list/awaiting_packing/")
@@ -157,7 +162,7 @@ def test_the_list_refreshes_without_wiping_what_is_typed(
     expect(field).to_be_focused()
     field.press_sequentially("PKG-12")
 
-    ready_order()
+    order_awaiting_packing()
     page.clock.run_for(11_000)
 
     expect(page.get_by_test_id("shipment-row")).to_have_count(2)

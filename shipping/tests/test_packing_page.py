@@ -8,10 +8,13 @@ from decimal import Decimal
 import pytest
 
 from orders.models import Fill, FillEvent
-from pharmacy.models import AuditEvent
+from orders.services.workflow import approve_pv2
+from orders.tests.factories import another_staff
+from pharmacy.models import AuditEvent, Role
 from shipping.models import Shipment, ShipmentEvent, ShippingDocument
 from shipping.services.documents import generate_shipping_label
 from shipping.services.shipments import ensure_shipments_for_ready_orders
+from shipping.tasks import create_shipment_for_order_task, generate_shipping_documents_task
 from shipping.tests.factories import ready_order
 
 pytestmark = pytest.mark.django_db
@@ -68,9 +71,16 @@ def test_the_order_number_typed_from_the_slip_opens_its_shipment(client_technici
     assert response["Location"] == station(shipment)
 
 
-def test_an_order_that_just_passed_pv2_opens_without_waiting_for_the_beat(client_technician):
-    order = ready_order()
+def test_an_order_that_just_passed_pv2_opens_without_waiting_for_the_beat(
+    client_technician, django_capture_on_commit_callbacks
+):
+    order = ready_order(status=Fill.Status.PV2)
+    (last,) = order.fills.all()
     assert not Shipment.objects.exists()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+    assert len(callbacks) == 1
+    create_shipment_for_order_task(order.pk)  # what the worker runs on that commit
 
     response = client_technician.post("/shipping/pack/", {"code": str(order.pk)})
 
@@ -324,23 +334,28 @@ def test_the_label_pdf_link_takes_the_browser_session(client_technician):
     shipment = shipment_of(order)
     client_technician.post(station(shipment), {"scans": codes(order), "weight_oz": "9"})
 
+    labels = ShippingDocument.objects.filter(
+        shipment=shipment, kind=ShippingDocument.Kind.LABEL, is_current=True
+    )
+
     response = client_technician.get(f"/api/v1/shipments/{shipment.pk}/label.pdf")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
-    assert (
-        ShippingDocument.objects.filter(
-            shipment=shipment, kind=ShippingDocument.Kind.LABEL, is_current=True
-        ).count()
-        == 1
-    )
+    assert labels.count() == 0  # a read stores nothing: the documents task does
+    generate_shipping_documents_task(shipment.pk)
+    stored = client_technician.get(f"/api/v1/shipments/{shipment.pk}/label.pdf")
+    assert labels.count() == 1
+    assert stored.content == response.content == bytes(labels.get().pdf)
 
 
 def test_the_packing_slip_is_printed_before_packing_and_made_once(client_technician, technician):
     shipment = shipment_of(ready_order())
 
     first = client_technician.get(f"/shipping/{shipment.pk}/packing-slip.pdf")
+    assert ShippingDocument.objects.filter(shipment=shipment).count() == 0  # a read stores none
+    generate_shipping_documents_task(shipment.pk)  # queued when the shipment was made
     again = client_technician.get(f"/shipping/{shipment.pk}/packing-slip.pdf")
 
     assert first.status_code == 200

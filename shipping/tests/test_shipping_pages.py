@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Fill
+from orders.services.workflow import approve_pv2
 from orders.tests.factories import another_staff
 from pharmacy.models import AuditEvent, Role
 from shipping import views
@@ -33,6 +34,7 @@ from shipping.services.shipments import (
     hand_over_to_carrier,
     report_delivery_exception,
 )
+from shipping.tasks import create_shipment_for_order_task
 from shipping.tests.factories import (
     ShipmentFactory,
     labelled_shipment,
@@ -107,8 +109,15 @@ def test_awaiting_packing_lists_cold_chain_first_then_the_longest_waiting(
     )
 
 
-def test_an_order_that_passed_pv2_is_listed_without_waiting_for_the_beat(client_technician):
-    order = ready_order()
+def test_an_order_that_passed_pv2_is_listed_without_waiting_for_the_beat(
+    client_technician, django_capture_on_commit_callbacks
+):
+    order = ready_order(status=Fill.Status.PV2)
+    (last,) = order.fills.all()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+    assert len(callbacks) == 1
+    create_shipment_for_order_task(order.pk)  # what the worker runs on that commit
 
     response = client_technician.get("/shipping/list/awaiting_packing/")
 
