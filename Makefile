@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: help install pdf-libraries run test check bench services stop-services chromium clean-var
+.PHONY: help install pdf-libraries run test check bench services stop-services chromium pgbouncer clean-var
 
 help:
 	@echo "make run     set up and start web + Celery worker + beat with demo data on http://127.0.0.1:$${PORT:-8000}"
@@ -49,10 +49,27 @@ chromium:
 		$(PY) -m playwright install chromium; \
 	fi
 
+# The PgBouncer smoke tests (marker pgbouncer) start Debian's pgbouncer themselves, on a
+# socket under var/; install it when missing (CI runs as root). The package's own service
+# (127.0.0.1:6432) is not needed: stopped and disabled when we installed it.
+pgbouncer:
+	@if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then \
+		echo "==> PgBouncer: $$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> Installing Debian's pgbouncer for the PgBouncer smoke tests"; \
+		if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; then \
+			{ systemctl disable --now pgbouncer.service || service pgbouncer stop; } >/dev/null 2>&1 || true; \
+		else \
+			echo "==> WARNING: could not install pgbouncer: the PgBouncer smoke tests will be skipped"; \
+		fi; \
+	else \
+		echo "==> WARNING: pgbouncer is not installed: the PgBouncer smoke tests will be skipped (install Debian's pgbouncer package)"; \
+	fi
+
 run: install
 	@$(PY) -m pharmacy.devservices run-app
 
-test: install chromium
+test: install chromium pgbouncer
 	@echo "==> Running the test suite (artifacts and screenshots go to test-artifacts/)"
 	@$(PY) -m pharmacy.devservices exec -- $(PY) -m pytest $(PYTEST_ARGS)
 

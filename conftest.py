@@ -1,5 +1,6 @@
 """Shared fixtures: a staff member of each role, clients signed in as each, a real Celery
-worker process, and a Chromium driven by Playwright."""
+worker process, a PgBouncer in front of the test database, and a Chromium driven by
+Playwright."""
 
 import os
 import shutil
@@ -15,6 +16,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from pharmacy import devservices
 from pharmacy.celery import app
 from pharmacy.models import Role
 from pharmacy.services import create_api_token
@@ -194,6 +196,29 @@ def start_celery_worker(transactional_db):
     yield start
     for process in started:
         _stop_celery_worker(process)
+
+
+# --------------------------------------------------------------------------- PgBouncer
+
+
+@pytest.fixture
+def pgbouncer():
+    """A PgBouncer in transaction pooling mode in front of the test database's server,
+    stopped at the end: ``pgbouncer.database_url(connection.settings_dict["NAME"])`` with
+    ``DATABASE_TRANSACTION_POOLING=true`` is the test database through it (for processes
+    a test starts). See ``devservices.start_pgbouncer``."""
+    # A decision, not a failure: the PgBouncer tests need Debian's pgbouncer, which
+    # `make test` installs when it runs as root; anywhere else it warns, and they skip.
+    if devservices.pgbouncer_executable() is None:
+        pytest.skip(
+            "pgbouncer is not installed: the PgBouncer smoke tests need Debian's pgbouncer "
+            "(`make test` installs it as root; else apt-get install pgbouncer)"
+        )
+    bouncer = devservices.start_pgbouncer(
+        connection.settings_dict, directory=devservices.VAR_DIR / "pgbouncer-test"
+    )
+    yield bouncer
+    bouncer.stop()
 
 
 # --------------------------------------------------------------------------- browser

@@ -1,5 +1,8 @@
-"""Plumbing the apps share that holds no models (STYLE.md "Layout": a model-free ``lib/``).
+"""Plumbing every app needs and that holds no models (DESIGN.md section 3; STYLE.md
+"Layout"): it sits below every app in the dependency order, so any app may import it and it
+imports none of them.
 
-``lib.migrations``: migration operations, such as installing a database function from
-its ``.sql`` file.
+- ``lib.migrations``: migration operations, such as installing a database function from
+  its ``.sql`` file.
+- ``lib.queueing``: publishing a Celery task from a request without waiting on the broker.
 """

@@ -121,6 +121,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "shipping.add_carrierholiday",
         "shipping.change_carrierholiday",
         "shipping.delete_carrierholiday",
+        # Side effects (issue 12): see what waits or failed, and send a failed one again.
+        "outbox.view_outboxmessage",
+        "outbox.retry_outboxmessage",
     ],
 }
 

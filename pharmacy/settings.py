@@ -62,6 +62,19 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
+    if number != number or (minimum is not None and number < minimum):  # NaN, or too small
+        raise ImproperlyConfigured(f"{name}={value!r} must be a number of at least {minimum}.")
+    return number
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -154,6 +167,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     # Our apps, in dependency order: an app imports only from apps above it.
+    "outbox",
     "inventory",
     "pharmacy",
     "orders",
@@ -213,6 +227,13 @@ if os.environ.get("DATABASE_NAME_OVERRIDE"):
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
     "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
 )
+# Behind a pooler in transaction mode (PgBouncer's pool_mode = transaction) each
+# transaction may run on another server connection, so nothing may outlive one on the
+# server: Django's server-side cursors (``.iterator()``, WITH HOLD outside a transaction)
+# would. Connections to the pooler are still kept (CONN_MAX_AGE): they cost it nothing.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Tests use their own Redis database so a `make run` going on at the same time never
@@ -224,12 +245,28 @@ REDIS_URL = parse_redis_url(
     "REDIS_URL", os.environ.get("REDIS_URL") or devservices.embedded_redis_url(_redis_db)
 )
 
+# A web request waits on Redis (broker or cache) for at most this long: a Redis that
+# hangs (frozen, not refusing connections) then costs a request about a second, never a
+# worker thread. What a request queues is recorded first (the outbox), so a publish that
+# times out only delays work. Each command and connection attempt of our Redis clients
+# (Celery's broker connections, the cache, the worker heartbeat) gives up after half of
+# it: a publish on a new connection makes two attempts (kombu's ensure_connection with
+# max_retries=1, as every sender here calls it), so it is over within the whole.
+BROKER_PUBLISH_TIMEOUT = env_float("BROKER_PUBLISH_TIMEOUT", 1.0, minimum=0.1)
+REDIS_SOCKET_TIMEOUT = BROKER_PUBLISH_TIMEOUT / 2
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "test" if os.environ.get("PHARMACY_TEST_REDIS") else "",
         "TIMEOUT": 300,
+        # Sessions live in the database (SESSION_ENGINE is Django's default), so a hung
+        # Redis never stalls a page; whatever uses the cache waits this long at most.
+        "OPTIONS": {
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        },
     }
 }
 
@@ -261,14 +298,37 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60, minimum
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90, minimum=2)
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# With late acks a task whose worker died is redelivered after the visibility timeout.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60)
+    # With late acks a task whose worker died is redelivered after the visibility timeout.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60),
+    # Every command on a broker connection (a publish, an ack) and every connection
+    # attempt gives up after REDIS_SOCKET_TIMEOUT, without a retry: a frozen Redis
+    # otherwise holds a publishing web request forever, whichever code path publishes.
+    # A worker waiting for tasks is not affected: it only reads BRPOP's reply once the
+    # socket is readable, and Redis answers BRPOP within its own 1-second timeout.
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "retry_on_timeout": False,
 }
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
+# A publish that fails is not retried (Celery's default retries three times): the side
+# effect is in the outbox and the sweep queues it again. Beat's periodic tasks are
+# published again at their next run.
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_DEFAULT_RETRY_DELAY = 5
+# A worker delivering a side effect holds it this long; a claim that runs out (the
+# worker died) is taken over by the sweep. Longer than the task time limit, so a live
+# worker's claim is never taken.
+OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 120, minimum=5)
 CELERY_WORKER_SEND_TASK_EVENTS = False
 # Periodic jobs; each later issue adds its own (expiry sweeps, unsent alerts, manifests).
 CELERY_BEAT_SCHEDULE = {
+    # Side effects not delivered on their own: the broker was down at commit, the task was
+    # lost, a worker died mid-delivery, or a failure is due to be tried again.
+    "deliver-due-side-effects": {
+        "task": "outbox.tasks.deliver_due_side_effects_task",
+        "schedule": timedelta(seconds=env_int("OUTBOX_SWEEP_SECONDS", 10, minimum=1)),
+    },
     "clear-expired-sessions": {
         "task": "pharmacy.tasks.clear_expired_sessions_task",
         "schedule": crontab(hour=3, minute=17),
@@ -451,6 +511,8 @@ CONTROLLED_REFILL_DUE_PERCENT = env_int("CONTROLLED_REFILL_DUE_PERCENT", 90, min
 # seconds; it must outlast the task time limit, so a slow send is never taken over.
 EXPIRY_WARNING_DAYS = env_int("EXPIRY_WARNING_DAYS", 90, minimum=1)
 REORDER_ALERT_CLAIM_SECONDS = env_int("REORDER_ALERT_CLAIM_SECONDS", 300, minimum=1)
+if OUTBOX_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("OUTBOX_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT.")
 if REORDER_ALERT_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured(
         "REORDER_ALERT_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT."
@@ -501,8 +563,14 @@ SHIP_FROM = {
     "phone": env_str("SHIP_FROM_PHONE", PHARMACY_PHONE),
 }
 
-# A Celery ping answers within this many seconds or the worker is reported down.
-HEALTH_WORKER_TIMEOUT = float(env_int("HEALTH_WORKER_TIMEOUT_MS", 1000, minimum=50)) / 1000
+# `/health/` answers within HEALTH_TIMEOUT seconds, with what its checks found by then
+# (a check still waiting is reported down), and reuses one round of checks for
+# HEALTH_CACHE_SECONDS in each web process: calling it often costs no more. Each Celery
+# worker marks itself alive in Redis every WORKER_HEARTBEAT_SECONDS; one that missed
+# three heartbeats is counted dead.
+HEALTH_TIMEOUT = env_int("HEALTH_TIMEOUT_MS", 1000, minimum=50) / 1000
+HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 2.0, minimum=0)
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 1.0, minimum=0.2)
 
 LOGGING = {
     "version": 1,

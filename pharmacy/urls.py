@@ -71,6 +71,7 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("catalogue/", include("inventory.urls")),
     path("shipping/", include("shipping.urls")),
+    path("side-effects/", include("outbox.urls")),
     path("", include("orders.urls")),
     path("admin/", admin.site.urls),
 ]

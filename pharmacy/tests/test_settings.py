@@ -52,6 +52,10 @@ def test_settings_import_with_no_configuration_at_all():
         ({"EASYPOST_API_BASE": "ftp://api"}, "EASYPOST_API_BASE must be an https:// URL"),
         ({"DATABASE_URL": "mysql://db/pharmacy"}, "DATABASE_URL must be a postgres:// URL"),
         ({"DATABASE_URL": "postgres://db.example.com"}, "DATABASE_URL must name a database"),
+        (
+            {"DATABASE_TRANSACTION_POOLING": "sometimes"},
+            "DATABASE_TRANSACTION_POOLING='sometimes' is not a boolean",
+        ),
         ({"REDIS_URL": "http://cache"}, "REDIS_URL must be a redis://"),
         ({"EMAIL_URL": "pigeon://coop"}, "EMAIL_URL must look like smtp://"),
         ({"EMAIL_URL": "smtp://mail.example.com:notaport"}, "EMAIL_URL has an invalid port"),
@@ -99,6 +103,26 @@ def test_good_production_values_are_taken():
     assert result.stdout.strip() == (
         "db.internal mail.internal 587 True False ['pharmacy.example.com', 'api.example.com']"
     )
+
+
+@pytest.mark.parametrize(("value", "disabled"), [("true", "True"), ("", "False")])
+def test_transaction_pooling_turns_off_server_side_cursors(value, disabled):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pharmacy import settings as s; "
+            "print(s.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DATABASE_TRANSACTION_POOLING": value},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == disabled
 
 
 def test_deploy_checks_pass_with_debug_off():

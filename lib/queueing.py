@@ -1,0 +1,35 @@
+"""Send a Celery task from a web request without ever waiting on a slow broker.
+
+A request that has just committed must not hang because Redis is down or frozen: the
+work it queues is already recorded (an outbox row, ``outbox``), so a message that cannot
+be published now is only late, never lost. One connection attempt with short timeouts,
+no publish retries, and no result to wait for (the Redis result backend would retry).
+"""
+
+import logging
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+def send_task_fast(task, args: tuple = (), *, what: str = "") -> bool:
+    """Publish ``task`` with ``args``; False (logged) when the broker cannot take it within
+    ``BROKER_PUBLISH_TIMEOUT`` seconds. Never raises: call it after commit."""
+    timeout = settings.BROKER_PUBLISH_TIMEOUT
+    app = task.app
+    try:
+        with app.producer_pool.acquire(block=True, timeout=timeout) as producer:
+            producer.connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=timeout
+            )
+            task.apply_async(args, producer=producer, retry=False, ignore_result=True)
+    except Exception:
+        logger.warning(
+            "Could not queue %s%s (is the broker down?); the periodic sweep will do it.",
+            what or task.name,
+            args,
+            exc_info=True,
+        )
+        return False
+    return True
