@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from orders.forms import rx_number_from_text
-from orders.models import QUEUE_ORDER, Fill
+from orders.models import Fill
 from orders.services import workflow
 from orders.views._common import TECHNICIAN_WORK
 from orders.views.queues import (
@@ -57,9 +57,8 @@ def fill_queue_open(request, status: str):
     code = request.POST.get("code", "").strip()[:40]
     rx_number = rx_number_from_text(code)
     fill = (
-        Fill.objects.filter(status=queue.status)
+        Fill.objects.in_queue(queue.status)
         .filter(Q(prescription__rx_number=rx_number) | Q(label_code=code.upper()))
-        .order_by(*QUEUE_ORDER)
         .first()
         if code
         else None
