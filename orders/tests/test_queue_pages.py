@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from orders import views
 from orders.models import Fill, FillEvent, FillHold, HoldReason, Prescription
 from orders.tests.factories import FillFactory, PrescriptionFactory
+from orders.views import queues
 from pharmacy.models import AuditEvent, Role
 from pharmacy.tests.factories import PatientFactory, make_staff
 
@@ -187,7 +187,7 @@ def test_a_refresh_is_audited_only_when_it_shows_a_patient_not_named_yet(
 
 
 def test_the_queue_pages_by_fifty_after_the_last_row_shown(client_technician, monkeypatch):
-    monkeypatch.setattr(views, "QUEUE_ROWS_PER_PAGE", 3)
+    monkeypatch.setattr(queues, "QUEUE_ROWS_PER_PAGE", 3)
     patient = PatientFactory()
     fills = [
         waiting_fill(age=timedelta(minutes=60 - n), prescription__patient=patient) for n in range(5)
@@ -224,7 +224,7 @@ def test_the_queue_pages_by_fifty_after_the_last_row_shown(client_technician, mo
 def test_pages_follow_each_other_whatever_keys_the_last_row_has(
     client_technician, monkeypatch, keys
 ):
-    monkeypatch.setattr(views, "QUEUE_ROWS_PER_PAGE", 1)
+    monkeypatch.setattr(queues, "QUEUE_ROWS_PER_PAGE", 1)
     today = timezone.localdate()
     fills = [
         waiting_fill(
@@ -247,7 +247,7 @@ def test_pages_follow_each_other_whatever_keys_the_last_row_has(
 
 
 def test_the_count_stops_at_the_cap(client_technician, monkeypatch):
-    monkeypatch.setattr(views, "QUEUE_COUNT_CAP", 3)
+    monkeypatch.setattr(queues, "QUEUE_COUNT_CAP", 3)
     for _ in range(5):
         waiting_fill()
 

@@ -1,0 +1,42 @@
+"""Refills requested by phone: the technician types or scans the Rx number and the
+patient's birth date.
+"""
+
+from django.shortcuts import render
+
+from orders.forms import RefillRequestForm
+from orders.models import DurAlert, Fill
+from orders.services.intake import RefillRefused, request_refill
+from orders.views._common import TECHNICIAN_WORK, _quantity_words
+from pharmacy.access import staff_permission_required
+
+
+@staff_permission_required(TECHNICIAN_WORK)
+def refill_request(request):
+    """A patient on the phone asks for a refill: Rx number (or vial scan) and birth date."""
+    if request.method != "POST":
+        return render(request, "orders/refill_request.html", {"form": RefillRequestForm()})
+    form = RefillRequestForm(request.POST)
+    if not form.is_valid():
+        return render(request, "orders/refill_request.html", {"form": form}, status=400)
+    try:
+        fill = request_refill(
+            form.cleaned_data["rx_number"],
+            date_of_birth=form.cleaned_data["date_of_birth"],
+            by=request.user,
+        )
+    except RefillRefused as refusal:
+        context = {"form": form, "refusal": refusal}
+        return render(request, "orders/refill_request.html", context, status=refusal.status_code)
+    prescription = fill.prescription
+    context = {
+        # A fresh form: the next caller's Rx number can be scanned straight away.
+        "form": RefillRequestForm(),
+        "fill": fill,
+        "prescription": prescription,
+        "alerts": list(DurAlert.objects.filter(fill=fill)),
+        "refills_remaining": prescription.refills_remaining(),
+        "fill_status": Fill.Status(fill.status).label,
+        "quantity_text": _quantity_words(fill.quantity, prescription.quantity_unit),
+    }
+    return render(request, "orders/refill_request.html", context)
