@@ -123,22 +123,34 @@ class StockLotQuerySet(models.QuerySet):
         ]
 
     @staticmethod
-    def availability_conditions() -> list[tuple[str, Q]]:
+    def availability_conditions(*, today: date | None = None) -> list[tuple[str, Q]]:
         """The rule of a lot whose units count as available stock, named as in
-        ``dispensing_conditions``: available status, and not past its date."""
+        ``dispensing_conditions``: available status, and not past its date on ``today``
+        (the pharmacy's local date unless given)."""
         return [
             ("status", Q(status=StockLot.Status.AVAILABLE)),
-            ("expired", Q(expiry__gt=timezone.localdate())),
+            ("expired", Q(expiry__gt=timezone.localdate() if today is None else today)),
         ]
 
-    def available(self) -> "StockLotQuerySet":
+    def available(self, *, today: date | None = None) -> "StockLotQuerySet":
         """Lots whose units are the pharmacy's available stock (``availability_conditions``).
 
         The one definition of available units: the reorder check counts them and the
         reorder rules page shows them (``inventory.services.reorder``:
-        ``available_units_by_product``, ``available_units_subquery``); every lot that
-        may be dispensed is one of these (``dispensable``)."""
-        return self.filter(*(condition for _, condition in self.availability_conditions()))
+        ``available_units_by_product``, ``available_units_subquery``), the expiry report
+        lists those about to expire (``inventory.services.lots.expiring_lots``); every
+        lot that may be dispensed is one of these (``dispensable``)."""
+        conditions = self.availability_conditions(today=today)
+        return self.filter(*(condition for _, condition in conditions))
+
+    def past_expiry(self, *, today: date | None = None) -> "StockLotQuerySet":
+        """Lots past their date, whatever their status: they fail the ``expired``
+        condition of ``available`` (a lot is not dispensed on its expiry day).
+
+        Relied on by the expiry sweep, which moves the available ones to EXPIRED, by the
+        release of a quarantined lot, which expires one past its date instead
+        (``inventory.services.lots``), and by the expiry report's expired lots."""
+        return self.exclude(dict(self.availability_conditions(today=today))["expired"])
 
     def units_by_product(self) -> dict[int, Decimal]:
         """Units on hand of these lots, per product id (products without lots left out)."""

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -127,15 +126,14 @@ def expiry_report(request):
     except ValueError:
         days = settings.EXPIRY_WARNING_DAYS
     expired = (
-        StockLot.objects.filter(
+        (
+            StockLot.objects.filter(status=StockLot.Status.EXPIRED)
             # Past its date but not swept yet, or set aside before it expired: still expired.
-            Q(status=StockLot.Status.EXPIRED)
-            | Q(
-                status__in=[StockLot.Status.AVAILABLE, StockLot.Status.QUARANTINED],
-                expiry__lte=today,
-            ),
-            quantity_on_hand__gt=0,
+            | StockLot.objects.filter(
+                status__in=[StockLot.Status.AVAILABLE, StockLot.Status.QUARANTINED]
+            ).past_expiry(today=today)
         )
+        .filter(quantity_on_hand__gt=0)
         .select_related("package__product")
         .order_by("expiry", "pk")
     )
