@@ -1,8 +1,8 @@
-"""Browser pages of the catalogue."""
+"""Browser pages of the inventory app: the catalogue, and the stock pages under stock/."""
 
 from django.urls import path
 
-from inventory import supplier_views, views
+from inventory import views
 
 urlpatterns = [
     path("", views.catalogue_search, name="catalogue_search"),
@@ -52,9 +52,9 @@ urlpatterns = [
         views.discrepancy_resolve,
         name="discrepancy_resolve",
     ),
-    path("stock/suppliers/", supplier_views.supplier_list, name="supplier_list"),
-    path("stock/suppliers/new/", supplier_views.supplier_create, name="supplier_create"),
-    path("stock/suppliers/<int:pk>/", supplier_views.supplier_edit, name="supplier_edit"),
+    path("stock/suppliers/", views.supplier_list, name="supplier_list"),
+    path("stock/suppliers/new/", views.supplier_create, name="supplier_create"),
+    path("stock/suppliers/<int:pk>/", views.supplier_edit, name="supplier_edit"),
     path("stock/adjustments/", views.adjust, name="adjust"),
     path("stock/counts/", views.count_list, name="count_list"),
     path("stock/counts/<int:pk>/", views.count_detail, name="count_detail"),

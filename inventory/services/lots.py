@@ -4,8 +4,9 @@ A status change moves a lot's units in or out of available stock without changin
 quantity on hand: the units stay on the shelf (in the quarantine or expired bin) until
 they are destroyed or returned, which is a ledger row (DESTRUCTION, or an adjustment).
 So the ledger keeps summing to the quantity on hand, and "available stock" is always the
-units of AVAILABLE, unexpired lots. Each change is a StockLotStatusChange row written in
-the same transaction; taking units out of available stock checks the reorder point.
+units of AVAILABLE, unexpired lots (``StockLotQuerySet.available``). Each change is a
+StockLotStatusChange row written in the same transaction; taking units out of available
+stock checks the reorder point.
 
 Locks: the lots, in primary-key order, then (through ``check_reorder_point``) the
 products' reorder rules, the same order as ``inventory.services.stock``.
@@ -18,7 +19,6 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import DecimalField, F, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from inventory.models import (
     STOCK_LOT_MOVES,
@@ -66,14 +66,16 @@ def _change_status(
     reason = reason.strip()
     if not reason:
         raise LotStatusError("reason_required", "Give the reason for the change.")
-    today = timezone.localdate()
     changed: list[StockLot] = []
     lowered_products: set[int] = set()
     with transaction.atomic():
         locked = list(lots.select_for_update(of=("self",)).select_related("package").order_by("pk"))
+        past_expiry = set()
+        if to == Status.AVAILABLE:
+            past_expiry = set(lots.past_expiry().values_list("pk", flat=True))
         for lot in locked:
             target = to
-            if target == Status.AVAILABLE and lot.expiry <= today:
+            if target == Status.AVAILABLE and lot.pk in past_expiry:
                 target = Status.EXPIRED  # released, but past its date: it cannot go back
             allowed = target in STOCK_LOT_MOVES[lot.status]
             if not allowed or (only_from and lot.status not in only_from):
@@ -88,6 +90,8 @@ def _change_status(
                 lot=lot, from_status=lot.status, to_status=target, reason=reason, actor=by
             )
             if lot.status == Status.AVAILABLE:
+                # By status, not ``available()``: a lot past its date left available stock
+                # at midnight with no reorder check, so moving it to EXPIRED runs one.
                 lowered_products.add(lot.package.product_id)
             lot.status, lot.status_reason = target, reason[:255]
             lot.save(update_fields=["status", "status_reason"])
@@ -153,14 +157,11 @@ class ExpiryReport:
 
 
 def expiring_lots(*, today: date, window_days: int) -> QuerySet:
-    """Available lots with units that expire after today and within the window."""
+    """Lots of available stock on ``today`` (``StockLotQuerySet.available``) with units,
+    that expire within the window."""
     return (
-        StockLot.objects.filter(
-            status=Status.AVAILABLE,
-            quantity_on_hand__gt=0,
-            expiry__gt=today,
-            expiry__lte=today + timedelta(days=window_days),
-        )
+        StockLot.objects.available(today=today)
+        .filter(quantity_on_hand__gt=0, expiry__lte=today + timedelta(days=window_days))
         .select_related("package__product")
         .order_by("expiry", "pk")
     )
@@ -175,7 +176,7 @@ def expire_lots(*, today: date, window_days: int) -> ExpiryReport:
     The units stay on the expired lots until destroyed (no ledger row here).
     """
     expired = _change_status(
-        StockLot.objects.filter(status=Status.AVAILABLE, expiry__lte=today),
+        StockLot.objects.filter(status=Status.AVAILABLE).past_expiry(today=today),
         to=Status.EXPIRED,
         by=None,
         reason="Past its expiry date (daily expiry sweep).",

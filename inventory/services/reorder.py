@@ -50,6 +50,7 @@ from inventory.models import (
     StockLot,
     Supplier,
 )
+from lib.queueing import send_task_fast
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def set_reorder_rule(
 
 def available_units_subquery(product_ref: str = "pk") -> Coalesce:
     """A product's available units (``StockLotQuerySet.available``), as an expression
-    for annotate: the reorder rules page shows it (``inventory.views``)."""
+    for annotate: the reorder rules page shows it (``inventory.views.reorder``)."""
     units = (
         StockLot.objects.available()
         .filter(package__product_id=OuterRef(product_ref))
@@ -254,30 +255,14 @@ def queue_reorder_alert_email(alert_id: int) -> bool:
     """Queue the alert's e-mail task; False (logged) when the broker cannot take it.
 
     Called after commit: the alert is saved, so a failure here only delays the e-mail
-    until the periodic task sends it. It fails fast, for the fill that crossed the point
-    is waiting for its response: one connection attempt (Kombu would otherwise retry for
-    seconds), and no result to wait for (the Redis result backend retries for ~20 s).
+    until the periodic task sends it. It fails fast (``lib.queueing.send_task_fast``),
+    for the fill that crossed the point is waiting for its response.
     """
     from inventory.tasks import send_reorder_alert_task  # noqa: PLC0415 (tasks import us)
 
-    app = send_reorder_alert_task.app
-    try:
-        with app.producer_pool.acquire(block=True, timeout=2) as producer:
-            producer.connection.ensure_connection(
-                max_retries=1, interval_start=0, interval_step=0, timeout=2
-            )
-            send_reorder_alert_task.apply_async(
-                (alert_id,), producer=producer, retry=False, ignore_result=True
-            )
-    except Exception:
-        logger.warning(
-            "Reorder alert %s: could not queue its e-mail (is the broker down?); the "
-            "periodic task will send it.",
-            alert_id,
-            exc_info=True,
-        )
-        return False
-    return True
+    return send_task_fast(
+        send_reorder_alert_task, (alert_id,), what=f"the e-mail of reorder alert {alert_id}"
+    )
 
 
 # --------------------------------------------------------------------------- e-mail

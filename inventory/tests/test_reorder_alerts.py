@@ -382,7 +382,7 @@ def test_a_broker_failure_after_commit_is_logged_not_raised(alert, monkeypatch, 
     monkeypatch.setattr(send_reorder_alert_task, "apply_async", broker_down)
 
     assert reorder.queue_reorder_alert_email(alert.pk) is False
-    assert f"Reorder alert {alert.pk}: could not queue its e-mail" in caplog.text
+    assert f"Could not queue the e-mail of reorder alert {alert.pk}" in caplog.text
 
 
 # --------------------------------------------------------------------------- concurrency

@@ -240,7 +240,7 @@ def test_an_alert_raised_while_the_broker_is_down_is_emailed_once_later(
     assert fill.returncode == 0, fill.stderr
     assert fill.stdout.split() == ["dispensed"]
     alert = ReorderAlert.objects.get()
-    assert f"Reorder alert {alert.pk}: could not queue its e-mail" in fill.stderr
+    assert f"Could not queue the e-mail of reorder alert {alert.pk}" in fill.stderr
     assert (alert.email_claimed_at, alert.email_sent_at) == (None, None)
 
     private_redis.start()

@@ -15,8 +15,8 @@ from inventory.services.suppliers import (
     create_supplier,
     update_supplier,
 )
+from inventory.views._common import PAGE_SIZE
 
-PAGE_SIZE = 50
 FILTERS = [("active", "Active"), ("inactive", "Inactive"), ("all", "All")]
 
 
