@@ -2,7 +2,11 @@
 "Layout"): it sits below every app in the dependency order, so any app may import it and it
 imports none of them.
 
+- ``lib.api_errors``: the API error type and DRF's exception handler, which answer every
+  API error as the contract's JSON.
 - ``lib.migrations``: migration operations, such as installing a database function from
   its ``.sql`` file.
 - ``lib.queueing``: publishing a Celery task from a request without waiting on the broker.
+- ``lib.us_addresses``: US state and territory codes, the ZIP code's form, and the check of
+  a mailing address.
 """

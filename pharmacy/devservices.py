@@ -534,7 +534,7 @@ def write_supervisor_config(
         "web": f"{gunicorn} pharmacy.wsgi --bind 127.0.0.1:{int(port)}"
         f" --workers {web_workers} --threads 4 --access-logfile - --timeout 60",
         # Without mingle and gossip: nothing here uses what they share between workers,
-        # and a restarted worker is back a second sooner.
+        # and a restarted worker starts sooner without them.
         "worker": f"{celery} -A pharmacy worker --loglevel INFO"
         f" --concurrency {worker_concurrency} --hostname worker@%h"
         " --without-mingle --without-gossip",

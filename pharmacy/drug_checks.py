@@ -195,9 +195,8 @@ def _classes_of_ingredients(ingredient_ids: set[int]) -> dict[int, list[str]]:
 # --------------------------------------------------------------------------- the index
 
 # How long a process trusts its cached index before asking the database whether the
-# interaction data changed. The question costs an aggregate over the table (about half a
-# millisecond), too much to ask for each of 200 prescriptions a second; an import reaches
-# the process that ran it at once (on commit) and every other process within this time.
+# interaction data changed: an aggregate per prescription would slow intake, and an import
+# reaches the process that ran it at once (on commit), every other one within this time.
 INDEX_RECHECK_SECONDS = 2.0
 
 
@@ -226,8 +225,8 @@ def load_interaction_index(*, max_age: float = INDEX_RECHECK_SECONDS) -> Interac
     ``interaction_data_version`` changes (an import in any process).
 
     No query when the cached index was checked less than ``max_age`` seconds ago, one
-    query to check it, one more to rebuild it (about 35 ms for 5,000 pairs). An empty
-    index when nothing is imported, which the checks report as ``no_data``.
+    query to check it, one more to rebuild it. An empty index when nothing is imported,
+    which the checks report as ``no_data``.
     """
     global _cached_index
     cached = _cached_index

@@ -245,13 +245,11 @@ REDIS_URL = parse_redis_url(
     "REDIS_URL", os.environ.get("REDIS_URL") or devservices.embedded_redis_url(_redis_db)
 )
 
-# A web request waits on Redis (broker or cache) for at most this long: a Redis that
-# hangs (frozen, not refusing connections) then costs a request about a second, never a
-# worker thread. What a request queues is recorded first (the outbox), so a publish that
-# times out only delays work. Each command and connection attempt of our Redis clients
-# (Celery's broker connections, the cache, the worker heartbeat) gives up after half of
-# it: a publish on a new connection makes two attempts (kombu's ensure_connection with
-# max_retries=1, as every sender here calls it), so it is over within the whole.
+# A web request waits on a frozen Redis (broker or cache) at most this long, never a
+# worker thread; what it queued is in the outbox already, so a timed-out publish only
+# delays work. Our Redis clients give up on each command or connection attempt after
+# half of it: a publish on a new connection makes two attempts (kombu's
+# ensure_connection with max_retries=1).
 BROKER_PUBLISH_TIMEOUT = env_float("BROKER_PUBLISH_TIMEOUT", 1.0, minimum=0.1)
 REDIS_SOCKET_TIMEOUT = BROKER_PUBLISH_TIMEOUT / 2
 
@@ -301,11 +299,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # With late acks a task whose worker died is redelivered after the visibility timeout.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=60),
-    # Every command on a broker connection (a publish, an ack) and every connection
-    # attempt gives up after REDIS_SOCKET_TIMEOUT, without a retry: a frozen Redis
-    # otherwise holds a publishing web request forever, whichever code path publishes.
-    # A worker waiting for tasks is not affected: it only reads BRPOP's reply once the
-    # socket is readable, and Redis answers BRPOP within its own 1-second timeout.
+    # No retry after REDIS_SOCKET_TIMEOUT: a frozen Redis would otherwise hold a
+    # publishing web request forever. An idle worker is unaffected (Redis answers its
+    # BRPOP within BRPOP's own timeout).
     "socket_timeout": REDIS_SOCKET_TIMEOUT,
     "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
     "retry_on_timeout": False,
@@ -457,7 +453,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "pharmacy.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "lib.api_errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }
@@ -563,11 +559,9 @@ SHIP_FROM = {
     "phone": env_str("SHIP_FROM_PHONE", PHARMACY_PHONE),
 }
 
-# `/health/` answers within HEALTH_TIMEOUT seconds, with what its checks found by then
-# (a check still waiting is reported down), and reuses one round of checks for
-# HEALTH_CACHE_SECONDS in each web process: calling it often costs no more. Each Celery
-# worker marks itself alive in Redis every WORKER_HEARTBEAT_SECONDS; one that missed
-# three heartbeats is counted dead.
+# `/health/` answers within HEALTH_TIMEOUT (a check still waiting is reported down) and
+# reuses one round of checks for HEALTH_CACHE_SECONDS, so a busy probe costs no more. A
+# worker that missed three heartbeats is counted dead.
 HEALTH_TIMEOUT = env_int("HEALTH_TIMEOUT_MS", 1000, minimum=50) / 1000
 HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 2.0, minimum=0)
 WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 1.0, minimum=0.2)

@@ -57,7 +57,7 @@ from inventory.services.suppliers import (
     create_supplier,
     update_supplier,
 )
-from pharmacy.api.errors import APIError
+from lib.api_errors import APIError
 
 PRODUCT_PREFETCH = (
     Prefetch("strengths", queryset=ProductIngredient.objects.select_related("ingredient")),

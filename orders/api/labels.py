@@ -8,9 +8,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.views import APIView
 
 from inventory.api.serializers import ErrorSerializer
+from lib.api_errors import APIError
 from orders.models import Fill
 from orders.services.labels import RxLabelError, rx_label_to_print
-from pharmacy.api.errors import APIError
 from pharmacy.models import AuditEvent
 from pharmacy.services import record_audit_event
 

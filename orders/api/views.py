@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from inventory.api.serializers import ErrorSerializer
 from inventory.api.views import LOT_TRACE_PARAMETERS, LotTraceView
+from lib.api_errors import APIError
 from orders.api.serializers import (
     FHIR_BODY,
     XML_BODY,
@@ -77,7 +78,6 @@ from orders.services.workflow import (
     release_fill,
     unclaim_fill,
 )
-from pharmacy.api.errors import APIError
 from pharmacy.models import AuditEvent, Patient
 from pharmacy.permissions import StaffTokenAuthentication
 from pharmacy.services import record_audit_event

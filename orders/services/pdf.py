@@ -40,8 +40,8 @@ def bundled_fonts_only(document: str):
 
 def _html_without_user_agent_stylesheet() -> type:
     """``weasyprint.HTML`` that cascades only the document's own stylesheet, not
-    WeasyPrint's HTML user-agent sheet (250 rules for forms, lists, tables, footnotes,
-    matched against every element: a tenth of a small label's render). The stylesheet
+    WeasyPrint's HTML user-agent sheet (rules for forms, lists, tables and footnotes,
+    matched against every element of every label for nothing). The stylesheet
     must then give its elements their ``display`` itself. Should a WeasyPrint upgrade
     rename this hook, documents render as before, only slower."""
     from weasyprint import HTML  # noqa: PLC0415 (see thread_renderer)
@@ -72,8 +72,8 @@ class PdfRenderer:
 
 def font_subsetter() -> str:
     """What WeasyPrint subsets the embedded fonts with: "HarfBuzz" when
-    libharfbuzz-subset (4.1 or newer) is loaded, else "fontTools", about four times
-    slower for a label (the benchmarks print it beside their figures)."""
+    libharfbuzz-subset (4.1 or newer) is loaded, else the slower "fontTools" (the
+    benchmarks print which one they measured)."""
     from weasyprint.text.ffi import harfbuzz, harfbuzz_subset  # noqa: PLC0415
 
     if harfbuzz_subset and harfbuzz.hb_version_atleast(4, 1, 0):
@@ -97,8 +97,8 @@ def thread_renderer(
     of a few kinds of element, rendered by the thousand: see
     ``_html_without_user_agent_stylesheet``).
 
-    WeasyPrint is imported here, not at the top: its import loads Pango and fontconfig
-    (a second or two), which only a process that renders should pay."""
+    WeasyPrint is imported here, not at the top: its import loads Pango and fontconfig,
+    which only a process that renders should pay for."""
     cache = vars(_renderers)
     renderer = cache.get((stylesheet, user_agent_stylesheet))
     if renderer is None:

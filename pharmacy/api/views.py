@@ -9,7 +9,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from inventory.api.serializers import ErrorSerializer
-from pharmacy.api.errors import APIError
+from lib.api_errors import APIError
 from pharmacy.api.serializers import (
     AllergyInputSerializer,
     AllergySerializer,

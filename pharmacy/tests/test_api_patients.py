@@ -107,7 +107,9 @@ def refused(response, before: dict, fields: dict) -> None:
             {"addresses": [{"line1": "1 A St", "city": "X", "state": "ZZ", "postal_code": "4321"}]},
             {
                 "addresses[0].state": ["'ZZ' is not a US state or territory code."],
-                "addresses[0].postal_code": ["A ZIP code is 5 digits, or ZIP+4 as 12345-6789."],
+                "addresses[0].postal_code": [
+                    "'4321' is not a ZIP code (5 digits, or 5+4 as 12345-6789)."
+                ],
             },
         ),
         (

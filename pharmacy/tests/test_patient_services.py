@@ -179,7 +179,7 @@ def test_a_new_default_address_takes_over_from_the_old_one(technician):
     [
         (
             {"postal_code": "4321"},
-            {"postal_code": "A ZIP code is 5 digits, or ZIP+4 as 12345-6789."},
+            {"postal_code": "'4321' is not a ZIP code (5 digits, or 5+4 as 12345-6789)."},
         ),
         ({"state": "ZZ"}, {"state": "'ZZ' is not a US state or territory code."}),
         ({"line1": " ", "city": ""}, {"line1": "This field is required.",

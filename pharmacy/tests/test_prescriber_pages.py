@@ -190,7 +190,7 @@ def test_staff_add_a_prescriber(request, role):
         ({"dea_number": "BC4829102"}, "'BC4829102' is not a valid DEA number"),
         ({"dea_number": ""}, "A DEA number is required to prescribe controlled substances"),
         ({"state": "ZZ"}, "'ZZ' is not a US state or territory code."),
-        ({"postal_code": "4321"}, "A ZIP code is 5 digits"),
+        ({"postal_code": "4321"}, "'4321' is not a ZIP code (5 digits, or 5+4 as 12345-6789)."),
         ({"dea_schedules": ["CI"]}, "Select a valid choice. CI is not one of"),
     ],
 )

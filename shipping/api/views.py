@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 from inventory.api.serializers import ErrorSerializer
 from inventory.api.views import LOT_TRACE_PARAMETERS
 from inventory.services.lots import LotTrace
+from lib.api_errors import APIError
 from orders.api.views import OrderDetailView, RecallTraceView
-from pharmacy.api.errors import APIError
 from pharmacy.models import AuditEvent, Patient
 from pharmacy.services import record_audit_event
 from shipping.api.serializers import (

@@ -1,4 +1,8 @@
-"""Every API error as the contract's JSON: {"error": "<code>", "detail": "<sentence>", ...}."""
+"""Every API error as the contract's JSON: {"error": "<code>", "detail": "<sentence>", ...}.
+
+Every app's API raises ``APIError``; settings name ``exception_handler`` as DRF's
+``EXCEPTION_HANDLER`` (DESIGN.md section 6).
+"""
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -44,6 +48,8 @@ def _sentence(detail) -> str:
 
 
 def exception_handler(exc, context):
+    """DRF's handler with the body rewritten to the contract's shape (``fields`` holds a
+    validation error's field -> messages); None for what DRF does not handle (a 500)."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

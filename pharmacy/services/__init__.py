@@ -1,0 +1,81 @@
+"""Business writes of the pharmacy app, one module per area.
+
+``staff``: the role groups, creating staff members, their API tokens.
+``audit``: the audit trail.
+``matching``: the patient and prescriber an incoming prescription names.
+``patients``: creating a patient, recording an allergy.
+``patient_records``: a patient's details, addresses, allergies removed, conditions.
+``prescribers``: creating and changing prescribers.
+
+Callers import from ``pharmacy.services``; the names below are its public interface.
+"""
+
+from pharmacy.services.audit import record_audit_event
+from pharmacy.services.matching import (
+    RecordMatch,
+    match_or_create_patient,
+    match_or_create_prescriber,
+)
+from pharmacy.services.patient_records import (
+    ADDRESS_FIELDS,
+    PATIENT_FIELDS,
+    add_patient_address,
+    normalize_icd10_code,
+    record_condition,
+    remove_allergy,
+    remove_condition,
+    remove_patient_address,
+    set_no_known_allergies,
+    update_patient,
+    update_patient_address,
+)
+from pharmacy.services.patients import (
+    PatientDataError,
+    create_patient,
+    record_allergy,
+    resolve_allergen,
+)
+from pharmacy.services.prescribers import (
+    PRESCRIBER_FIELDS,
+    PRESCRIBING_SCHEDULES,
+    PrescriberDataError,
+    create_prescriber,
+    update_prescriber,
+)
+from pharmacy.services.staff import (
+    StaffError,
+    create_api_token,
+    create_staff,
+    sync_role_groups,
+)
+
+__all__ = [
+    "ADDRESS_FIELDS",
+    "PATIENT_FIELDS",
+    "PRESCRIBER_FIELDS",
+    "PRESCRIBING_SCHEDULES",
+    "PatientDataError",
+    "PrescriberDataError",
+    "RecordMatch",
+    "StaffError",
+    "add_patient_address",
+    "create_api_token",
+    "create_patient",
+    "create_prescriber",
+    "create_staff",
+    "match_or_create_patient",
+    "match_or_create_prescriber",
+    "normalize_icd10_code",
+    "record_allergy",
+    "record_audit_event",
+    "record_condition",
+    "remove_allergy",
+    "remove_condition",
+    "remove_patient_address",
+    "resolve_allergen",
+    "set_no_known_allergies",
+    "sync_role_groups",
+    "update_patient",
+    "update_patient_address",
+    "update_prescriber",
+]

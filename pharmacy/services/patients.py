@@ -1,0 +1,162 @@
+"""New patients and their allergies: creating a patient with their addresses, and recording
+an allergy coded to the catalogue's ingredient or pharmacologic class."""
+
+import re
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from inventory.ingredients import normalize_ingredient_name
+from inventory.models import Ingredient, PharmacologicClass
+from lib.us_addresses import address_problems
+from pharmacy.models import Allergy, AuditEvent, Patient, PatientAddress, User
+from pharmacy.services.audit import record_audit_event
+
+
+class PatientDataError(ValueError):
+    """Patient data that cannot be stored; ``errors`` maps each field to what is wrong."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(" ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = errors
+
+
+def create_patient(
+    *,
+    first_name: str,
+    last_name: str,
+    date_of_birth: date,
+    by: User,
+    middle_name: str = "",
+    sex: str = Patient.Sex.UNKNOWN,
+    phone: str = "",
+    email: str = "",
+    preferred_language: str = "English",
+    no_known_allergies: bool = False,
+    child_resistant_waiver_on: date | None = None,
+    addresses: list[dict] = (),
+    today: date | None = None,
+) -> Patient:
+    """Create a patient with their addresses (the first, or the one flagged, ships by default).
+
+    Raises PatientDataError with every problem at once; nothing is written then.
+    """
+    today = today or timezone.localdate()
+    errors = {}
+    if not first_name.strip():
+        errors["first_name"] = "This field is required."
+    if not last_name.strip():
+        errors["last_name"] = "This field is required."
+    if date_of_birth > today:
+        errors["date_of_birth"] = "The date of birth is in the future."
+    elif date_of_birth.year < today.year - 130:
+        errors["date_of_birth"] = "The date of birth is more than 130 years ago."
+    if sex not in Patient.Sex.values:
+        errors["sex"] = f"Use one of {', '.join(Patient.Sex.values)}."
+    if child_resistant_waiver_on and child_resistant_waiver_on > today:
+        errors["child_resistant_waiver_on"] = "The waiver date is in the future."
+    for number, address in enumerate(addresses):
+        for name, problem in address_problems(address).items():
+            errors[f"addresses[{number}].{name}"] = problem
+    if sum(bool(a.get("is_default_shipping")) for a in addresses) > 1:
+        errors["addresses"] = "Only one address can be the default shipping address."
+    if errors:
+        raise PatientDataError(errors)
+    with transaction.atomic():
+        patient = Patient.objects.create(
+            first_name=first_name.strip(),
+            middle_name=middle_name.strip(),
+            last_name=last_name.strip(),
+            date_of_birth=date_of_birth,
+            sex=sex,
+            phone=phone,
+            email=email,
+            preferred_language=preferred_language or "English",
+            no_known_allergies=no_known_allergies,
+            child_resistant_waiver_on=child_resistant_waiver_on,
+        )
+        default_index = next(
+            (n for n, a in enumerate(addresses) if a.get("is_default_shipping")), 0
+        )
+        PatientAddress.objects.bulk_create(
+            PatientAddress(
+                patient=patient,
+                label=a.get("label") or "Home",
+                line1=a["line1"].strip(),
+                line2=a.get("line2", "").strip(),
+                city=a["city"].strip(),
+                state=a["state"].strip().upper(),
+                postal_code=a["postal_code"].strip(),
+                is_default_shipping=(n == default_index),
+            )
+            for n, a in enumerate(addresses)
+        )
+        record_audit_event(actor=by, action=AuditEvent.Action.CREATE, obj=patient, patient=patient)
+    return patient
+
+
+def resolve_allergen(allergen: str) -> tuple[Ingredient | None, PharmacologicClass | None]:
+    """The catalogue ingredient or pharmacologic class an allergen names, if any.
+
+    An ingredient (after salt words are removed) wins; then a class by its name
+    ("Penicillin-class Antibacterial", with or without "[EPC]"), then a class whose name
+    starts with the word ("Penicillin" -> "Penicillin-class Antibacterial").
+    """
+    text = allergen.strip()
+    ingredient = Ingredient.objects.filter(normalized_name=normalize_ingredient_name(text)).first()
+    if ingredient is not None:
+        return ingredient, None
+    name = re.sub(r"\s*\[[A-Za-z]+\]\s*$", "", text)
+    classes = PharmacologicClass.objects.order_by("kind", "name")
+    found = (
+        classes.filter(name__iexact=name, kind=PharmacologicClass.Kind.ESTABLISHED).first()
+        or classes.filter(name__iexact=name).first()
+        or classes.filter(
+            name__istartswith=f"{name}-class", kind=PharmacologicClass.Kind.ESTABLISHED
+        ).first()
+        or classes.filter(
+            name__istartswith=f"{name} ", kind=PharmacologicClass.Kind.ESTABLISHED
+        ).first()
+    )
+    return None, found
+
+
+def record_allergy(
+    patient: Patient, *, allergen: str, by: User, reaction: str = "", severity: str = "unknown"
+) -> Allergy:
+    """Record an allergy, coded to an ingredient or class when the catalogue knows it.
+
+    An allergen the catalogue does not know (latex, a food) is kept as written; the drug
+    checks then warn that it could not be checked. Recording an allergy clears "no known
+    allergies". Raises PatientDataError for an empty allergen or an unknown severity.
+    """
+    errors = {}
+    if not allergen.strip():
+        errors["allergen"] = "Name the ingredient or pharmacologic class."
+    if severity not in Allergy.Severity.values:
+        errors["severity"] = f"Use one of {', '.join(Allergy.Severity.values)}."
+    if errors:
+        raise PatientDataError(errors)
+    ingredient, pharmacologic_class = resolve_allergen(allergen)
+    with transaction.atomic():
+        allergy = Allergy.objects.create(
+            patient=patient,
+            allergen=allergen.strip(),
+            ingredient=ingredient,
+            pharmacologic_class=pharmacologic_class,
+            reaction=reaction.strip(),
+            severity=severity,
+            recorded_by=by,
+        )
+        if patient.no_known_allergies:
+            patient.no_known_allergies = False
+            patient.save(update_fields=["no_known_allergies", "updated_at"])
+        record_audit_event(
+            actor=by,
+            action=AuditEvent.Action.UPDATE,
+            obj=allergy,
+            patient=patient,
+            summary=f"Allergy recorded: {allergy.allergen}",
+        )
+    return allergy
