@@ -148,6 +148,7 @@ def main() -> int:
     from pharmacy.services import create_staff
     from shipping.models import LabelBatch, ShippingDocument
     from shipping.services import documents
+    from shipping.services.documents import batches
 
     if connection.settings_dict["NAME"] != args.database:
         raise SystemExit(f"refusing to write to a database that is not {args.database}")
@@ -179,8 +180,8 @@ def main() -> int:
 
     # Batched: the print task's code path in this process (no broker: the batch is
     # printed here rather than queued).
-    documents.queue_label_batch = lambda batch: None
-    merge, merging = documents.merge_pdfs, []
+    batches.queue_label_batch = lambda batch: None
+    merge, merging = batches.merge_pdfs, []
 
     def timed_merge(pdfs):
         started = time.process_time()
@@ -188,7 +189,7 @@ def main() -> int:
         merging.append(time.process_time() - started)
         return merged
 
-    documents.merge_pdfs = timed_merge
+    batches.merge_pdfs = timed_merge
     started, cpu_started = time.perf_counter(), time.process_time()
     batch = documents.start_label_batch(batched, by=user)
     batch = documents.print_label_batch(batch)

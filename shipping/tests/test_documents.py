@@ -28,7 +28,10 @@ from shipping.services.documents import (
     queue_shipping_documents,
     render_shipping_label_pdf,
     shipping_label_data,
+    storage,
 )
+from shipping.services.documents._common import _barcode
+from shipping.services.documents.label import _address_size
 from shipping.services.shipments import ShippingError, pack_shipment
 from shipping.tasks import (
     generate_missing_shipping_documents_task,
@@ -165,7 +168,7 @@ def test_a_long_address_is_printed_smaller_on_the_one_label(name, line1, size):
     pdf = bytes(generate_shipping_label(shipment).pdf)
 
     assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
-    assert documents._address_size([name, line1]) == size
+    assert _address_size([name, line1]) == size
     text = pdf_text(pdf)
     assert name.upper() in text
     assert line1.upper() in text
@@ -183,7 +186,7 @@ def test_a_long_tracking_number_is_narrowed_to_fit_the_label():
     shipment = labelled_shipment(tracking_number="1Z999AA10123456784EXTRA9")
 
     data = shipping_label_data(shipment)
-    narrow = documents._barcode(
+    narrow = _barcode(
         data["tracking_number"],
         module_pt=documents.TRACKING_MODULE_PT,
         height="1in",
@@ -294,9 +297,9 @@ def test_data_changed_while_the_pdf_renders_are_rendered_again(monkeypatch):
         return pdf
 
     monkeypatch.setattr(
-        documents,
+        storage,
         "LABEL",
-        documents._DocumentKind(LABEL, documents._check_label, render_while_someone_reweighs),
+        storage._DocumentKind(LABEL, storage._check_label, render_while_someone_reweighs),
     )
 
     label = generate_shipping_label(shipment)
@@ -465,7 +468,7 @@ def test_packing_queues_the_documents_after_commit(
     CarrierServiceFactory(code="GROUND", transit_days=3, allows_cold_chain=False)
     queued = []
     monkeypatch.setattr(
-        documents, "_send", lambda task, args, what: queued.append((task.name, args))
+        storage, "send_task_fast", lambda task, args, what="": queued.append((task.name, args))
     )
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -496,7 +499,10 @@ def test_a_broker_failure_when_queueing_is_logged_not_raised(
     with django_capture_on_commit_callbacks(execute=True):
         queue_shipping_documents(shipment)
 
-    assert f"Documents of shipment {shipment.pk}: could not queue it" in caplog.text
+    assert (
+        f"Could not queue shipping.tasks.generate_shipping_documents_task({shipment.pk},)"
+        in caplog.text
+    )
     assert not ShippingDocument.objects.exists()
 
 

@@ -15,6 +15,7 @@ from orders.tests.test_rx_label import pdf_text
 from shipping.models import LabelBatch, Shipment, ShippingDocument
 from shipping.services import documents
 from shipping.services.documents import (
+    batches,
     current_document,
     generate_shipping_label,
     label_batch_progress,
@@ -22,6 +23,7 @@ from shipping.services.documents import (
     queue_label_batch,
     shipments_without_label,
     start_label_batch,
+    storage,
 )
 from shipping.services.shipments import ShippingError
 from shipping.tasks import generate_missing_shipping_documents_task, print_label_batch_task
@@ -36,7 +38,9 @@ LABEL = ShippingDocument.Kind.LABEL
 def queued(monkeypatch):
     """The tasks queued after commit, as (task name, arguments), instead of the broker."""
     sent = []
-    monkeypatch.setattr(documents, "_send", lambda task, args, what: sent.append((task.name, args)))
+    monkeypatch.setattr(
+        batches, "send_task_fast", lambda task, args, what="": sent.append((task.name, args))
+    )
     return sent
 
 
@@ -132,10 +136,10 @@ def test_a_batch_reuses_current_labels_and_renders_only_the_missing(
     rendered = []
     render = documents.render_shipping_label_pdf
     monkeypatch.setattr(
-        documents,
+        storage,
         "LABEL",
-        documents._DocumentKind(
-            LABEL, documents._check_label, lambda data: rendered.append(data) or render(data)
+        storage._DocumentKind(
+            LABEL, storage._check_label, lambda data: rendered.append(data) or render(data)
         ),
     )
     batch = start_label_batch(shipments, by=technician)
@@ -171,10 +175,10 @@ def test_a_batch_whose_worker_died_midway_resumes_where_it_stopped(technician, q
     rendered = []
     render = documents.render_shipping_label_pdf
     monkeypatch.setattr(
-        documents,
+        storage,
         "LABEL",
-        documents._DocumentKind(
-            LABEL, documents._check_label, lambda data: rendered.append(data) or render(data)
+        storage._DocumentKind(
+            LABEL, storage._check_label, lambda data: rendered.append(data) or render(data)
         ),
     )
 
@@ -191,9 +195,9 @@ def test_a_count_is_moved_only_by_the_run_standing_at_that_shipment(technician, 
     batch = start_label_batch(shipments, by=technician)
 
     # Two runs both reach the first shipment: only one counts it.
-    assert documents._count(batch.pk, 0, "done") is True
-    assert documents._count(batch.pk, 0, "done") is False
-    assert documents._count(batch.pk, 1, "failed") is True
+    assert batches._count(batch.pk, 0, "done") is True
+    assert batches._count(batch.pk, 0, "done") is False
+    assert batches._count(batch.pk, 1, "failed") is True
     batch.refresh_from_db()
     assert (batch.done, batch.failed) == (1, 1)
 

@@ -8,13 +8,14 @@ import datetime
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.models import Fill
 from orders.services.workflow import approve_pv2
 from orders.tests.factories import another_staff
 from pharmacy.models import AuditEvent, Role
-from shipping import views
 from shipping.models import (
     Carrier,
     CarrierHoliday,
@@ -41,6 +42,7 @@ from shipping.tests.factories import (
     ready_order,
     shippable_patient,
 )
+from shipping.views import lists
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +155,7 @@ def test_the_rows_refresh_alone_and_audit_only_new_patients(client_technician):
 
 
 def test_pages_of_a_long_list_follow_on(client_technician, monkeypatch):
-    monkeypatch.setattr(views, "ROWS_PER_PAGE", 2)
+    monkeypatch.setattr(lists, "ROWS_PER_PAGE", 2)
     shipments = [waiting(age=timedelta(minutes=50 - n)) for n in range(5)]
 
     first = client_technician.get("/shipping/list/awaiting_packing/")
@@ -165,6 +167,28 @@ def test_pages_of_a_long_list_follow_on(client_technician, monkeypatch):
     assert rows_of(second) == [s.pk for s in shipments[2:4]]
     assert rows_of(last) == [shipments[4].pk]
     assert "list-next" not in last.content.decode()
+
+
+def test_a_list_counts_its_packages_up_to_the_cap_in_the_statement_of_its_rows(
+    client_technician, monkeypatch
+):
+    for _ in range(4):
+        waiting()
+    waiting(Status.PACKED)  # another list
+    client_technician.get("/shipping/list/packed/")  # the session's first request sets it up
+
+    with CaptureQueriesContext(connection) as queries:
+        counted = client_technician.get("/shipping/list/awaiting_packing/")
+    shipment_reads = [q for q in queries if 'FROM "shipping_shipment"' in q["sql"]]
+    monkeypatch.setattr(lists, "COUNT_CAP", 2)
+    capped = client_technician.get("/shipping/list/awaiting_packing/rows/")
+
+    assert (counted.context["waiting"], counted.context["waiting_capped"]) == (4, False)
+    assert "<strong>4</strong> packages." in counted.content.decode()
+    assert len(shipment_reads) == 1
+    # Counting stops one past the cap: enough to say "more than".
+    assert (capped.context["waiting"], capped.context["waiting_capped"]) == (3, True)
+    assert "More than <strong>2</strong> packages." in capped.content.decode()
 
 
 def test_an_unknown_list_is_not_found_and_a_stranger_is_sent_to_sign_in(client):
