@@ -22,8 +22,6 @@ The names below are what other modules import from ``shipping.services.shipments
 """
 
 from shipping.services.shipments.addresses import (
-    US_STATE_CODES,
-    ZIP_CODE,
     validate_ship_to_address,
 )
 from shipping.services.shipments.carrier_events import (
@@ -59,8 +57,6 @@ __all__ = [
     "MAX_WEIGHT_OZ",
     "PROGRESS",
     "STEP_SERVICES",
-    "US_STATE_CODES",
-    "ZIP_CODE",
     "BlockedOrder",
     "ShippingError",
     "blocked_orders",

@@ -6,18 +6,9 @@ An address a carrier cannot take blocks the order, not the data: no shipment is 
 corrects the patient's address the catch-up makes the shipment.
 """
 
-import re
-
+from lib.us_addresses import address_problem_sentences, address_problems
 from pharmacy.models import Patient
 from shipping.services.shipments.helpers import ShippingError
-
-# US states, DC, the territories (PR, GU, VI, AS, MP) and the armed forces' "states".
-US_STATE_CODES = frozenset(
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
-    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP AA AE "
-    "AP".split()
-)
-ZIP_CODE = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
 
 
 def validate_ship_to_address(patient: Patient) -> dict:
@@ -35,23 +26,12 @@ def validate_ship_to_address(patient: Patient) -> dict:
             f"{patient.full_name} has no default shipping address: add one to the patient.",
             problems=["No default shipping address."],
         )
-    problems = []
     line1, city = address.line1.strip(), address.city.strip()
     state, postal_code = address.state.strip().upper(), address.postal_code.strip()
-    if not patient.full_name.strip():
-        problems.append("The patient has no name to put on the label.")
-    if not line1:
-        problems.append("The street line is missing.")
-    if not city:
-        problems.append("The city is missing.")
-    if not state:
-        problems.append("The state is missing.")
-    elif state not in US_STATE_CODES:
-        problems.append(f"{state!r} is not a US state or territory code.")
-    if not postal_code:
-        problems.append("The ZIP code is missing.")
-    elif not ZIP_CODE.match(postal_code):
-        problems.append(f"{postal_code!r} is not a ZIP code (5 digits, or 5+4 as 12345-6789).")
+    problems = [] if patient.full_name.strip() else ["The patient has no name to put on the label."]
+    problems += address_problem_sentences(
+        address_problems({"line1": line1, "city": city, "state": state, "postal_code": postal_code})
+    )
     if problems:
         raise ShippingError(
             "address_invalid",
