@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import JSONBAgg
@@ -252,14 +253,17 @@ def _strength_pairs(product_id) -> Subquery:
     )
 
 
+@cache
 def _label_fills():
     """Fills read with everything their label prints, in one statement: it runs twice
     per label (before rendering, and under the fill lock to see whether the data changed
     meanwhile). The dispensings (``with_refills_used``) are those up to this fill's
     number (partial and replacement fills share it), so a later refill does not change
-    an earlier label."""
+    an earlier label. Built once per process (each ``get`` is a copy): resolving its
+    subqueries and joins cost more than running them."""
     dispensings = (
         Prescription.objects.filter(pk=OuterRef("prescription_id"))
+        .order_by()
         .with_refills_used(through_fill_number=OuterRef(OuterRef("fill_number")))
         .values("dispensings")
     )
