@@ -10,12 +10,7 @@ from pharmacy.models import Role, User
 __all__ = ["record_discrepancy", "resolve_discrepancy"]
 
 
-def record_discrepancy(
-    fill: Fill, *, by: User, kind: str, description: str, stock_movement=None
-) -> Discrepancy:
-    """Record something found wrong with a fill (a wrong count, a damaged bottle...), with
-    the stock movement it caused if any; it stays open until resolved. Raises
-    WorkflowError: unknown kind or no description (400), not a technician or pharmacist."""
+def _check_discrepancy_kind(kind: str) -> None:
     if kind not in Discrepancy.Kind.values:
         raise WorkflowError(
             "invalid_discrepancy_kind",
@@ -23,6 +18,15 @@ def record_discrepancy(
             f"{', '.join(Discrepancy.Kind.values)}.",
             400,
         )
+
+
+def record_discrepancy(
+    fill: Fill, *, by: User, kind: str, description: str, stock_movement=None
+) -> Discrepancy:
+    """Record something found wrong with a fill (a wrong count, a damaged bottle...), with
+    the stock movement it caused if any; it stays open until resolved. Raises
+    WorkflowError: unknown kind or no description (400), not a technician or pharmacist."""
+    _check_discrepancy_kind(kind)
     description = _required_text(description, "description")
     if by.role not in (Role.TECHNICIAN, Role.PHARMACIST):
         raise WorkflowError(

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from orders.models import Discrepancy, Fill, FillScan
 from orders.services.labels import queue_rx_label
+from orders.services.workflow.discrepancies import _check_discrepancy_kind
 from orders.services.workflow.filling import _read_scan, _record_refused_scan
 from orders.services.workflow.helpers import (
     S,
@@ -122,13 +123,7 @@ def reject_pv2(fill: Fill, *, by: User, reason: str, discrepancy_kind: str = "")
     """
     reason = _required_text(reason, "reason")
     kind = discrepancy_kind or Discrepancy.Kind.PV2_MISMATCH
-    if kind not in Discrepancy.Kind.values:
-        raise WorkflowError(
-            "invalid_discrepancy_kind",
-            f"{kind!r} is not a kind of discrepancy; use one of "
-            f"{', '.join(Discrepancy.Kind.values)}.",
-            400,
-        )
+    _check_discrepancy_kind(kind)
     with transaction.atomic():
         fill = _lock(fill)
         _check_move(fill, to=S.FILL, by=by, expected_from=S.PV2)
