@@ -8,14 +8,18 @@ no publish retries, and no result to wait for (the Redis result backend would re
 
 import logging
 
+from celery import Signature, Task
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
 
-def send_task_fast(task, args: tuple = (), *, what: str = "") -> bool:
+def send_task_fast(task: Task | Signature, args: tuple = (), *, what: str = "") -> bool:
     """Publish ``task`` with ``args``; False (logged) when the broker cannot take it within
-    ``BROKER_PUBLISH_TIMEOUT`` seconds. Never raises: call it after commit."""
+    ``BROKER_PUBLISH_TIMEOUT`` seconds. Never raises: call it after commit.
+
+    ``task`` is a task, or a signature to send a task by its registered name from an app
+    that may not import it (``app.signature("shipping.tasks.x")``)."""
     timeout = settings.BROKER_PUBLISH_TIMEOUT
     app = task.app
     try:

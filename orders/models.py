@@ -40,24 +40,28 @@ class PrescriptionQuerySet(models.QuerySet):
             .order_by("pk")
         )
 
-    def with_refills_used(self) -> "PrescriptionQuerySet":
+    def with_refills_used(self, *, through_fill_number=None) -> "PrescriptionQuerySet":
         """Annotated with ``dispensings``: how many times each prescription was dispensed,
         the one definition of refills used (``Prescription.refills_remaining`` turns it
         into refills left). Cancelled fills do not count; a partial fill's remainder and
         a reship's replacement share the fill number of the fill they complete or
-        replace: one dispensing, not two.
+        replace: one dispensing, not two. ``through_fill_number`` (a number, or an
+        expression such as an ``OuterRef``) counts only the dispensings up to that fill.
 
         Relied on by the refill request (``orders.services.intake.request_refill``), the
-        prescription, PV1 and refill pages, and the API's prescriptions. The Rx label
-        (``orders.services.labels``) counts the dispensings up to its own fill in its
-        label query and turns them into refills left with the same method.
+        prescription, PV1 and refill pages, the API's prescriptions, and the Rx label
+        (``orders.services.labels``), which counts the dispensings up to its own fill so
+        that a later refill does not change a vial already made.
         """
         # A subquery, not a join with GROUP BY: the rows keep their order and may be
         # locked (SELECT ... FOR UPDATE refuses GROUP BY).
+        dispensings = Fill.objects.filter(prescription=OuterRef("pk")).exclude(
+            status=Fill.Status.CANCELLED
+        )
+        if through_fill_number is not None:
+            dispensings = dispensings.filter(fill_number__lte=through_fill_number)
         dispensings = (
-            Fill.objects.filter(prescription=OuterRef("pk"))
-            .exclude(status=Fill.Status.CANCELLED)
-            .order_by()
+            dispensings.order_by()
             .values("prescription")
             .annotate(count=models.Count("fill_number", distinct=True))
             .values("count")

@@ -180,7 +180,7 @@ class PackageQuerySet(models.QuerySet):
         """The package of an 11-digit billing NDC (5-4-2 digits, as prescriptions carry it).
 
         The one way a prescription's NDC names a package: relied on by intake's drug match
-        (``orders.services.intake._match_drug``) and by the Rx label, which names the
+        (``orders.services.intake.receiving._match_drug``) and by the Rx label, which names the
         prescribed package until the fill dispenses one (``orders.services.labels``).
         """
         return self.filter(ndc11=ndc11)

@@ -168,7 +168,7 @@ class StockLotQuerySet(models.QuerySet):
 
         The one definition of a dispensable lot (``dispensing_conditions``). Relied on
         by the fill station's first-expiring-first suggestion and its partial-fill check
-        (``orders.services.workflow._fefo_lot``, ``suggest_lot``) and, through
+        (``orders.services.workflow.filling._fefo_lot``, ``suggest_lot``) and, through
         ``with_dispensing_refusal``, by the write itself
         (``inventory.services.stock.dispense_from_lot``), so the lot suggested and the
         lot accepted never disagree.

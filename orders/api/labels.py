@@ -10,13 +10,15 @@ from rest_framework.views import APIView
 from inventory.api.serializers import ErrorSerializer
 from lib.api_errors import APIError
 from orders.models import Fill
-from orders.services.labels import RxLabelError, rx_label_to_print
+from orders.services.labels import RxLabelError, rx_label_pdf
 from pharmacy.models import AuditEvent
 from pharmacy.services import record_audit_event
 
 
 class FillLabelView(APIView):
-    """The fill's current Rx vial label, made now when the worker has not made it yet.
+    """The fill's Rx vial label: the one the worker stored, or, while it has not stored
+    the label of the fill's data as they are now, the same PDF rendered on the spot and
+    stored by nobody (a read never writes).
 
     A fill that has not passed PV1 (intake, PV1, cancelled) has no label: 409. Errors are
     JSON whatever the client accepts, so a PDF viewer asking for ``application/pdf``
@@ -46,7 +48,7 @@ class FillLabelView(APIView):
     def get(self, request, pk: int):
         fill = get_object_or_404(Fill.objects.select_related("prescription__patient"), pk=pk)
         try:
-            label = rx_label_to_print(fill)
+            pdf = rx_label_pdf(fill)
         except RxLabelError as error:
             raise APIError(error.code, error.detail, status_code=409) from None
         record_audit_event(
@@ -57,7 +59,7 @@ class FillLabelView(APIView):
             patient=fill.prescription.patient,
             summary=f"API Rx label of Rx {fill.prescription.rx_number}",
         )
-        response = HttpResponse(bytes(label.pdf), content_type="application/pdf")
+        response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = (
             f'inline; filename="rx-{fill.prescription.rx_number}-fill-{fill.pk}.pdf"'
         )

@@ -9,7 +9,8 @@ the patient, the directions, and the rest.
 ``generate_rx_label`` is idempotent: the label's identity is the SHA-256 of exactly what it
 prints (``rx_label_data``), so the same data never renders twice and a task that runs twice,
 or dies and retries, leaves one current label. The workflow calls ``queue_rx_label`` after
-PV1 approval and after the fill step, when what the label prints changes.
+PV1 approval and after the fill step, when what the label prints changes; only that task
+(and its catch-up) stores labels: ``rx_label_pdf``, what a page or the API shows, reads.
 """
 
 import hashlib
@@ -19,18 +20,21 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.contrib.postgres.aggregates import JSONBAgg
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.functions import JSONObject
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import format_html
 
 from inventory.models import DEASchedule, Package, Product, ProductIngredient, Storage
+from lib.queueing import send_task_fast
 from orders.models import Fill, Prescription, RxLabel
 from orders.services.pdf import thread_renderer
-from pharmacy.models import Patient, Prescriber
 
 logger = logging.getLogger(__name__)
 
@@ -207,96 +211,105 @@ _PRODUCT_FIELDS = (
     "dea_schedule",
     "storage",
 )
-
-
-def _in_field_order(model, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The columns in the order of the model's fields, the order ``Model.from_db`` takes
-    the values of a partly loaded row in."""
-    order = [field.attname for field in model._meta.concrete_fields]
-    return tuple(sorted(columns, key=order.index))
-
-
-# The columns the label prints from, and no others (the prescription's raw message, the
-# catalogue's many columns stay in the database), by table: alias, model, columns.
-_LABEL_TABLES = (
-    (
-        "fill",
-        Fill,
-        (
-            *("id", "prescription_id", "dispensed_package_id", "status", "held_from_status"),
-            *("fill_number", "quantity", "dispensed_quantity", "expiry", "label_code"),
-            *("filled_at", "pv1_at", "created_at"),
-        ),
-    ),
-    (
-        "prescription",
-        Prescription,
-        (
-            *("id", "patient_id", "prescriber_id", "product_id", "rx_number"),
-            *("prescribed_ndc", "drug_description", "dea_schedule", "quantity_unit"),
-            *("directions", "child_resistant_waived", "refills_authorized"),
-        ),
-    ),
-    (
-        "patient",
-        Patient,
-        ("id", "first_name", "middle_name", "last_name", "child_resistant_waiver_on"),
-    ),
-    ("prescriber", Prescriber, ("id", "first_name", "last_name", "credentials")),
-    ("package", Package, ("id", "product_id", "package_ndc")),
-    ("product", Product, ("id", *_PRODUCT_FIELDS)),
+# The columns the label prints from, and no others (the prescription's raw message and the
+# catalogue's many columns stay in the database).
+_FILL_FIELDS = (
+    *("status", "held_from_status", "fill_number", "quantity", "dispensed_quantity"),
+    *("expiry", "label_code", "filled_at", "pv1_at", "created_at"),
 )
-_LABEL_COLUMNS = tuple(
-    (alias, model, _in_field_order(model, columns)) for alias, model, columns in _LABEL_TABLES
+_PRESCRIPTION_FIELDS = (
+    *("product", "rx_number", "prescribed_ndc", "drug_description", "dea_schedule"),
+    *("quantity_unit", "directions", "child_resistant_waived", "refills_authorized"),
 )
-# Everything a label prints in one statement, one round trip: it runs twice per label
-# (before rendering, and under the fill lock to see whether the data changed meanwhile),
-# and the ORM spent more time building and compiling the equivalent query than the
-# database spent running it. The package is the dispensed one after the fill step and
-# the prescribed one before it (NDC11 is unique); the product is the package's, else
-# the prescription's. Dispensings are those up to this fill's number (partial and
-# replacement fills share it), so a later refill does not change an earlier label.
-_LABEL_SELECTED = ", ".join(
-    f'{alias}."{column}"' for alias, _, columns in _LABEL_COLUMNS for column in columns
+_PATIENT_FIELDS = ("first_name", "middle_name", "last_name", "child_resistant_waiver_on")
+_PRESCRIBER_FIELDS = ("first_name", "last_name", "credentials")
+
+
+def _under(path: str, fields: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{path}__{field}" for field in fields)
+
+
+_LABEL_FIELDS = (
+    *_FILL_FIELDS,
+    *_under("prescription", _PRESCRIPTION_FIELDS),
+    *_under("prescription__patient", _PATIENT_FIELDS),
+    *_under("prescription__prescriber", _PRESCRIBER_FIELDS),
+    "dispensed_package__package_ndc",
+    *_under("dispensed_package__product", _PRODUCT_FIELDS),
 )
-_LABEL_SQL = f"""
-SELECT
-    {_LABEL_SELECTED},
-    (
-        SELECT count(DISTINCT earlier.fill_number)
-        FROM {Fill._meta.db_table} earlier
-        WHERE earlier.prescription_id = fill.prescription_id
-          AND earlier.fill_number <= fill.fill_number
-          AND earlier.status <> %(cancelled)s
-    ),
-    (
-        SELECT array_agg(
-            ARRAY[ingredient.strength, ingredient.strength_unit] ORDER BY ingredient.id
+
+
+def _strength_pairs(product_id) -> Subquery:
+    """The product's (strength, unit) pairs in the order of its ingredients, as one JSON
+    array: ``product_id`` is an ``OuterRef`` to the product's id in the outer query."""
+    return Subquery(
+        ProductIngredient.objects.filter(product_id=product_id)
+        .order_by()
+        .values("product_id")
+        .annotate(
+            pairs=JSONBAgg(JSONObject(strength="strength", unit="strength_unit"), order_by="id")
         )
-        FROM {ProductIngredient._meta.db_table} ingredient
-        WHERE ingredient.product_id = product.id
+        .values("pairs")
     )
-FROM {Fill._meta.db_table} fill
-JOIN {Prescription._meta.db_table} prescription ON prescription.id = fill.prescription_id
-LEFT JOIN {Patient._meta.db_table} patient ON patient.id = prescription.patient_id
-LEFT JOIN {Prescriber._meta.db_table} prescriber ON prescriber.id = prescription.prescriber_id
-LEFT JOIN {Package._meta.db_table} package ON package.id = COALESCE(
-    fill.dispensed_package_id,
-    (
-        SELECT prescribed.id FROM {Package._meta.db_table} prescribed
-        WHERE prescribed.ndc11 = prescription.prescribed_ndc AND prescription.prescribed_ndc <> ''
+
+
+@cache
+def _label_fills():
+    """Fills read with everything their label prints, in one statement: it runs twice
+    per label (before rendering, and under the fill lock to see whether the data changed
+    meanwhile). The dispensings (``with_refills_used``) are those up to this fill's
+    number (partial and replacement fills share it), so a later refill does not change
+    an earlier label. Built once per process (each ``get`` is a copy): resolving its
+    subqueries and joins cost more than running them."""
+    dispensings = (
+        Prescription.objects.filter(pk=OuterRef("prescription_id"))
+        .order_by()
+        .with_refills_used(through_fill_number=OuterRef(OuterRef("fill_number")))
+        .values("dispensings")
     )
-)
-LEFT JOIN {Product._meta.db_table} product
-    ON product.id = COALESCE(package.product_id, prescription.product_id)
-WHERE fill.id = %(fill_id)s
-"""
+    return (
+        Fill.objects.select_related(
+            "prescription__patient", "prescription__prescriber", "dispensed_package__product"
+        )
+        .only(*_LABEL_FIELDS)
+        .annotate(
+            dispensings=Subquery(dispensings),
+            strength_pairs=_strength_pairs(OuterRef("dispensed_package__product_id")),
+        )
+    )
+
+
+def _named_before_filling(
+    prescription: Prescription,
+) -> tuple[Package | None, Product | None, list[dict]]:
+    """What a label names before the fill step records a package: the prescribed package
+    (``Package.objects.by_ndc11``) and its product, else the prescription's product;
+    with the product's strength pairs."""
+    if prescription.prescribed_ndc:
+        package = (
+            Package.objects.by_ndc11(prescription.prescribed_ndc)
+            .select_related("product")
+            .only("package_ndc", *_under("product", _PRODUCT_FIELDS))
+            .annotate(strength_pairs=_strength_pairs(OuterRef("product_id")))
+            .first()
+        )
+        if package is not None:
+            return package, package.product, package.strength_pairs
+    if prescription.product_id is None:
+        return None, None, []
+    product = (
+        Product.objects.only(*_PRODUCT_FIELDS)
+        .annotate(strength_pairs=_strength_pairs(OuterRef("pk")))
+        .get(pk=prescription.product_id)
+    )
+    return None, product, product.strength_pairs
 
 
 @dataclass
 class _LabelRow:
-    """What ``_LABEL_SQL`` read: the fill with its prescription, patient and prescriber
-    (``fill.prescription.patient``...), and the package and product the label names."""
+    """What ``_read_label_row`` read: the fill with its prescription, patient and
+    prescriber (``fill.prescription.patient``...), and the package and product the label
+    names."""
 
     fill: Fill
     package: Package | None
@@ -306,33 +319,25 @@ class _LabelRow:
 
 
 def _read_label_row(fill_id: int, *, lock: bool = False) -> _LabelRow:
-    """The fill's label data as they are in the database; with ``lock``, inside the
-    caller's transaction, the fill row locked (``FOR UPDATE`` of the fill only). Raises
-    Fill.DoesNotExist."""
-    sql = _LABEL_SQL + (" FOR UPDATE OF fill" if lock else "")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"fill_id": fill_id, "cancelled": Fill.Status.CANCELLED})
-        row = cursor.fetchone()
-    if row is None:
-        raise Fill.DoesNotExist(f"Fill {fill_id} does not exist.")
-    instances, at = {}, 0
-    for alias, model, columns in _LABEL_COLUMNS:
-        values = row[at : at + len(columns)]
-        at += len(columns)
-        # A row the LEFT JOIN did not find (no patient, no package yet) is None.
-        found = values[columns.index("id")] is not None
-        instances[alias] = model.from_db(connection.alias, columns, values) if found else None
-    dispensings, strengths = row[at:]
-    fill, prescription = instances["fill"], instances["prescription"]
-    fill.prescription = prescription
-    prescription.patient = instances["patient"]
-    prescription.prescriber = instances["prescriber"]
+    """The fill's label data as they are in the database: one statement once the fill
+    step recorded the package (the label's whole life after PV2), two before; with
+    ``lock``, inside the caller's transaction, the fill row locked (``FOR UPDATE`` of the
+    fill only). Raises Fill.DoesNotExist."""
+    fills = _label_fills()
+    if lock:
+        fills = fills.select_for_update(of=("self",))
+    fill = fills.get(pk=fill_id)
+    package = fill.dispensed_package
+    if package is not None:
+        product, pairs = package.product, fill.strength_pairs
+    else:
+        package, product, pairs = _named_before_filling(fill.prescription)
     return _LabelRow(
         fill=fill,
-        package=instances["package"],
-        product=instances["product"],
-        strengths=[tuple(pair) for pair in strengths or []],
-        dispensings=dispensings,
+        package=package,
+        product=product,
+        strengths=[(pair["strength"], pair["unit"]) for pair in pairs or []],
+        dispensings=fill.dispensings,
     )
 
 
@@ -446,7 +451,7 @@ def _us_date(iso: str) -> str:
 
 def _facts(data: dict) -> str:
     """The label's facts as lines of text, a tab before the second column: one text box
-    lays out several times faster than the same lines as elements."""
+    lays out faster than the same lines as elements."""
     refills = data["refills_remaining"]
     quantity = f"Qty: {data['quantity']} {data['quantity_unit']}"
     ndc = f"NDC {data['ndc']}" + (f"  Mfr: {data['manufacturer']}" if data["manufacturer"] else "")
@@ -467,7 +472,7 @@ def render_rx_label_pdf(data: dict) -> bytes:
     no random file identifier). Raises RxLabelError when the text does not fit on one
     label even in the smallest type."""
     # The label's stylesheet holds the few user-agent rules it needs (``display`` of its
-    # elements): cascading WeasyPrint's own sheet was a tenth of a label's render.
+    # elements), so WeasyPrint's own large sheet is not cascaded for every label.
     renderer = thread_renderer(LABEL_CSS, document="Rx label", user_agent_stylesheet=False)
     context = {"label": data, "facts": _facts(data), "barcode": code128_svg(data["label_code"])}
     for density in _densities(data):
@@ -529,7 +534,7 @@ def generate_rx_label(fill: Fill) -> RxLabel:
         pdf = None if label is not None else render_rx_label_pdf(data)
         try:
             with transaction.atomic():
-                # The same one query again, the fill row locked.
+                # The same read again, the fill row locked.
                 locked = _read_label_row(fill.pk, lock=True)
                 _refuse_unless_past_pv1(locked.fill)
                 fresh = _label_data(locked)
@@ -548,44 +553,32 @@ def generate_rx_label(fill: Fill) -> RxLabel:
     )
 
 
-def rx_label_to_print(fill: Fill) -> RxLabel:
-    """The label to print or show for a fill: made now if it has none yet; while the fill
-    is being filled and checked (fill, PV2), made again if its data changed; after PV2,
-    the label the pharmacist verified. Raises RxLabelError before PV1."""
+def rx_label_pdf(fill: Fill) -> bytes:
+    """The PDF of the fill's label to show or print; stores nothing (a read never writes:
+    the label task stores labels). After PV2, the stored label the pharmacist verified.
+    Before that, or while no label is stored yet, the stored current label when it prints
+    the fill's data as they are now, else the same PDF rendered from them. Raises
+    RxLabelError before PV1 or when the text does not fit."""
     _refuse_unless_past_pv1(fill)
+    label = current_rx_label(fill)
     status = fill.held_from_status if fill.status == Fill.Status.ON_HOLD else fill.status
-    if status not in BEING_FILLED and (label := current_rx_label(fill)) is not None:
-        return label
-    return generate_rx_label(fill)
+    if label is not None and status not in BEING_FILLED:
+        return bytes(label.pdf)
+    data = rx_label_data(fill)
+    if label is not None and label.content_hash == label_content_hash(data):
+        return bytes(label.pdf)
+    return render_rx_label_pdf(data)
 
 
 # --------------------------------------------------------------------------- queueing
 
 
 def _send_rx_label_task(fill_id: int) -> bool:
-    """Queue the label task; False (logged) when the broker cannot take it. Fails fast
-    like ``inventory.services.reorder.queue_reorder_alert_email``: one connection
-    attempt, no result to wait for. The catch-up task makes the label later."""
+    """Queue the label task; False (logged) when the broker cannot take it: the catch-up
+    task makes the label later."""
     from orders.tasks import generate_rx_label_task  # noqa: PLC0415 (tasks import us)
 
-    app = generate_rx_label_task.app
-    try:
-        with app.producer_pool.acquire(block=True, timeout=2) as producer:
-            producer.connection.ensure_connection(
-                max_retries=1, interval_start=0, interval_step=0, timeout=2
-            )
-            generate_rx_label_task.apply_async(
-                (fill_id,), producer=producer, retry=False, ignore_result=True
-            )
-    except Exception:
-        logger.warning(
-            "Fill %s: could not queue its Rx label (is the broker down?); the catch-up "
-            "task will make it.",
-            fill_id,
-            exc_info=True,
-        )
-        return False
-    return True
+    return send_task_fast(generate_rx_label_task, (fill_id,))
 
 
 def queue_rx_label(fill: Fill) -> None:

@@ -1,5 +1,6 @@
-"""``GET /api/v1/fills/{id}/label.pdf``: the Rx vial label to staff with a role, made on
-demand once PV1 has passed, JSON errors otherwise, one audit row per label shown."""
+"""``GET /api/v1/fills/{id}/label.pdf``: the Rx vial label to staff with a role once PV1
+has passed (the stored one, or rendered on demand and stored by nobody), JSON errors
+otherwise, one audit row per label shown."""
 
 import io
 
@@ -7,7 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from orders.models import Fill, RxLabel
-from orders.services.labels import generate_rx_label
+from orders.services.labels import generate_rx_label, render_rx_label_pdf, rx_label_data
 from orders.tests.factories import fill_at
 from pharmacy.models import AuditEvent
 
@@ -41,19 +42,39 @@ def test_staff_at_the_fill_and_verification_steps_get_the_current_label(role, re
     assert event.path == label_url(fill.pk)
 
 
-def test_a_fill_past_pv1_without_a_label_yet_gets_one_made_now(api_technician):
+def test_a_fill_past_pv1_without_a_label_yet_gets_it_rendered_and_nothing_stored(
+    api_technician,
+):
     fill = fill_at(Fill.Status.FILL)
 
     first = api_technician.get(label_url(fill.pk))
     second = api_technician.get(label_url(fill.pk))
 
     assert (first.status_code, second.status_code) == (200, 200)
-    label = RxLabel.objects.get()
-    assert label.is_current
-    assert first.content == second.content == bytes(label.pdf)
-    reader = PdfReader(io.BytesIO(first.content))
-    assert fill.label_code in reader.pages[0].extract_text()
+    assert RxLabel.objects.count() == 0  # a read never writes: the label task stores it
+    assert first.content == second.content == render_rx_label_pdf(rx_label_data(fill))
+    text = " ".join(PdfReader(io.BytesIO(first.content)).pages[0].extract_text().split())
+    assert fill.label_code in text
+    assert fill.prescription.rx_number in text
+    assert fill.prescription.directions in text
     assert AuditEvent.objects.count() == 2
+
+
+def test_a_label_whose_data_changed_is_shown_as_it_is_now_and_not_stored(api_pharmacist):
+    fill = fill_at(Fill.Status.PV2)
+    stored = generate_rx_label(fill)
+    fill.prescription.directions = "Take 2 tablets by mouth at bedtime"
+    fill.prescription.save(update_fields=["directions"])
+
+    response = api_pharmacist.get(label_url(fill.pk))
+
+    assert response.status_code == 200
+    assert response.content != bytes(stored.pdf)
+    text = " ".join(PdfReader(io.BytesIO(response.content)).pages[0].extract_text().split())
+    assert "Take 2 tablets by mouth at bedtime" in text
+    assert RxLabel.objects.get() == stored
+    stored.refresh_from_db()
+    assert stored.is_current
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,13 @@ import pytest
 from kombu.exceptions import OperationalError
 
 from orders.models import Fill
-from orders.services import workflow
 from orders.services.workflow import (
     ORDER_READY_TASK,
     approve_pv2,
     release_fill,
     transition_fill,
 )
+from orders.services.workflow import helpers as workflow_helpers
 from orders.tests.factories import another_staff, fill_at, stocked_prescription
 from pharmacy.celery import app
 from pharmacy.models import Role
@@ -43,7 +43,7 @@ def order_with_last_fill_at(status: str, **fields):
 def queued(monkeypatch) -> list[int]:
     """The order ids the workflow hands to the broker, recorded instead of sent."""
     sent = []
-    monkeypatch.setattr(workflow, "_send_order_ready_task", sent.append)
+    monkeypatch.setattr(workflow_helpers, "_send_order_ready_task", sent.append)
     return sent
 
 
@@ -125,10 +125,10 @@ def test_a_broker_failure_when_queueing_is_logged_not_raised(monkeypatch, caplog
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to the broker. Connection refused.")
 
-    monkeypatch.setattr(workflow.current_app, "send_task", broker_down)
+    monkeypatch.setattr(workflow_helpers.current_app, "send_task", broker_down)
 
-    assert workflow._send_order_ready_task(12345) is False
-    assert "Order 12345: could not queue the making of its shipment" in caplog.text
+    assert workflow_helpers._send_order_ready_task(12345) is False
+    assert f"Could not queue {ORDER_READY_TASK}(12345,) (is the broker down?)" in caplog.text
 
 
 def test_the_task_orders_queues_by_name_is_the_shipping_task():
