@@ -13,11 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from celery import Celery
 from django.db import connection
 from django.utils import timezone
 
 from outbox.models import OutboxMessage
 from outbox.tasks import deliver_due_side_effects_task
+from pharmacy.settings import celery_broker_url
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -59,12 +61,22 @@ def wait_until_delivered(message: OutboxMessage, *, timeout: float = 60) -> Outb
         time.sleep(0.1)
 
 
-def sweep_now() -> None:
-    """Ask a worker for beat's sweep now rather than at its next run."""
-    deliver_due_side_effects_task.delay()
+def sweep_now(redis_url: str | None = None) -> None:
+    """Ask a worker for beat's sweep now rather than at its next run: through the tests'
+    broker, or the Redis at ``redis_url`` (by the task's name, from an app of its own)."""
+    if redis_url is None:
+        deliver_due_side_effects_task.delay()
+        return
+    sender = Celery("sweep-now", broker=celery_broker_url(redis_url), set_as_current=False)
+    try:
+        sender.send_task(deliver_due_side_effects_task.name, ignore_result=True)
+    finally:
+        sender.close()
 
 
-def deliver_through_failures(message: OutboxMessage, *, timeout: float = 90) -> OutboxMessage:
+def deliver_through_failures(
+    message: OutboxMessage, *, redis_url: str | None = None, timeout: float = 90
+) -> OutboxMessage:
     """Play beat for a message whose deliveries fail: each time a delivery failed and the
     message waits out its back-off, make it due at once and ask for the sweep; return
     the message once delivered."""
@@ -77,7 +89,7 @@ def deliver_through_failures(message: OutboxMessage, *, timeout: float = 90) -> 
         if message.attempts > swept_after and message.claimed_until is None:
             swept_after = message.attempts
             OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
-            sweep_now()
+            sweep_now(redis_url)
         if time.monotonic() > deadline:
             pytest.fail(f"side effect {message.pk} still pending after {timeout} s")
         time.sleep(0.1)
