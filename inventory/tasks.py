@@ -1,8 +1,8 @@
 """Celery tasks of the inventory app: thin wrappers that call a service.
 
-They take ids and are safe to run twice (acks are late, so a task whose worker died
-runs again). Reorder alert e-mails are side effects delivered by the outbox
-(``inventory.effects``), not tasks of their own.
+They are safe to run twice (acks are late, so a task whose worker died runs again).
+Reorder alert e-mails are side effects delivered by the outbox (``inventory.effects``),
+not tasks of their own.
 """
 
 import logging

@@ -203,7 +203,7 @@ def move_locked_fill(
         update_fields=["status", "status_changed_at", "claimed_by", "claimed_at", *update_fields]
     )
     if to in (S.READY_TO_PACK, S.CANCELLED) and fill.order_id is not None:
-        _queue_shipment_if_order_ready(fill.order_id)
+        _record_shipment_if_order_ready(fill.order_id)
     return fill
 
 
@@ -217,7 +217,7 @@ def orders_ready_to_pack():
     return Order.objects.filter(Exists(ready)).exclude(Exists(not_ready))
 
 
-def _queue_shipment_if_order_ready(order_id: int) -> None:
+def _record_shipment_if_order_ready(order_id: int) -> None:
     """Inside the move's transaction: when the order is now ready to pack, record its
     shipment's making (``ORDER_READY_EFFECT``), once per order (its dedupe key): a later
     move that leaves the order ready again finds it recorded, and its shipment made or
