@@ -41,6 +41,18 @@ def django_shell(code: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+def record_with_the_broker_down(code: str, *, kind: str, target_id: int) -> OutboxMessage:
+    """Run ``code``, a change that records a side effect and prints "done", in another
+    process whose broker is down at the commit. Checks the change went through and its
+    side effect waits, never queued (the failure logged, not raised); returns it."""
+    change = django_shell(code, REDIS_URL=DEAD_REDIS_URL)
+    assert (change.returncode, change.stdout.split()) == (0, ["done"]), change.stderr
+    message = side_effect(kind, target_id)
+    assert f"Could not queue side effect {message.pk}" in change.stderr
+    assert (message.status, message.attempts) == ("pending", 0)
+    return message
+
+
 def side_effect(kind: str, target_id: int) -> OutboxMessage:
     """The one side effect of ``kind`` about ``target_id``."""
     return OutboxMessage.objects.get(kind=kind, target_id=target_id)
