@@ -1,7 +1,8 @@
 """Celery tasks of the inventory app: thin wrappers that call a service.
 
-They take ids and are safe to run twice (acks are late, so a task whose worker died
-runs again): the services claim their work with a conditional UPDATE.
+They are safe to run twice (acks are late, so a task whose worker died runs again).
+Reorder alert e-mails are side effects delivered by the outbox (``inventory.effects``),
+not tasks of their own.
 """
 
 import logging
@@ -10,21 +11,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from inventory.services import lots, reorder
+from inventory.services import lots
 
 logger = logging.getLogger(__name__)
-
-
-@shared_task
-def send_reorder_alert_task(alert_id: int) -> bool:
-    """E-mail one reorder alert to the managers (queued when the alert is raised)."""
-    return reorder.send_reorder_alert(alert_id)
-
-
-@shared_task
-def send_unsent_reorder_alerts_task() -> int:
-    """Every minute (beat): send reorder alert e-mails that are still unsent."""
-    return reorder.send_unsent_reorder_alerts()
 
 
 @shared_task

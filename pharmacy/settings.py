@@ -317,7 +317,8 @@ CELERY_TASK_DEFAULT_RETRY_DELAY = 5
 # worker's claim is never taken.
 OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 120, minimum=5)
 CELERY_WORKER_SEND_TASK_EVENTS = False
-# Periodic jobs; each later issue adds its own (expiry sweeps, unsent alerts, manifests).
+# Periodic jobs. Side effects (Rx labels, reorder e-mails, shipments of ready orders...)
+# have no catch-up of their own: the outbox sweep re-delivers every kind.
 CELERY_BEAT_SCHEDULE = {
     # Side effects not delivered on their own: the broker was down at commit, the task was
     # lost, a worker died mid-delivery, or a failure is due to be tried again.
@@ -329,26 +330,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "pharmacy.tasks.clear_expired_sessions_task",
         "schedule": crontab(hour=3, minute=17),
     },
-    # Reorder alert e-mails that could not be queued at commit (broker down) or whose
-    # worker died mid-send; the claim in the outbox row keeps each to one e-mail.
-    "send-unsent-reorder-alerts": {
-        "task": "inventory.tasks.send_unsent_reorder_alerts_task",
-        "schedule": timedelta(minutes=1),
-    },
     # 05:07 UTC is just after midnight in the continental US; the task uses the local date.
     "expire-lots": {
         "task": "inventory.tasks.expire_lots_task",
         "schedule": crontab(hour=5, minute=7),
     },
-    # Rx labels whose task could not be queued at commit (broker down) or failed for good;
-    # a label made twice is still one label (its content hash).
-    "generate-missing-rx-labels": {
-        "task": "orders.tasks.generate_missing_rx_labels_task",
-        "schedule": timedelta(minutes=2),
-    },
-    # Shipments of orders whose last fill passed PV2 and whose own task never came
-    # (broker down at the commit, a race), or whose blocked address was corrected since.
-    # Cheap and idempotent.
+    # Shipments of ready orders that their own side effect did not make (two last fills
+    # approved at the same instant, a CancelRx), or whose blocked address was corrected
+    # since. Cheap and idempotent.
     "ensure-shipments": {
         "task": "shipping.tasks.ensure_shipments_task",
         "schedule": timedelta(seconds=30),
@@ -502,17 +491,10 @@ CONTROLLED_RX_EXPIRY_DAYS = env_int("CONTROLLED_RX_EXPIRY_DAYS", 183, minimum=1)
 REFILL_DUE_PERCENT = env_int("REFILL_DUE_PERCENT", 75, minimum=1)
 CONTROLLED_REFILL_DUE_PERCENT = env_int("CONTROLLED_REFILL_DUE_PERCENT", 90, minimum=1)
 
-# Stock: lots expiring within this many days are listed on the expiry report. A reorder
-# alert e-mail claimed by a worker that then died is sent by another after this many
-# seconds; it must outlast the task time limit, so a slow send is never taken over.
+# Stock: lots expiring within this many days are listed on the expiry report.
 EXPIRY_WARNING_DAYS = env_int("EXPIRY_WARNING_DAYS", 90, minimum=1)
-REORDER_ALERT_CLAIM_SECONDS = env_int("REORDER_ALERT_CLAIM_SECONDS", 300, minimum=1)
 if OUTBOX_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("OUTBOX_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT.")
-if REORDER_ALERT_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
-    raise ImproperlyConfigured(
-        "REORDER_ALERT_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT."
-    )
 
 # Filling (issue 5). A lot is dispensed only if it outlasts the patient's supply by this
 # many days (the days the package spends in the mail before the first dose). A fill
@@ -520,11 +502,8 @@ if REORDER_ALERT_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
 DISPENSE_EXPIRY_MARGIN_DAYS = env_int("DISPENSE_EXPIRY_MARGIN_DAYS", 7, minimum=0)
 FILL_CLAIM_MINUTES = env_int("FILL_CLAIM_MINUTES", 15, minimum=1)
 
-# Rx vial labels: a fill past PV1 still without a label this many seconds after its last
-# move is labelled by the catch-up task (its own task never ran).
-RX_LABEL_CATCH_UP_AFTER_SECONDS = env_int("RX_LABEL_CATCH_UP_AFTER_SECONDS", 120, minimum=1)
-# Shipping labels and label batches: the same, for a shipment labelled (or a batch
-# started) this many seconds ago without its label (or still unfinished).
+# Shipping labels and label batches: a shipment labelled (or a batch started) this many
+# seconds ago without its label (or still unfinished) is done by the catch-up task.
 SHIPPING_DOCUMENTS_CATCH_UP_AFTER_SECONDS = env_int(
     "SHIPPING_DOCUMENTS_CATCH_UP_AFTER_SECONDS", 120, minimum=1
 )

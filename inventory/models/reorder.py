@@ -74,25 +74,17 @@ class ReorderAlertQuerySet(models.QuerySet):
         """Alerts still to be dealt with (open or acknowledged): at most one per product."""
         return self.filter(status__in=ReorderAlert.CURRENT_STATUSES)
 
-    def email_claimable(self, *, now) -> "ReorderAlertQuerySet":
-        """Alerts whose e-mail is unsent and not being sent: never claimed, or claimed by a
-        worker longer ago than REORDER_ALERT_CLAIM_SECONDS (it died mid-send)."""
-        abandoned = now - timedelta(seconds=settings.REORDER_ALERT_CLAIM_SECONDS)
-        return self.current().filter(
-            Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lt=abandoned),
-            email_sent_at__isnull=True,
-        )
-
 
 class ReorderAlert(models.Model):
     """The stock of a product fell below its reorder point: managers see it in the app and
     get one e-mail, with a suggested purchase order.
 
     Raised by ``inventory.services.reorder.check_reorder_point`` in the transaction that
-    lowered the stock, so the alert exists if and only if the stock change does; it is
-    also the e-mail's outbox: ``email_claimed_at`` marks a worker sending it,
-    ``email_sent_at`` that it went out. A partial unique constraint allows one open or
-    acknowledged alert per product; closing it lets the next fall below raise a new one.
+    lowered the stock, with its e-mail recorded as an ``inventory.reorder_email`` side
+    effect (``outbox``) in that same transaction, so the alert and its e-mail exist if and
+    only if the stock change does; ``email_sent_at`` and ``email_recipients`` say when it
+    went out and to whom. A partial unique constraint allows one open or acknowledged
+    alert per product; closing it lets the next fall below raise a new one.
     """
 
     class Status(models.TextChoices):
@@ -123,7 +115,6 @@ class ReorderAlert(models.Model):
     )
     lead_time_days = models.PositiveSmallIntegerField(null=True, blank=True)
     raised_at = models.DateTimeField(default=timezone.now)
-    email_claimed_at = models.DateTimeField(null=True, blank=True)
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_recipients = models.TextField(blank=True)
     acknowledged_by = models.ForeignKey(
@@ -148,11 +139,6 @@ class ReorderAlert(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["raised_at"],
-                condition=Q(email_sent_at__isnull=True),
-                name="reorder_alert_unsent_idx",
-            ),
             models.Index(fields=["status", "raised_at"], name="reorder_alert_status_idx"),
         ]
 

@@ -15,18 +15,15 @@ How each failure is covered:
   units with the first one's change included. Without the lock each would see only its
   own change and both might stay above the point while together they fall below it. A
   partial unique constraint (one open or acknowledged alert per product) backs it up.
-- **The broker is down at commit.** The alert row is written in the stock-changing
-  transaction, so it exists exactly when the stock change does; it is the e-mail's
-  outbox. Queuing the e-mail task after commit may fail: that is logged, never raised
-  (the fill went through), and ``send_unsent_reorder_alerts`` (Celery beat, every
-  minute) sends what is still unsent.
-- **The worker dies mid-send, or a task runs twice.** ``send_reorder_alert`` claims the
-  e-mail with a conditional UPDATE (``email_claimed_at``) and checks the row count, so
-  only one worker sends; a claim older than REORDER_ALERT_CLAIM_SECONDS (longer than the
-  task time limit) is taken to be a dead worker's and is taken over. A worker that dies
+- **The broker is down at commit, the worker dies mid-send, a delivery runs twice.** The
+  alert's e-mail is an ``inventory.reorder_email`` side effect (``outbox``), recorded in
+  the stock-changing transaction (one per alert: its dedupe key) and delivered by a worker
+  (``inventory.effects``) through ``send_reorder_alert_email``, which sends nothing for
+  an alert whose ``email_sent_at`` is set. The outbox claims each delivery, retries a
+  failed send with back-off and re-delivers one whose worker died; a worker that dies
   after the SMTP server accepted the message but before ``email_sent_at`` is written
-  would cause the one possible resend; its stable Message-ID lets mail programs fold
-  the two.
+  causes the one possible resend, and its stable Message-ID lets mail programs fold the
+  two.
 """
 
 import logging
@@ -50,12 +47,13 @@ from inventory.models import (
     StockLot,
     Supplier,
 )
-from lib.queueing import send_task_fast
+from outbox.services import record_side_effect
 
 logger = logging.getLogger(__name__)
 
 MANAGER_GROUP = "manager"  # pharmacy.models.Role.MANAGER; inventory may not import pharmacy
 ONE_CURRENT_ALERT_CONSTRAINT = "reorder_alert_one_current_per_product"  # ReorderAlert.Meta
+REORDER_EMAIL_EFFECT = "inventory.reorder_email"  # delivered by inventory.effects
 
 
 class ReorderError(Exception):
@@ -156,8 +154,8 @@ def check_reorder_point(product_ids) -> list[ReorderAlert]:
     Locks the products' ReorderRule rows (in product order), which makes concurrent
     checks of one product run one after the other, then counts their units
     (``available_units_by_product``) and writes each alert with its suggested purchase
-    order (``reorder_suggestion``). The e-mail task is queued after commit; a broker
-    failure then is logged, never raised. Returns the new alerts.
+    order (``reorder_suggestion``), and records its e-mail in the outbox in the same
+    transaction (``record_reorder_alert_email``). Returns the new alerts.
     """
     ids = sorted(set(product_ids))
     if not ids:
@@ -191,7 +189,8 @@ def check_reorder_point(product_ids) -> list[ReorderAlert]:
         for rule in rules
         if (alert := _raise_alert(rule, available=available[rule.product_id])) is not None
     ]
-    queue_reorder_alert_emails([alert.pk for alert in raised])
+    for alert in raised:
+        record_reorder_alert_email(alert)
     return raised
 
 
@@ -244,24 +243,15 @@ def reorder_suggestion(rule: ReorderRule, *, available: Decimal) -> dict:
     }
 
 
-def queue_reorder_alert_emails(alert_ids: list[int]) -> None:
-    """Once the transaction that raised these alerts commits (at once outside one), queue
-    their e-mail tasks."""
-    for alert_id in alert_ids:
-        transaction.on_commit(lambda alert_id=alert_id: queue_reorder_alert_email(alert_id))
-
-
-def queue_reorder_alert_email(alert_id: int) -> bool:
-    """Queue the alert's e-mail task; False (logged) when the broker cannot take it.
-
-    Called after commit: the alert is saved, so a failure here only delays the e-mail
-    until the periodic task sends it. It fails fast (``lib.queueing.send_task_fast``),
-    for the fill that crossed the point is waiting for its response.
-    """
-    from inventory.tasks import send_reorder_alert_task  # noqa: PLC0415 (tasks import us)
-
-    return send_task_fast(
-        send_reorder_alert_task, (alert_id,), what=f"the e-mail of reorder alert {alert_id}"
+def record_reorder_alert_email(alert: ReorderAlert) -> None:
+    """In the transaction that raised the alert: record its e-mail to the managers as an
+    ``inventory.reorder_email`` side effect, one per alert (its dedupe key), delivered by
+    a worker after commit with ``send_reorder_alert_email``."""
+    record_side_effect(
+        REORDER_EMAIL_EFFECT,
+        target_id=alert.pk,
+        description=f"Reorder e-mail of alert {alert.pk}",
+        dedupe_key=f"{REORDER_EMAIL_EFFECT}:{alert.pk}",
     )
 
 
@@ -280,61 +270,36 @@ def manager_email_addresses() -> list[str]:
     )
 
 
-def send_reorder_alert(alert_id: int) -> bool:
-    """Send the alert's e-mail to the managers unless it is sent, being sent, or closed.
+def send_reorder_alert_email(alert: ReorderAlert) -> bool:
+    """E-mail the alert to the active managers who have an address, and record when and
+    to whom (``email_sent_at``, ``email_recipients``); returns whether it sent (or, with
+    no manager address, recorded that there was no one to send to).
 
-    Claims the e-mail with a conditional UPDATE (committed before the SMTP conversation,
-    so a second worker sees the claim); releases the claim when sending fails, so the
-    periodic task retries, and re-raises. Returns whether this call sent it.
+    Sends nothing for an alert whose e-mail already went out (a second delivery of its
+    side effect), nor for a closed one: a manager dealt with it before the e-mail could
+    go (the order is placed), and an e-mail asking to reorder would now be wrong. The
+    caller (the outbox) holds the only claim on the delivery, so no lock is taken across
+    the SMTP conversation; a failed send raises, leaving ``email_sent_at`` empty.
     """
-    now = timezone.now()
-    claimed = (
-        ReorderAlert.objects.email_claimable(now=now)
-        .filter(pk=alert_id)
-        .update(email_claimed_at=now)
-    )
-    if not claimed:
-        return False
     alert = ReorderAlert.objects.select_related(
         "product", "suggested_package", "suggested_supplier"
-    ).get(pk=alert_id)
+    ).get(pk=alert.pk)
+    if alert.email_sent_at is not None or alert.status not in ReorderAlert.CURRENT_STATUSES:
+        return False
     recipients = manager_email_addresses()
-    try:
-        if recipients:
-            reorder_alert_email(alert, recipients).send()
-        else:
-            logger.warning("Reorder alert %s: no active manager has an e-mail address.", alert.pk)
-    except Exception:
-        ReorderAlert.objects.filter(pk=alert_id, email_claimed_at=now).update(email_claimed_at=None)
-        raise
-    ReorderAlert.objects.filter(pk=alert_id, email_claimed_at=now).update(
+    if recipients:
+        reorder_alert_email(alert, recipients).send()
+    else:
+        logger.warning("Reorder alert %s: no active manager has an e-mail address.", alert.pk)
+    ReorderAlert.objects.filter(pk=alert.pk, email_sent_at__isnull=True).update(
         email_sent_at=timezone.now(), email_recipients=", ".join(recipients)
     )
     return True
 
 
-def send_unsent_reorder_alerts() -> int:
-    """Send every e-mail still unsent and unclaimed (or claimed by a dead worker).
-
-    The periodic catch-up of the outbox; one failure does not stop the others. Returns
-    how many this call sent.
-    """
-    sent = 0
-    alert_ids = list(
-        ReorderAlert.objects.email_claimable(now=timezone.now())
-        .order_by("raised_at", "pk")
-        .values_list("pk", flat=True)
-    )
-    for alert_id in alert_ids:
-        try:
-            sent += send_reorder_alert(alert_id)
-        except Exception:
-            logger.exception("Reorder alert %s: sending its e-mail failed.", alert_id)
-    return sent
-
-
 def reorder_alert_message_id(alert: ReorderAlert) -> str:
-    """The same Message-ID however often the e-mail is built, so a resend is one thread."""
+    """The same Message-ID however often the e-mail is built (made from the alert's id and
+    when it was raised), so a resend after a worker died is folded into one message."""
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
     return f"<reorder-alert-{alert.pk}.{alert.raised_at:%Y%m%d%H%M%S}@{domain}>"
 

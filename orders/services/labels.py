@@ -7,10 +7,12 @@ USP <17>'s patient-centred layout: the drug and strength at the top in large typ
 the patient, the directions, and the rest.
 
 ``generate_rx_label`` is idempotent: the label's identity is the SHA-256 of exactly what it
-prints (``rx_label_data``), so the same data never renders twice and a task that runs twice,
-or dies and retries, leaves one current label. The workflow calls ``queue_rx_label`` after
-PV1 approval and after the fill step, when what the label prints changes; only that task
-(and its catch-up) stores labels: ``rx_label_pdf``, what a page or the API shows, reads.
+prints (``rx_label_data``), so the same data never renders twice and a delivery that runs
+twice, or dies and is taken over, leaves one current label. The workflow calls
+``queue_rx_label`` in the transaction of each move that changes what the label prints
+(PV1 approval, the fill step, a PV2 rejection), which records an ``orders.rx_label`` side
+effect in the outbox; only its deliverer (``orders.effects``) stores labels:
+``rx_label_pdf``, what a page or the API shows, reads.
 """
 
 import hashlib
@@ -18,25 +20,28 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from functools import cache
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import JSONBAgg
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.db.models.functions import JSONObject
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import format_html
 
 from inventory.models import DEASchedule, Package, Product, ProductIngredient, Storage
-from lib.queueing import send_task_fast
 from orders.models import Fill, Prescription, RxLabel
 from orders.services.pdf import thread_renderer
+from outbox.services import record_side_effect
 
 logger = logging.getLogger(__name__)
+
+# The outbox kind of "make this fill's current label" (delivered by ``orders.effects``).
+RX_LABEL_EFFECT = "orders.rx_label"
 
 # Part of the hashed data: a change of the template or its CSS that moves what a label
 # shows must change this, so existing labels are made again.
@@ -555,10 +560,10 @@ def generate_rx_label(fill: Fill) -> RxLabel:
 
 def rx_label_pdf(fill: Fill) -> bytes:
     """The PDF of the fill's label to show or print; stores nothing (a read never writes:
-    the label task stores labels). After PV2, the stored label the pharmacist verified.
-    Before that, or while no label is stored yet, the stored current label when it prints
-    the fill's data as they are now, else the same PDF rendered from them. Raises
-    RxLabelError before PV1 or when the text does not fit."""
+    the deliverer of ``queue_rx_label``'s side effect stores labels). After PV2, the stored
+    label the pharmacist verified. Before that, or while no label is stored yet, the stored
+    current label when it prints the fill's data as they are now, else the same PDF
+    rendered from them. Raises RxLabelError before PV1 or when the text does not fit."""
     _refuse_unless_past_pv1(fill)
     label = current_rx_label(fill)
     status = fill.held_from_status if fill.status == Fill.Status.ON_HOLD else fill.status
@@ -570,50 +575,15 @@ def rx_label_pdf(fill: Fill) -> bytes:
     return render_rx_label_pdf(data)
 
 
-# --------------------------------------------------------------------------- queueing
-
-
-def _send_rx_label_task(fill_id: int) -> bool:
-    """Queue the label task; False (logged) when the broker cannot take it: the catch-up
-    task makes the label later."""
-    from orders.tasks import generate_rx_label_task  # noqa: PLC0415 (tasks import us)
-
-    return send_task_fast(generate_rx_label_task, (fill_id,))
+# --------------------------------------------------------------------------- recording
 
 
 def queue_rx_label(fill: Fill) -> None:
-    """After the current transaction commits, queue the task that makes the fill's label
-    (at once when no transaction is open). A broker failure is logged, never raised."""
-    fill_id = fill.pk
-    transaction.on_commit(lambda: _send_rx_label_task(fill_id))
-
-
-def fills_missing_rx_label(*, older_than: timedelta):
-    """Fills past PV1 and not yet shipped, without a current label, whose status changed
-    more than ``older_than`` ago (their own task had its chance)."""
-    waiting = [status for status in PAST_PV1 if status != Fill.Status.SHIPPED]
-    return (
-        Fill.objects.filter(
-            Q(status__in=waiting) | Q(status=Fill.Status.ON_HOLD, held_from_status__in=waiting)
-        )
-        .filter(status_changed_at__lte=timezone.now() - older_than)
-        .exclude(Exists(RxLabel.objects.filter(fill=OuterRef("pk"), is_current=True)))
-        .order_by("pk")
+    """Record, in the caller's transaction, that the fill needs its label made for its
+    data as they will be on commit: an ``orders.rx_label`` side effect (``outbox``),
+    delivered by a worker with ``generate_rx_label`` (``orders.effects``). Called by every
+    move that changes what the label prints (PV1 approval, the fill step, a PV2 rejection,
+    a reship's replacement fill); a rolled-back move leaves no side effect behind."""
+    record_side_effect(
+        RX_LABEL_EFFECT, target_id=fill.pk, description=f"Rx label of fill {fill.pk}"
     )
-
-
-def generate_missing_rx_labels(*, limit: int = 200, older_than: timedelta | None = None) -> int:
-    """Make the labels whose task never ran (broker down at commit, a task that failed
-    for good); returns how many were made. Each is ``generate_rx_label``, so a label a
-    task makes at the same time is still made once."""
-    if older_than is None:
-        older_than = timedelta(seconds=settings.RX_LABEL_CATCH_UP_AFTER_SECONDS)
-    made = 0
-    for fill in fills_missing_rx_label(older_than=older_than)[:limit]:
-        try:
-            generate_rx_label(fill)
-        except RxLabelError as error:
-            logger.warning("Fill %s: no label made: %s", fill.pk, error.detail)
-            continue
-        made += 1
-    return made

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from barcode.charsets import code128
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -29,8 +29,10 @@ from orders.services.labels import (
     rx_label_pdf,
 )
 from orders.services.pdf import FONT_DIR, thread_renderer
-from orders.tasks import generate_missing_rx_labels_task, generate_rx_label_task
 from orders.tests.factories import fill_at, stocked_package, stocked_prescription
+from outbox.models import OutboxMessage
+from outbox.registry import deliverer
+from outbox.services import deliver_due_side_effects, deliver_side_effect, retry_side_effect
 from pharmacy.tests.factories import PatientFactory, PrescriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -468,22 +470,82 @@ def test_a_later_refill_does_not_change_an_earlier_fills_label():
     assert "Refills left: 3" in pdf_text(bytes(label.pdf))
 
 
-def test_the_task_run_twice_leaves_one_current_label():
+def recorded_label(fill: Fill) -> OutboxMessage:
+    """The fill's label side effect, recorded as the workflow records it."""
+    labels.queue_rx_label(fill)
+    return OutboxMessage.objects.get(kind="orders.rx_label", target_id=fill.pk)
+
+
+def test_the_label_delivered_twice_is_still_one_current_label():
     fill = fill_at(Fill.Status.PV2)
+    message = recorded_label(fill)
 
-    first = generate_rx_label_task(fill.pk)
-    second = generate_rx_label_task(fill.pk)
+    assert deliver_side_effect(message.pk) is True
+    assert deliver_side_effect(message.pk) is False  # a duplicate task finds it delivered
+    label = RxLabel.objects.get()
+    # The deliverer again, as when a worker died after the label and before the row was
+    # marked delivered and the sweep delivers it once more: nothing new.
+    deliverer("orders.rx_label")(message)
 
-    assert first == second == RxLabel.objects.get(is_current=True).pk
-    assert RxLabel.objects.count() == 1
+    assert list(RxLabel.objects.all()) == [label]
+    assert label.is_current
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.last_error) == ("delivered", 1, "")
 
 
-def test_the_task_skips_a_fill_that_needs_no_label():
-    cancelled = fill_at(Fill.Status.CANCELLED)
+@pytest.mark.parametrize(
+    ("status", "held_from"),
+    [
+        (Fill.Status.CANCELLED, ""),  # cancelled after its label was recorded
+        (Fill.Status.PV1, ""),  # sent back before PV1: approving again records a new one
+        (Fill.Status.ON_HOLD, Fill.Status.PV1),
+    ],
+)
+def test_a_fill_that_no_longer_needs_a_label_is_delivered_as_nothing_to_do(status, held_from):
+    fill = fill_at(status, held_from=held_from)
+    message = recorded_label(fill)
 
-    assert generate_rx_label_task(cancelled.pk) is None
-    assert generate_rx_label_task(987654321) is None
+    assert deliver_side_effect(message.pk) is True
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.last_error) == ("delivered", 1, "")
     assert RxLabel.objects.count() == 0
+
+
+def test_a_label_of_a_fill_that_is_gone_waits_for_a_manager():
+    message = OutboxMessage.objects.create(kind="orders.rx_label", target_id=987654321)
+
+    assert deliver_side_effect(message.pk) is False
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("failed", 1)
+    assert message.last_error == (
+        "outbox.registry.PermanentFailure: Fill 987654321 does not exist."
+    )
+    assert RxLabel.objects.count() == 0
+
+
+def test_directions_too_long_wait_for_a_manager_who_sends_the_label_again(manager):
+    fill = fill_at(
+        Fill.Status.PV2,
+        prescription=stocked_prescription(directions="Take 1 tablet by mouth daily. " * 40),
+    )
+    message = recorded_label(fill)
+
+    assert deliver_side_effect(message.pk) is False
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("failed", 1)
+    assert message.last_error == (
+        f"outbox.registry.PermanentFailure: The label of Rx {fill.prescription.rx_number} does "
+        "not fit on one 4 x 2.5 inch label even in the smallest type: shorten the directions."
+    )
+    assert RxLabel.objects.count() == 0
+
+    Prescription.objects.filter(pk=fill.prescription_id).update(directions="Take 1 daily.")
+    retry_side_effect(message, by=manager)
+    assert deliver_side_effect(message.pk) is True
+    assert "Take 1 daily." in pdf_text(bytes(RxLabel.objects.get(fill=fill).pdf))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -574,73 +636,61 @@ def test_after_pv2_the_printed_label_is_the_one_verified():
     assert RxLabel.objects.count() == 1
 
 
-# --------------------------------------------------------------------------- queueing
+# --------------------------------------------------------------------------- recording
 
 
-def test_queue_rx_label_queues_the_task_after_commit(
-    django_capture_on_commit_callbacks, monkeypatch
+def test_queue_rx_label_records_one_side_effect_in_the_callers_transaction(
+    django_capture_on_commit_callbacks,
 ):
     fill = fill_at(Fill.Status.FILL)
-    queued = []
-    monkeypatch.setattr(labels, "_send_rx_label_task", queued.append)
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
         labels.queue_rx_label(fill)
+        # Written with the change, before any commit; delivered only after it.
+        [message] = OutboxMessage.objects.all()
 
-    assert queued == []  # nothing before the commit
-    [callback] = callbacks
-    callback()
-    assert queued == [fill.pk]
+    assert (message.kind, message.target_id, message.status, message.description) == (
+        "orders.rx_label",
+        fill.pk,
+        "pending",
+        f"Rx label of fill {fill.pk}",
+    )
+    assert len(callbacks) == 1  # the delivery, queued on commit
+    assert RxLabel.objects.count() == 0
 
 
-def test_a_broker_failure_when_queueing_is_logged_not_raised(monkeypatch, caplog):
-    from kombu.exceptions import OperationalError  # noqa: PLC0415
-
-    def broker_down(*args, **kwargs):
-        raise OperationalError("Error 111 connecting to the broker. Connection refused.")
-
-    monkeypatch.setattr(generate_rx_label_task, "apply_async", broker_down)
+def test_a_move_that_rolls_back_leaves_no_label_side_effect():
     fill = fill_at(Fill.Status.FILL)
 
-    assert labels._send_rx_label_task(fill.pk) is False
-    assert (
-        f"Could not queue {generate_rx_label_task.name}({fill.pk},) (is the broker down?)"
-        in caplog.text
-    )
+    def failing_move():
+        with transaction.atomic():
+            labels.queue_rx_label(fill)
+            raise RuntimeError("the move failed")
+
+    with pytest.raises(RuntimeError):
+        failing_move()
+
+    assert OutboxMessage.objects.count() == 0
 
 
-def test_the_catch_up_task_labels_the_fills_past_pv1_that_have_none():
-    past = timezone.now() - datetime.timedelta(minutes=10)
-    waiting = [
-        fill_at(Fill.Status.FILL),
-        fill_at(Fill.Status.PV2),
-        fill_at(Fill.Status.ON_HOLD, held_from=Fill.Status.PV2),
+def test_the_sweep_makes_a_label_whose_delivery_was_never_queued(
+    django_capture_on_commit_callbacks,
+):
+    fills = [fill_at(Fill.Status.FILL), fill_at(Fill.Status.ON_HOLD, held_from=Fill.Status.PV2)]
+    with django_capture_on_commit_callbacks(execute=False):  # the broker was down
+        for fill in fills:
+            labels.queue_rx_label(fill)
+
+    assert deliver_due_side_effects() == 2
+    assert deliver_due_side_effects() == 0
+
+    assert sorted(RxLabel.objects.filter(is_current=True).values_list("fill_id", flat=True)) == [
+        fill.pk for fill in fills
     ]
-    labelled = fill_at(Fill.Status.PV2)
-    label = generate_rx_label(labelled)
-    not_yet = [fill_at(Fill.Status.PV1), fill_at(Fill.Status.CANCELLED)]
-    shipped = fill_at(Fill.Status.SHIPPED)
-    Fill.objects.update(status_changed_at=past)
-    just_moved = fill_at(Fill.Status.FILL)  # its own task is still on its way
-
-    assert generate_missing_rx_labels_task() == 3
-
-    assert set(RxLabel.objects.filter(is_current=True).values_list("fill_id", flat=True)) == {
-        *(fill.pk for fill in waiting),
-        labelled.pk,
-    }
-    assert RxLabel.objects.get(fill=labelled) == label
-    assert not RxLabel.objects.filter(fill__in=[*not_yet, shipped, just_moved]).exists()
-    assert generate_missing_rx_labels_task() == 0
 
 
-def test_the_catch_up_task_is_on_the_beat_schedule():
-    from pharmacy.celery import app  # noqa: PLC0415
+def test_no_label_catch_up_of_its_own_is_on_the_beat_schedule():
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
 
-    [entry] = [
-        entry
-        for entry in settings.CELERY_BEAT_SCHEDULE.values()
-        if entry["task"] == "orders.tasks.generate_missing_rx_labels_task"
-    ]
-    assert entry["task"] in app.tasks
-    assert entry["schedule"] == datetime.timedelta(minutes=2)
+    assert "outbox.tasks.deliver_due_side_effects_task" in tasks
+    assert not [task for task in tasks if task.startswith("orders.")]

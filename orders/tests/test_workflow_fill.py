@@ -21,6 +21,7 @@ from orders.services.workflow import (
     usable_until,
 )
 from orders.tests.factories import datamatrix, fill_at, stocked_package, stocked_prescription
+from outbox.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -177,6 +178,10 @@ def test_a_datamatrix_fills_from_the_lot_it_names_with_its_serial(station, techn
     event = fill.events.latest("pk")
     assert (event.from_status, event.to_status, event.actor) == (S.FILL, S.PV2, technician)
     assert event.reason == f"Filled: 30 from {station.package.package_ndc} lot B-777"
+    # The label now names the lot: made again, recorded with the move.
+    assert list(OutboxMessage.objects.values_list("kind", "target_id")) == [
+        ("orders.rx_label", fill.pk)
+    ]
 
 
 def test_a_upc_fills_from_the_suggested_lot_of_that_package(station, technician):
@@ -410,6 +415,7 @@ def test_each_refusal_is_recorded_and_changes_nothing_else(
 
     assert (refused.value.code, refused.value.status) == (code, status)
     assert unchanged(station) == before
+    assert OutboxMessage.objects.count() == 0
     assert ledger_matches_stock()
     recorded = FillScan.objects.get()
     assert (recorded.fill, recorded.step, recorded.raw, recorded.is_accepted) == (
@@ -533,6 +539,11 @@ def test_a_partial_fill_ships_what_there_is_and_holds_the_rest(station, technici
     assert station.prescription.refills_remaining() == remaining_refills
     assert order.status == "in_progress"
     assert remainder.order.status == "on_hold"
+    # Both need a label: the remainder was verified at PV1 with the first part.
+    assert sorted(OutboxMessage.objects.values_list("kind", "target_id")) == [
+        ("orders.rx_label", fill.pk),
+        ("orders.rx_label", remainder.pk),
+    ]
 
 
 def test_the_remainder_is_filled_when_stock_arrives(station, technician):

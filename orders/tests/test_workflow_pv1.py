@@ -8,6 +8,7 @@ from django.utils import timezone
 from orders.models import DurAlert, DurOverride, Fill, OverrideReason
 from orders.services.workflow import Override, WorkflowError, approve_pv1, reject_pv1
 from orders.tests.factories import DurAlertFactory, fill_at
+from outbox.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +23,7 @@ def state(fill: Fill) -> tuple:
         fill.pv1_at,
         fill.events.count(),
         DurOverride.objects.count(),
+        OutboxMessage.objects.count(),
     )
 
 
@@ -36,7 +38,7 @@ def fill_with_alerts(db):
     return fill, allergy, interaction
 
 
-def test_a_fill_without_alerts_passes_and_its_label_is_queued(
+def test_a_fill_without_alerts_passes_and_its_label_is_recorded(
     pharmacist, django_capture_on_commit_callbacks
 ):
     fill = fill_at(S.PV1)
@@ -55,7 +57,11 @@ def test_a_fill_without_alerts_passes_and_its_label_is_queued(
         pharmacist,
         "PV1 approved",
     )
-    assert len(callbacks) == 1  # queue_rx_label's task, sent only after commit
+    # The label is recorded with the move and delivered by a worker only after commit.
+    assert list(OutboxMessage.objects.values_list("kind", "target_id", "status")) == [
+        ("orders.rx_label", fill.pk, "pending")
+    ]
+    assert len(callbacks) == 1
 
 
 def test_every_alert_overridden_with_a_coded_reason_passes(pharmacist, fill_with_alerts):

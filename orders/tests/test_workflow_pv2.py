@@ -13,6 +13,7 @@ from inventory.tests.factories import StockLotFactory
 from orders.models import Discrepancy, Fill, FillScan
 from orders.services.workflow import WorkflowError, approve_pv2, fill_with_scan, reject_pv2
 from orders.tests.factories import another_staff, datamatrix, fill_at, stocked_package
+from outbox.models import OutboxMessage
 from pharmacy.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -238,6 +239,10 @@ def test_a_rejection_returns_the_units_to_their_lot_and_records_a_discrepancy(ph
         "PV2 rejected: Counted 29 in the vial",
         "pv2_mismatch",
     )
+    # The label must no longer name the returned lot: made again, recorded with the move.
+    assert list(OutboxMessage.objects.values_list("kind", "target_id")) == [
+        ("orders.rx_label", fill.pk)
+    ]
 
 
 def test_a_rejection_names_the_kind_of_discrepancy(pharmacist):

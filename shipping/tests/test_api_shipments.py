@@ -9,11 +9,12 @@ from inventory.models import StockLot
 from orders.models import Fill
 from orders.services.workflow import approve_pv2
 from orders.tests.factories import another_staff, fill_at, stocked_prescription
+from outbox.services import deliver_side_effect
+from outbox.tests.delivery import side_effect
 from pharmacy.models import AuditEvent, Role
 from pharmacy.services import create_api_token
 from shipping.models import DeliveryException, Shipment
 from shipping.services.shipments import hand_over_to_carrier
-from shipping.tasks import create_shipment_for_order_task
 from shipping.tests.factories import (
     labelled_shipment,
     order_awaiting_packing,
@@ -48,8 +49,8 @@ def test_an_orders_shipment_exists_once_its_last_fill_passed_pv2(
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
-    assert len(callbacks) == 1  # the shipment task, queued on commit
-    create_shipment_for_order_task(order.pk)  # what the worker then runs
+    assert len(callbacks) == 1  # the shipment's delivery, queued on commit
+    deliver_side_effect(side_effect("shipping.create_shipment", order.pk).pk)  # the worker
     response = api_technician.get("/api/v1/shipments/", {"order": order.pk})
 
     assert response.status_code == 200

@@ -10,11 +10,13 @@ import pytest
 from orders.models import Fill, FillEvent
 from orders.services.workflow import approve_pv2
 from orders.tests.factories import another_staff
+from outbox.services import deliver_side_effect
+from outbox.tests.delivery import side_effect
 from pharmacy.models import AuditEvent, Role
 from shipping.models import Shipment, ShipmentEvent, ShippingDocument
 from shipping.services.documents import generate_shipping_label
 from shipping.services.shipments import ensure_shipments_for_ready_orders
-from shipping.tasks import create_shipment_for_order_task, generate_shipping_documents_task
+from shipping.tasks import generate_shipping_documents_task
 from shipping.tests.factories import ready_order
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +82,7 @@ def test_an_order_that_just_passed_pv2_opens_without_waiting_for_the_beat(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
     assert len(callbacks) == 1
-    create_shipment_for_order_task(order.pk)  # what the worker runs on that commit
+    deliver_side_effect(side_effect("shipping.create_shipment", order.pk).pk)  # the worker
 
     response = client_technician.post("/shipping/pack/", {"code": str(order.pk)})
 

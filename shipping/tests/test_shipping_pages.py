@@ -15,6 +15,8 @@ from django.utils import timezone
 from orders.models import Fill
 from orders.services.workflow import approve_pv2
 from orders.tests.factories import another_staff
+from outbox.services import deliver_side_effect
+from outbox.tests.delivery import side_effect
 from pharmacy.models import AuditEvent, Role
 from shipping.models import (
     Carrier,
@@ -35,7 +37,6 @@ from shipping.services.shipments import (
     hand_over_to_carrier,
     report_delivery_exception,
 )
-from shipping.tasks import create_shipment_for_order_task
 from shipping.tests.factories import (
     ShipmentFactory,
     labelled_shipment,
@@ -119,7 +120,7 @@ def test_an_order_that_passed_pv2_is_listed_without_waiting_for_the_beat(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
     assert len(callbacks) == 1
-    create_shipment_for_order_task(order.pk)  # what the worker runs on that commit
+    deliver_side_effect(side_effect("shipping.create_shipment", order.pk).pk)  # the worker
 
     response = client_technician.get("/shipping/list/awaiting_packing/")
 

@@ -5,7 +5,8 @@ an object, locks its row (SELECT ... FOR UPDATE) and re-reads its status inside 
 transaction, then checks the move against ``FILL_MOVES`` and the actor's role; so of two
 people racing on one fill the second is refused with the reason (``WorkflowError``)
 instead of doing the work twice. Each status move writes a ``FillEvent`` in the same
-transaction and clears the fill's claim; the Rx label is queued on commit.
+transaction and clears the fill's claim; its side effects (the Rx label, the order's
+shipment) are recorded in the outbox in the same transaction.
 
 - ``helpers``: the state machine's constants, its errors, the checks of a move, and
   ``move_locked_fill``, the one writer of a status move (and the order-ready hand-off to
@@ -30,7 +31,7 @@ from orders.services.workflow.filling import (
 from orders.services.workflow.helpers import (
     DISPENSED_FIELDS,
     NEXT_STEP,
-    ORDER_READY_TASK,
+    ORDER_READY_EFFECT,
     STEP_SERVICES,
     ScanRefused,
     WorkflowError,
@@ -51,7 +52,7 @@ __all__ = [
     "DISPENSED_FIELDS",
     "NEXT_STEP",
     "NON_BLOCKING_ISSUES",
-    "ORDER_READY_TASK",
+    "ORDER_READY_EFFECT",
     "STEP_SERVICES",
     "Override",
     "ScanRefused",

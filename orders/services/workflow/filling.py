@@ -216,8 +216,8 @@ def fill_with_scan(
     DataMatrix carries, else ``lot_number``, else the FEFO lot of the scanned package.
     In one transaction: the units are dispensed from that lot through the stock ledger
     (``fill:<id>``), the package, NDC, lot, expiry, serial, quantity and filler are
-    recorded, the scan is kept as accepted and the fill moves to PV2 (its label queued
-    again on commit: the dispensed product is printed on it).
+    recorded, the scan is kept as accepted and the fill moves to PV2 (its label recorded
+    again in the outbox: the dispensed product is printed on it).
 
     A count below the fill's quantity is refused unless ``partial`` says stock is short
     (and no usable lot holds the whole quantity): then the fill is split, see the module
@@ -417,7 +417,7 @@ def _record_filled(
 ) -> Fill:
     """Record what went in the vial (package, NDC, lot, expiry, serial, count, filler)
     and the accepted scan, split off the remainder of a partial fill, move the fill to
-    PV2 and queue its label (and the remainder's) on commit."""
+    PV2 and record its label (and the remainder's) in the outbox."""
     ndc = package.package_ndc
     is_partial = quantity < fill.quantity
     fill.dispensed_package = package

@@ -4,29 +4,27 @@ errors, the checks of a move (status, FILL_MOVES, role, claim), and the move its
 ``move_locked_fill`` is the one place a status move is written: it writes the FillEvent,
 saves the fill and clears its claim. When a move leaves an order ready to pack (its last
 active fill passed PV2, or was released from hold back to ready to pack, or the last one
-not ready was cancelled), the shipping app's task that makes the order's shipment is
-queued on commit. ``orders`` may not import ``shipping`` (DESIGN.md section 3), so the
-task is sent by its registered name (``ORDER_READY_TASK``); the shipping app's tests
-check the name is registered.
+not ready was cancelled), a ``shipping.create_shipment`` side effect is recorded in the
+same transaction (``outbox``), one per order; a worker delivers it with the shipping
+app's deliverer. ``orders`` may not import ``shipping`` (DESIGN.md section 3): the kind
+is a string (``ORDER_READY_EFFECT``), and recording an unknown kind fails at once.
 """
 
 from collections.abc import Iterable
 from datetime import timedelta
 
-from celery import current_app
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from lib.queueing import send_task_fast
 from orders.models import FILL_MOVES, Fill, FillEvent, Order
+from outbox.services import record_side_effect
 from pharmacy.models import User
 
 __all__ = [
     "DISPENSED_FIELDS",
     "NEXT_STEP",
-    "ORDER_READY_TASK",
+    "ORDER_READY_EFFECT",
     "STEP_SERVICES",
     "ScanRefused",
     "WorkflowError",
@@ -56,8 +54,8 @@ STEP_SERVICES = {
     (S.PV2, S.FILL): "reject_pv2",
 }
 
-# Made by shipping (orders cannot import it): the task that makes an order's shipment.
-ORDER_READY_TASK = "shipping.tasks.create_shipment_for_order_task"
+# Delivered by shipping (orders cannot import it): make the shipment of a ready order.
+ORDER_READY_EFFECT = "shipping.create_shipment"
 
 # What the fill step records on a fill, cleared again when the product goes back to stock.
 DISPENSED_FIELDS = (
@@ -205,7 +203,7 @@ def move_locked_fill(
         update_fields=["status", "status_changed_at", "claimed_by", "claimed_at", *update_fields]
     )
     if to in (S.READY_TO_PACK, S.CANCELLED) and fill.order_id is not None:
-        _queue_shipment_if_order_ready(fill.order_id)
+        _record_shipment_if_order_ready(fill.order_id)
     return fill
 
 
@@ -219,25 +217,26 @@ def orders_ready_to_pack():
     return Order.objects.filter(Exists(ready)).exclude(Exists(not_ready))
 
 
-def _send_order_ready_task(order_id: int) -> bool:
-    """Queue shipping's task for an order that became ready, by its registered name;
-    False (logged) when the broker cannot take it: the beat catch-up makes the shipment
-    later."""
-    return send_task_fast(current_app.signature(ORDER_READY_TASK), (order_id,))
-
-
-def _queue_shipment_if_order_ready(order_id: int) -> None:
-    """Inside the move's transaction: when the order is now ready to pack, queue its
-    shipment's making after commit.
+def _record_shipment_if_order_ready(order_id: int) -> None:
+    """Inside the move's transaction: when the order is now ready to pack, record its
+    shipment's making (``ORDER_READY_EFFECT``), once per order (its dedupe key): a later
+    move that leaves the order ready again finds it recorded, and its shipment made or
+    made by the catch-up.
 
     The check reads other fills without locking them: two pharmacists approving the last
     two fills of one order at the same instant each see the other still at PV2, and
-    neither queues it. The beat catch-up (``ensure_shipments_for_ready_orders``, every
-    30 seconds) makes that shipment; locking the order row here instead would make every
-    move of a fill wait on its order and add a second lock to every workflow step, for a
-    race a short delay already settles."""
+    neither records it. The beat catch-up (``ensure_shipments_for_ready_orders``, every
+    30 seconds) makes that shipment, and those of orders whose blocked address was
+    corrected; locking the order row here instead would make every move of a fill wait on
+    its order and add a second lock to every workflow step, for a race a short delay
+    already settles."""
     if orders_ready_to_pack().filter(pk=order_id).exists():
-        transaction.on_commit(lambda: _send_order_ready_task(order_id))
+        record_side_effect(
+            ORDER_READY_EFFECT,
+            target_id=order_id,
+            description=f"Shipment of order {order_id}",
+            dedupe_key=f"{ORDER_READY_EFFECT}:order:{order_id}",
+        )
 
 
 def _claim_quietly(fill_pk: int, by: User) -> None:

@@ -36,7 +36,7 @@ class Override:
 def approve_pv1(fill: Fill, *, by: User, overrides: list[Override]) -> Fill:
     """A pharmacist passes PV1: the data entry is right and every drug-check alert of the
     fill has a coded override reason. The fill moves to the fill queue, the pharmacist
-    and time are recorded, and its Rx label is queued on commit.
+    and time are recorded, and its Rx label is recorded in the outbox.
 
     Raises WorkflowError: not at PV1, not a pharmacist, claimed by someone else; an
     override of an alert that is not this fill's, given twice, or with an unknown reason
