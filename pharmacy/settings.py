@@ -353,12 +353,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shipping.tasks.ensure_shipments_task",
         "schedule": timedelta(seconds=30),
     },
-    # Shipping labels whose task never ran or whose worker died, and label batches left
-    # unfinished; a label made twice is still one label (its content hash).
-    "generate-missing-shipping-documents": {
-        "task": "shipping.tasks.generate_missing_shipping_documents_task",
-        "schedule": timedelta(minutes=2),
-    },
 }
 
 # --------------------------------------------------------------------------- auth
@@ -523,11 +517,6 @@ FILL_CLAIM_MINUTES = env_int("FILL_CLAIM_MINUTES", 15, minimum=1)
 # Rx vial labels: a fill past PV1 still without a label this many seconds after its last
 # move is labelled by the catch-up task (its own task never ran).
 RX_LABEL_CATCH_UP_AFTER_SECONDS = env_int("RX_LABEL_CATCH_UP_AFTER_SECONDS", 120, minimum=1)
-# Shipping labels and label batches: the same, for a shipment labelled (or a batch
-# started) this many seconds ago without its label (or still unfinished).
-SHIPPING_DOCUMENTS_CATCH_UP_AFTER_SECONDS = env_int(
-    "SHIPPING_DOCUMENTS_CATCH_UP_AFTER_SECONDS", 120, minimum=1
-)
 
 # Shipping (issue 6). The built-in local carrier signs its tracking webhooks with this
 # secret (hex HMAC-SHA256 of the body); a development default, a real one in production.

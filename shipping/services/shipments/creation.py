@@ -27,7 +27,7 @@ from pharmacy.models import User
 from shipping.models import Shipment, ShipmentEvent
 from shipping.services.shipments.addresses import validate_ship_to_address
 from shipping.services.shipments.contents import _apply_plan, _plan, shipment_fills
-from shipping.services.shipments.helpers import F, S, ShippingError, _queue_documents
+from shipping.services.shipments.helpers import F, S, ShippingError, _record_documents
 
 
 def ready_orders_without_shipment():
@@ -135,9 +135,9 @@ def _create_shipment(
                 actor=by,
                 occurred_at=timezone.now(),
             )
+            _record_documents(shipment)  # the packing slip, printed before packing
     except IntegrityError:
         if reship_of is not None:
             raise
         return None  # made by another process meanwhile (one_shipment_per_order)
-    _queue_documents(shipment)  # the packing slip, printed before packing
     return shipment
