@@ -19,11 +19,10 @@ from outbox.models import OutboxMessage
 from outbox.tasks import deliver_due_side_effects_task, deliver_side_effect_task
 from pharmacy.models import Role
 from shipping.models import Carrier, CarrierService, Shipment, ShippingDocument
-from shipping.services.shipments import ensure_shipments_for_ready_orders, hand_over_to_carrier
+from shipping.services.shipments import hand_over_to_carrier
 from shipping.tests.factories import (
     labelled_shipment,
     order_awaiting_packing,
-    ready_order,
     side_effects,
 )
 from shipping.tests.test_carriers import RecordedEasyPost
@@ -57,6 +56,16 @@ def labelled(shipment: Shipment):
     return shipment if shipment.status == Shipment.Status.LABELLED else None
 
 
+def pack_over_the_api(client, shipment: Shipment):
+    """Every vial of the shipment scanned, 8 oz: the packing station's request."""
+    codes = list(shipment.order.fills.values_list("label_code", flat=True))
+    return client.post(
+        f"/api/v1/shipments/{shipment.pk}/pack/",
+        {"scans": codes, "weight_oz": "8"},
+        format="json",
+    )
+
+
 def mail_files(folder: Path) -> list[Path]:
     return sorted(folder.iterdir()) if folder.exists() else []
 
@@ -67,14 +76,9 @@ def mail_files(folder: Path) -> list[Path]:
 def test_packing_over_the_api_gets_the_label_bought_and_the_documents_made(
     celery_worker_process, api_technician
 ):
-    order = order_awaiting_packing()
-    shipment = Shipment.objects.get(order=order)
+    shipment = Shipment.objects.get(order=order_awaiting_packing())
 
-    response = api_technician.post(
-        f"/api/v1/shipments/{shipment.pk}/pack/",
-        {"scans": list(order.fills.values_list("label_code", flat=True)), "weight_oz": "8"},
-        format="json",
-    )
+    response = pack_over_the_api(api_technician, shipment)
     assert (response.status_code, response.json()["status"]) == (200, "packed")
 
     wait_until("the package labelled", lambda: labelled(shipment))
@@ -239,15 +243,9 @@ def test_a_worker_killed_after_easypost_sold_the_label_leaves_one_label_bought(
     carrier_env = {"EASYPOST_API_KEY": "EZTK_test_key", "EASYPOST_API_BASE": easypost.url}
     app.control.purge()
     doomed = start_celery_worker(**carrier_env)
-    order = ready_order()
-    ensure_shipments_for_ready_orders()
-    shipment = Shipment.objects.get(order=order)
+    shipment = Shipment.objects.get(order=order_awaiting_packing())
 
-    response = api_technician.post(
-        f"/api/v1/shipments/{shipment.pk}/pack/",
-        {"scans": list(order.fills.values_list("label_code", flat=True)), "weight_oz": "8"},
-        format="json",
-    )
+    response = pack_over_the_api(api_technician, shipment)
     assert (response.status_code, response.json()["carrier"]) == (200, "easypost")
 
     # EasyPost sold the label; its answer never reaches the worker, which dies.
