@@ -277,6 +277,20 @@ def test_the_outbox_prints_a_batch_to_the_end_and_a_second_delivery_changes_noth
     assert ShippingDocument.objects.count() == 3
 
 
+def test_the_printing_of_a_batch_that_does_not_exist_waits_for_a_person(technician):
+    batch = start_label_batch([labelled_shipment()], by=technician)
+    [printing] = side_effects("shipping.label_batch")
+    OutboxMessage.objects.filter(pk=printing.pk).update(target_id=batch.pk + 1000)
+
+    assert deliver_due_side_effects() == 0
+
+    printing.refresh_from_db()
+    assert (printing.status, printing.last_error) == (
+        "failed",
+        f"outbox.registry.PermanentFailure: Label batch {batch.pk + 1000} does not exist.",
+    )
+
+
 # --------------------------------------------------------------------------- a real worker
 
 
