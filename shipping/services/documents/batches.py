@@ -127,13 +127,13 @@ def print_label_batch(batch: LabelBatch, *, seconds: float | None = None) -> Lab
     if state["finished_at"] is not None:
         batch.refresh_from_db()
         return batch
+    first = state["done"] + state["failed"]
     until = None if seconds is None else time.monotonic() + seconds
-    for position in range(state["done"] + state["failed"], len(shipments)):
-        if until is not None and position > state["done"] + state["failed"]:
-            if time.monotonic() >= until:
-                _record_printing(batch, position=position)
-                batch.refresh_from_db()
-                return batch
+    for position in range(first, len(shipments)):
+        if until is not None and position > first and time.monotonic() >= until:
+            _record_printing(batch, position=position)
+            batch.refresh_from_db()
+            return batch
         shipment = shipments[position]
         try:
             generate_shipping_label(shipment)
