@@ -6,8 +6,8 @@ process, single and batched, and the memory a process gains over 2,000 labels.
   read the shipment, hash its data, render the PDF with WeasyPrint, store it (lock the
   shipment, check the data, insert).
 * Batched: a ``LabelBatch`` of 200 through ``start_label_batch`` and
-  ``print_label_batch`` in this process (the print task's code path, without the
-  broker): each label made and counted with its conditional UPDATE, then all merged into
+  ``print_label_batch`` in this process (the outbox delivery's code path, without the
+  outbox): each label made and counted with its conditional UPDATE, then all merged into
   one PDF with pypdf.
 * Memory: the resident set size (RSS, psutil) of this process before and after 2,000
   more labels, after the warm-up and the runs above (fonts, stylesheets, templates and
@@ -178,9 +178,9 @@ def main() -> int:
         flush=True,
     )
 
-    # Batched: the print task's code path in this process (no broker: the batch is
-    # printed here rather than queued).
-    batches.queue_label_batch = lambda batch: None
+    # Batched: the print delivery's code path in this process (no outbox message: the
+    # batch is printed here rather than by a worker).
+    batches._record_printing = lambda batch, *, position: None
     merge, merging = batches.merge_pdfs, []
 
     def timed_merge(pdfs):

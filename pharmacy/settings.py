@@ -342,12 +342,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shipping.tasks.ensure_shipments_task",
         "schedule": timedelta(seconds=30),
     },
-    # Shipping labels whose task never ran or whose worker died, and label batches left
-    # unfinished; a label made twice is still one label (its content hash).
-    "generate-missing-shipping-documents": {
-        "task": "shipping.tasks.generate_missing_shipping_documents_task",
-        "schedule": timedelta(minutes=2),
-    },
 }
 
 # --------------------------------------------------------------------------- auth
@@ -502,11 +496,6 @@ if OUTBOX_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
 DISPENSE_EXPIRY_MARGIN_DAYS = env_int("DISPENSE_EXPIRY_MARGIN_DAYS", 7, minimum=0)
 FILL_CLAIM_MINUTES = env_int("FILL_CLAIM_MINUTES", 15, minimum=1)
 
-# Shipping labels and label batches: a shipment labelled (or a batch started) this many
-# seconds ago without its label (or still unfinished) is done by the catch-up task.
-SHIPPING_DOCUMENTS_CATCH_UP_AFTER_SECONDS = env_int(
-    "SHIPPING_DOCUMENTS_CATCH_UP_AFTER_SECONDS", 120, minimum=1
-)
 
 # Shipping (issue 6). The built-in local carrier signs its tracking webhooks with this
 # secret (hex HMAC-SHA256 of the body); a development default, a real one in production.

@@ -10,6 +10,13 @@ Two carriers implement one small interface:
   only when ``EASYPOST_API_KEY`` is set (``EASYPOST_API_BASE`` points it elsewhere, for
   tests against recorded responses). Its webhooks carry EasyPost ``Event`` objects.
 
+A purchase may be repeated: the outbox delivers it again when a worker died after the
+carrier answered and before our row was updated. The local carrier's number is a function
+of the shipment. EasyPost takes no idempotency key, so its purchase is two steps with its
+shipment id kept in between (``remember``): an EasyPost shipment made and not bought
+costs nothing, and a purchase repeated once the id is kept asks EasyPost first whether
+that shipment was bought already.
+
 Every webhook is authenticated the same way (DESIGN.md section 6): the hex HMAC-SHA256 of
 the raw body with the carrier's secret in ``X-Signature``. EasyPost itself sends
 ``X-Hmac-Signature: hmac-sha256-hex=<hex>`` of the same digest (with the secret in Unicode
@@ -22,6 +29,7 @@ import json
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -108,9 +116,14 @@ class BaseCarrier:
     def webhook_secret(self) -> str:
         raise NotImplementedError
 
-    def buy_label(self, shipment) -> PurchasedLabel:
-        """Buy the label of a packed shipment (its service, weight and addresses set).
-        Raises CarrierError."""
+    def buy_label(self, shipment, *, remember: Callable[[str], None]) -> PurchasedLabel:
+        """Buy the label of a packed shipment (its service, weight and addresses set), or
+        return the one bought for it before: never two labels for one purchase.
+
+        A carrier that makes an object of its own before it sells the label calls
+        ``remember(carrier_shipment_id)`` in between; the caller keeps the id on the
+        shipment (``carrier_shipment_id``), where a repeated purchase finds it. Raises
+        CarrierError."""
         raise NotImplementedError
 
     def is_tracking_number(self, text: str) -> bool:
@@ -191,7 +204,8 @@ class LocalCarrier(BaseCarrier):
         digits = text[len(self.PREFIX) :]
         return luhn_check_digit(digits[:-1]) == digits[-1]
 
-    def buy_label(self, shipment) -> PurchasedLabel:
+    def buy_label(self, shipment, *, remember: Callable[[str], None]) -> PurchasedLabel:
+        # The same number however often it is bought: nothing to remember.
         return PurchasedLabel(tracking_number=self.tracking_number_for(shipment.pk))
 
     def parse_event(self, body: bytes) -> TrackingUpdate:
@@ -259,7 +273,11 @@ class EasyPostCarrier(BaseCarrier):
             settings.EASYPOST_API_KEY, api_base=settings.EASYPOST_API_BASE, timeout=20
         )
 
-    def buy_label(self, shipment) -> PurchasedLabel:
+    def buy_label(self, shipment, *, remember: Callable[[str], None]) -> PurchasedLabel:
+        """Make an EasyPost shipment (not bought: free), ``remember`` its id, then buy the
+        rate of the shipment's service. When ``shipment.carrier_shipment_id`` is kept
+        already (a purchase repeated after a crash), that EasyPost shipment is read
+        first: bought already, its label is returned; else its rate is bought now."""
         from easypost.errors import EasyPostError  # noqa: PLC0415
 
         if not self.is_configured():
@@ -268,65 +286,81 @@ class EasyPostCarrier(BaseCarrier):
             raise CarrierError(
                 "unknown_service", "The shipment's service is not an EasyPost service."
             )
-        wanted_carrier, wanted_service = shipment.service.code.split(":", 1)
         client = self._client()
-        ship_from = settings.SHIP_FROM
-        options = {"label_format": "PDF", "label_size": "4x6"}
-        if shipment.signature_required:
-            options["delivery_confirmation"] = (
-                "ADULT_SIGNATURE" if shipment.is_controlled else "SIGNATURE"
-            )
         try:
-            # An unbought EasyPost shipment costs nothing: a retry after a failure makes
-            # a new one.
-            created = client.shipment.create(
-                reference=shipment.package_code,
-                to_address={
-                    "name": shipment.ship_to_name,
-                    "street1": shipment.ship_to_line1,
-                    "street2": shipment.ship_to_line2,
-                    "city": shipment.ship_to_city,
-                    "state": shipment.ship_to_state,
-                    "zip": shipment.ship_to_postal_code,
-                    "country": "US",
-                    "phone": shipment.ship_to_phone,
-                },
-                from_address={
-                    "name": ship_from["name"],
-                    "street1": ship_from["line1"],
-                    "street2": ship_from["line2"],
-                    "city": ship_from["city"],
-                    "state": ship_from["state"],
-                    "zip": ship_from["postal_code"],
-                    "country": "US",
-                    "phone": ship_from["phone"],
-                },
-                parcel={"weight": float(shipment.weight_oz)},
-                options=options,
-            )
-            rate = next(
-                (
-                    rate
-                    for rate in created.rates
-                    if rate.carrier == wanted_carrier and rate.service == wanted_service
-                ),
-                None,
-            )
-            if rate is None:
-                raise CarrierError(
-                    "no_rate",
-                    f"EasyPost offered no {shipment.service.name} rate for this package "
-                    f"(EasyPost shipment {created.id}).",
-                )
+            if shipment.carrier_shipment_id:
+                created = client.shipment.retrieve(shipment.carrier_shipment_id)
+                if getattr(created, "tracking_code", None):
+                    logger.info(
+                        "EasyPost shipment %s of %s was bought already: its label is kept.",
+                        created.id,
+                        shipment.package_code,
+                    )
+                    return self._purchased(created)
+            else:
+                created = client.shipment.create(**self._shipment_request(shipment))
+            rate = self._rate(shipment, created)
+            if not shipment.carrier_shipment_id:
+                remember(str(created.id))
             bought = client.shipment.buy(created.id, rate={"id": rate.id})
         except EasyPostError as error:
             logger.warning("EasyPost refused a label for %s: %s", shipment.package_code, error)
             raise CarrierError(
                 "carrier_refused", f"EasyPost did not sell the label: {error}"
             ) from None
-        label = getattr(bought, "postage_label", None)
-        if not bought.tracking_code:
+        return self._purchased(bought)
+
+    def _shipment_request(self, shipment) -> dict:
+        ship_from = settings.SHIP_FROM
+        options = {"label_format": "PDF", "label_size": "4x6"}
+        if shipment.signature_required:
+            options["delivery_confirmation"] = (
+                "ADULT_SIGNATURE" if shipment.is_controlled else "SIGNATURE"
+            )
+        return {
+            "reference": shipment.package_code,
+            "to_address": {
+                "name": shipment.ship_to_name,
+                "street1": shipment.ship_to_line1,
+                "street2": shipment.ship_to_line2,
+                "city": shipment.ship_to_city,
+                "state": shipment.ship_to_state,
+                "zip": shipment.ship_to_postal_code,
+                "country": "US",
+                "phone": shipment.ship_to_phone,
+            },
+            "from_address": {
+                "name": ship_from["name"],
+                "street1": ship_from["line1"],
+                "street2": ship_from["line2"],
+                "city": ship_from["city"],
+                "state": ship_from["state"],
+                "zip": ship_from["postal_code"],
+                "country": "US",
+                "phone": ship_from["phone"],
+            },
+            "parcel": {"weight": float(shipment.weight_oz)},
+            "options": options,
+        }
+
+    @staticmethod
+    def _rate(shipment, offered):
+        """The rate of the shipment's service among those EasyPost offered."""
+        wanted_carrier, wanted_service = shipment.service.code.split(":", 1)
+        for rate in getattr(offered, "rates", None) or []:
+            if rate.carrier == wanted_carrier and rate.service == wanted_service:
+                return rate
+        raise CarrierError(
+            "no_rate",
+            f"EasyPost offered no {shipment.service.name} rate for this package "
+            f"(EasyPost shipment {offered.id}).",
+        )
+
+    @staticmethod
+    def _purchased(bought) -> PurchasedLabel:
+        if not getattr(bought, "tracking_code", None):
             raise CarrierError("no_tracking", "EasyPost answered without a tracking number.")
+        label = getattr(bought, "postage_label", None)
         return PurchasedLabel(
             tracking_number=str(bought.tracking_code)[:MAX_TRACKING_NUMBER],
             carrier_shipment_id=str(bought.id),

@@ -10,7 +10,7 @@ shipping services, exactly as people and carriers would:
   cold packs and a ship day that never leaves it in transit over a weekend, shown to the
   packer as instructions);
 * a controlled substance (oxycodone, schedule II) packed in a plain box with a signature
-  required, its label still to buy;
+  required, its label still to buy (a worker buys it once the seed is committed);
 * packages labelled, handed to the carrier, in transit and delivered (the tracking events
   come through the local carrier's signed webhook, ``record_carrier_event``);
 * delivery exceptions: one the carrier reported (damaged, open), one returned to the
@@ -56,6 +56,7 @@ from shipping.services.shipments import (
     ensure_shipments_for_ready_orders,
     hand_over_to_carrier,
     pack_shipment,
+    purchase_label,
     record_carrier_event,
     report_delivery_exception,
     resolve_delivery_exception,
@@ -235,14 +236,12 @@ def _ship(scenario: ShippingScenario, fill: Fill, staff: DemoStaff) -> Shipment 
     if shipment is None or stage == READY:
         return shipment
     scans = [shipment.package_code, *(f.label_code for f in shipment_fills(shipment))]
-    shipment = pack_shipment(
-        shipment,
-        by=staff.packer,
-        scans=scans,
-        weight_oz=scenario.weight_oz,
-        buy_label=stage != PACKED,
-    )
-    if stage in (PACKED, LABELLED):
+    shipment = pack_shipment(shipment, by=staff.packer, scans=scans, weight_oz=scenario.weight_oz)
+    if stage == PACKED:
+        return shipment
+    # What the worker does once the packing commits, done now: the demo goes on with it.
+    shipment = purchase_label(shipment)
+    if stage == LABELLED:
         return shipment
     hand_over_to_carrier([shipment], by=staff.packer)
     if stage == HANDED:

@@ -45,10 +45,10 @@ from shipping.services.shipments import (
     blocked_orders,
     hand_over_to_carrier,
     pack_shipment,
-    purchase_label,
     record_carrier_event,
     report_delivery_exception,
     resolve_delivery_exception,
+    retry_label_purchase,
     shipment_fills,
     transition_shipment,
 )
@@ -215,7 +215,12 @@ class _ShipmentStepView(generics.GenericAPIView):
 
 
 PACK_RESPONSES = {
-    200: ShipmentSerializer,
+    200: OpenApiResponse(
+        ShipmentSerializer,
+        description="Packed; its carrier label is queued (status `packed`, no tracking "
+        "number yet). A worker buys it: the shipment becomes `labelled` with its "
+        "`tracking_number`, and `label.pdf` follows.",
+    ),
     **ERRORS,
     409: OpenApiResponse(
         ErrorSerializer,
@@ -223,19 +228,14 @@ PACK_RESPONSES = {
         "vials_missing (with `missing` fill ids), fills_not_ready, no_service, not_ship_day "
         "(a refrigerated package before its ship day), wrong_status.",
     ),
-    502: OpenApiResponse(
-        ErrorSerializer,
-        description="carrier_error: packed, but the carrier did not sell the label; POST "
-        "label/ to try again.",
-    ),
 }
 
 
 @extend_schema(request=PackInputSerializer, responses=PACK_RESPONSES, tags=["shipments"])
 class ShipmentPackView(_ShipmentStepView):
     """Close the package: every vial's label code scanned and its weight. Refused with
-    the reason when a vial is missing or belongs elsewhere; packing buys the carrier
-    label and queues its PDF."""
+    the reason when a vial is missing or belongs elsewhere; packing queues the carrier
+    label (bought by a worker, which then makes its PDF)."""
 
     serializer_class = PackInputSerializer
 
@@ -244,16 +244,27 @@ class ShipmentPackView(_ShipmentStepView):
         return "Packed"
 
 
-@extend_schema(request=None, responses=PACK_RESPONSES, tags=["shipments"])
+@extend_schema(
+    request=None,
+    responses={
+        202: OpenApiResponse(
+            ShipmentSerializer, description="The label's purchase is queued again."
+        ),
+        **ERRORS,
+    },
+    tags=["shipments"],
+)
 class ShipmentBuyLabelView(_ShipmentStepView):
-    """Buy the label of a packed package again (after the carrier failed)."""
+    """Ask again for the label of a packed package whose purchase failed (the carrier
+    refused it): the purchase is sent again at once; one still being tried is left to
+    its retries. The worker buys it."""
 
     serializer_class = None
 
     def post(self, request, pk: int):
         shipment = get_object_or_404(Shipment.objects.all(), pk=pk)
         try:
-            purchase_label(shipment, by=request.user)
+            retry_label_purchase(shipment, by=request.user)
         except ShippingError as refused:
             raise _refused(refused) from None
         shipment = shipment_for_api(pk)
@@ -263,9 +274,9 @@ class ShipmentBuyLabelView(_ShipmentStepView):
             request=request,
             obj=shipment,
             patient=_patient_of(shipment),
-            summary="Label bought (API)",
+            summary="Label asked for again (API)",
         )
-        return Response(ShipmentSerializer(shipment).data)
+        return Response(ShipmentSerializer(shipment).data, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(

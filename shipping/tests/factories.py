@@ -6,7 +6,8 @@ patient with a default shipping address; ``ShipmentFactory()`` a shipment of suc
 order awaiting packing, with the address snapshot taken from the patient.
 ``order_awaiting_packing()`` is a ready order whose shipment shipping made the way its task
 makes it once the last fill passed PV2 (``create_shipment_for_order``); reading a page or
-the API never makes one.
+the API never makes one. ``deliver_side_effects()`` does what the outbox's worker does
+with the side effects recorded so far (the label bought, the documents made, e-mails).
 """
 
 from decimal import Decimal
@@ -18,6 +19,8 @@ from inventory.models import DEASchedule, Storage
 from inventory.tests.factories import ProductFactory, ProductIngredientFactory
 from orders.models import Fill, Order
 from orders.tests.factories import another_staff, fill_at, stocked_package, stocked_prescription
+from outbox.models import OutboxMessage
+from outbox.services import deliver_due_side_effects
 from pharmacy.models import Patient, Role
 from pharmacy.tests.factories import PatientAddressFactory, PatientFactory
 from shipping.models import Carrier, CarrierService, Shipment, ShipmentEvent
@@ -196,3 +199,18 @@ def labelled_shipment(order: Order | None = None, *, service_code: str = "TWO_DA
         shipment.tracking_number = LocalCarrier.tracking_number_for(shipment.pk)
         shipment.save(update_fields=["tracking_number"])
     return shipment
+
+
+def deliver_side_effects() -> int:
+    """Deliver every side effect that is due, and those the deliveries record in turn
+    (a label bought records its documents), as the outbox's worker and sweep would;
+    returns how many were delivered."""
+    delivered = 0
+    while batch := deliver_due_side_effects():
+        delivered += batch
+    return delivered
+
+
+def side_effects(kind: str, **filters) -> list[OutboxMessage]:
+    """The outbox messages of ``kind`` (oldest first)."""
+    return list(OutboxMessage.objects.filter(kind=kind, **filters).order_by("pk"))

@@ -9,6 +9,7 @@ from inventory.models import StockLot
 from orders.models import Fill
 from orders.services.workflow import approve_pv2
 from orders.tests.factories import another_staff, fill_at, stocked_prescription
+from outbox.models import OutboxMessage
 from outbox.services import deliver_side_effect
 from outbox.tests.delivery import side_effect
 from pharmacy.models import AuditEvent, Role
@@ -16,10 +17,12 @@ from pharmacy.services import create_api_token
 from shipping.models import DeliveryException, Shipment
 from shipping.services.shipments import hand_over_to_carrier
 from shipping.tests.factories import (
+    deliver_side_effects,
     labelled_shipment,
     order_awaiting_packing,
     ready_order,
     shippable_patient,
+    side_effects,
 )
 
 pytestmark = pytest.mark.django_db
@@ -149,7 +152,9 @@ def test_orders_that_cannot_ship_are_listed_with_the_reason(api_technician):
 # --------------------------------------------------------------------------- packing
 
 
-def test_packing_through_the_api_labels_the_package(api_technician, technician):
+def test_packing_through_the_api_queues_the_label_and_the_worker_labels_the_package(
+    api_technician, technician
+):
     order = order_awaiting_packing(fills=2)
     pk = shipment_id(api_technician, order)
 
@@ -157,13 +162,22 @@ def test_packing_through_the_api_labels_the_package(api_technician, technician):
         f"/api/v1/shipments/{pk}/pack/", {"scans": codes(order), "weight_oz": "14.2"}, format="json"
     )
 
+    # DESIGN.md section 6: packing queues the carrier label.
     assert response.status_code == 200
     body = response.json()
-    assert (body["status"], body["weight_oz"], body["carrier"]) == ("labelled", "14.2", "local")
-    assert body["tracking_number"].startswith("LCL")
-    assert [e["to_status"] for e in body["events"]] == ["awaiting_packing", "packed", "labelled"]
+    assert (body["status"], body["weight_oz"], body["carrier"]) == ("packed", "14.2", "local")
+    assert body["tracking_number"] == ""
+    assert [e["to_status"] for e in body["events"]] == ["awaiting_packing", "packed"]
+    assert len(side_effects("shipping.buy_label", target_id=pk)) == 1
     audit = AuditEvent.objects.filter(action=AuditEvent.Action.UPDATE).latest("pk")
     assert (audit.actor, audit.summary) == (technician, "Packed (API)")
+
+    deliver_side_effects()  # what the worker does
+
+    body = api_technician.get(f"/api/v1/shipments/{pk}/").json()
+    assert body["status"] == "labelled"
+    assert body["tracking_number"].startswith("LCL")
+    assert [e["to_status"] for e in body["events"]] == ["awaiting_packing", "packed", "labelled"]
 
 
 def test_a_vial_from_another_order_is_refused_with_the_reason(api_technician):
@@ -224,6 +238,7 @@ def test_malformed_packing_input_is_400_with_nothing_changed(api_technician, bod
 
     assert (response.status_code, response.json()["error"]) == (400, error)
     assert Shipment.objects.get(pk=pk).events.count() == 1
+    assert side_effects("shipping.buy_label") == []
 
 
 def test_a_manager_may_not_pack(api_manager):
@@ -247,11 +262,37 @@ def test_the_label_pdf_exists_once_labelled(api_technician):
     api_technician.post(
         f"/api/v1/shipments/{pk}/pack/", {"scans": codes(order), "weight_oz": 10}, format="json"
     )
+    pending = api_technician.get(f"/api/v1/shipments/{pk}/label.pdf")
+    assert (pending.status_code, pending.json()["error"]) == (409, "label_not_ready")
+
+    deliver_side_effects()
     response = api_technician.get(f"/api/v1/shipments/{pk}/label.pdf")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
+
+
+def test_the_label_is_asked_for_again_through_the_api(api_technician, technician):
+    order = order_awaiting_packing()
+    pk = shipment_id(api_technician, order)
+    api_technician.post(
+        f"/api/v1/shipments/{pk}/pack/", {"scans": codes(order), "weight_oz": 10}, format="json"
+    )
+    [purchase] = side_effects("shipping.buy_label")
+    OutboxMessage.objects.filter(pk=purchase.pk).update(status="failed", attempts=10)
+
+    response = api_technician.post(f"/api/v1/shipments/{pk}/label/")
+
+    assert response.status_code == 202
+    assert (response.json()["status"], response.json()["tracking_number"]) == ("packed", "")
+    purchase.refresh_from_db()
+    assert (purchase.status, purchase.retried_by) == ("pending", technician)
+    deliver_side_effects()
+    assert Shipment.objects.get(pk=pk).status == S.LABELLED
+
+    again = api_technician.post(f"/api/v1/shipments/{pk}/label/")
+    assert (again.status_code, again.json()["error"]) == (409, "wrong_status")
 
 
 # --------------------------------------------------------------------------- hand-over, exceptions

@@ -1,7 +1,7 @@
 """Packing in a real Chromium with a real Celery worker: a packer scans the packing slip,
 scans a vial of another order first (stopped, the message on screen, nothing put in the
-package), then every vial, weighs and closes the package; the carrier labels it, the
-worker makes the label PDF, and the station shows it labelled with the label to print.
+package), then every vial, weighs and closes the package; the worker buys its label from
+the carrier and makes the PDF, and the station shows it labelled with the label to print.
 Also a wave of labels printed with its progress bar, and the list that refreshes itself
 without wiping what is being typed."""
 
@@ -21,7 +21,8 @@ from shipping.tests.factories import (
 
 pytestmark = pytest.mark.browser
 
-# The worker renders the label after the commit; the station polls every 2 seconds.
+# The worker buys the label and renders it after the commit; the station polls every 2
+# seconds.
 WORKER_TIMEOUT_MS = 30_000
 
 
@@ -96,15 +97,16 @@ def test_a_packer_packs_an_order_by_scanning_and_the_label_prints(
     weight.press("Enter")
 
     expect(page.locator(".messages")).to_contain_text(f"{shipment.package_code} closed (14.5 oz).")
-    shipment.refresh_from_db()
-    assert shipment.status == Shipment.Status.LABELLED
     assert set(order.fills.values_list("status", flat=True)) == {Fill.Status.PACKED}
     assert stray.order.fills.get().status == Fill.Status.READY_TO_PACK
 
-    # The worker makes the label; the station shows it labelled, with the label to print.
+    # The worker buys the label and makes its PDF; the station shows it labelled, with
+    # the label to print.
     status = page.get_by_test_id("label-status")
     expect(page.get_by_test_id("print-label")).to_be_visible(timeout=WORKER_TIMEOUT_MS)
     expect(page.get_by_test_id("label-state")).to_have_text("Labelled")
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.LABELLED
     expect(status).to_contain_text(shipment.tracking_number)
     screenshot("packing-station-labelled")
     href = page.get_by_test_id("print-label").get_attribute("href")

@@ -1,6 +1,8 @@
 """Carriers: the built-in local carrier's tracking numbers (check digit, no network), and
 the EasyPost adapter through the official client against EasyPost's recorded responses,
-served by a local HTTP server (the only thing standing in for the outside world)."""
+served by a local HTTP server (the only thing standing in for the outside world): the
+label bought once however often its purchase is delivered, a carrier's failure tried
+again by the outbox, and a purchase that failed for good asked for again."""
 
 import json
 import threading
@@ -11,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from orders.tests.factories import another_staff
+from outbox.models import OutboxMessage
+from outbox.services import deliver_side_effect
 from pharmacy.models import Role
 from shipping.carriers import (
     CarrierError,
@@ -25,10 +29,11 @@ from shipping.models import Carrier, CarrierService, Shipment
 from shipping.services.shipments import (
     ShippingError,
     ensure_shipments_for_ready_orders,
+    label_purchase_problem,
     pack_shipment,
-    purchase_label,
+    retry_label_purchase,
 )
-from shipping.tests.factories import ready_order
+from shipping.tests.factories import deliver_side_effects, ready_order, side_effects
 
 RECORDED = Path(__file__).parent / "easypost"
 
@@ -130,7 +135,10 @@ def test_easypost_events_that_are_not_about_tracking_are_ignored():
 
 
 class RecordedEasyPost:
-    """A local HTTP server answering as EasyPost did; keeps the requests it got."""
+    """A local HTTP server answering as EasyPost did; keeps the requests it got. Like
+    EasyPost, it remembers a shipment bought: reading it back shows the label. With
+    ``hold_buy`` cleared, a purchase is recorded as bought and its answer held back until
+    the event is set (the caller dies waiting)."""
 
     def __init__(self):
         self.requests: list[dict] = []
@@ -138,13 +146,21 @@ class RecordedEasyPost:
             "create": (201, recorded("shipment_created.json")),
             "buy": (200, recorded("shipment_bought.json")),
         }
+        self.bought = False
+        self.hold_buy = threading.Event()
+        self.hold_buy.set()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                kind = "buy" if self.path.endswith("/buy") else "create"
+            def _answer(self, status: int, answer: dict) -> None:
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _record(self, kind: str, body: dict) -> None:
                 server.requests.append(
                     {
                         "kind": kind,
@@ -153,13 +169,22 @@ class RecordedEasyPost:
                         "auth": self.headers.get("Authorization"),
                     }
                 )
+
+            def do_GET(self):
+                self._record("retrieve", {})
+                shipment = "shipment_bought.json" if server.bought else "shipment_created.json"
+                self._answer(200, recorded(shipment))
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                kind = "buy" if self.path.endswith("/buy") else "create"
+                self._record(kind, body)
                 status, answer = server.answers[kind]
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                if kind == "buy" and status == 200:
+                    server.bought = True
+                    server.hold_buy.wait(60)
+                self._answer(status, answer)
 
             def log_message(self, *args):
                 pass
@@ -169,7 +194,11 @@ class RecordedEasyPost:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
+    def kinds(self) -> list[str]:
+        return [request["kind"] for request in self.requests]
+
     def close(self):
+        self.hold_buy.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -204,12 +233,15 @@ def test_easypost_buys_the_rate_of_the_chosen_service(easypost):
     shipment.signature_required = True
     shipment.is_controlled = True
 
-    label = EasyPostCarrier().buy_label(shipment)
+    remembered = []
+
+    label = EasyPostCarrier().buy_label(shipment, remember=remembered.append)
 
     assert (label.tracking_number, label.carrier_shipment_id) == (
         "9405500105442285876350",
         "shp_5a1e0c7d2b8f4e9aa0c3d6e1f2a3b4c5",
     )
+    assert remembered == ["shp_5a1e0c7d2b8f4e9aa0c3d6e1f2a3b4c5"]  # before the purchase
     assert label.label_url.endswith("label.pdf")
     create, buy = easypost.requests
     assert create["auth"] == "Bearer EZTK_test_key"
@@ -229,11 +261,14 @@ def test_easypost_buys_the_rate_of_the_chosen_service(easypost):
 def test_no_rate_for_the_service_buys_nothing(easypost):
     shipment = shipment_with(ready_order(), "FedEx:FEDEX_2_DAY")
 
+    remembered = []
+
     with pytest.raises(CarrierError) as refused:
-        EasyPostCarrier().buy_label(shipment)
+        EasyPostCarrier().buy_label(shipment, remember=remembered.append)
 
     assert refused.value.code == "no_rate"
-    assert [request["kind"] for request in easypost.requests] == ["create"]
+    assert easypost.kinds() == ["create"]
+    assert remembered == []
 
 
 @pytest.mark.django_db
@@ -242,66 +277,159 @@ def test_an_easypost_refusal_is_a_carrier_error(easypost):
     shipment = shipment_with(ready_order(), "USPS:Priority")
 
     with pytest.raises(CarrierError) as refused:
-        EasyPostCarrier().buy_label(shipment)
+        EasyPostCarrier().buy_label(shipment, remember=pytest.fail)
 
     assert refused.value.code == "carrier_refused"
     assert "Insufficient funds" in refused.value.detail
 
 
 @pytest.mark.django_db
-def test_packing_buys_the_label_from_easypost_when_it_is_the_carrier(easypost, easypost_only):
-    order = ready_order()
+def test_a_purchase_repeated_after_easypost_sold_the_label_reads_it_back(easypost):
+    # The worker died after EasyPost answered the purchase, before our row was updated;
+    # the EasyPost shipment's id was kept before buying.
+    easypost.bought = True
+    shipment = shipment_with(ready_order(), "USPS:Priority")
+    shipment.carrier_shipment_id = "shp_5a1e0c7d2b8f4e9aa0c3d6e1f2a3b4c5"
+
+    label = EasyPostCarrier().buy_label(shipment, remember=pytest.fail)
+
+    assert label.tracking_number == "9405500105442285876350"
+    assert easypost.kinds() == ["retrieve"]  # nothing made or bought again
+    assert easypost.requests[0]["path"] == "/v2/shipments/shp_5a1e0c7d2b8f4e9aa0c3d6e1f2a3b4c5"
+
+
+@pytest.mark.django_db
+def test_a_purchase_repeated_before_easypost_sold_the_label_buys_the_kept_shipment(easypost):
+    shipment = shipment_with(ready_order(), "USPS:Priority")
+    shipment.carrier_shipment_id = "shp_5a1e0c7d2b8f4e9aa0c3d6e1f2a3b4c5"
+
+    label = EasyPostCarrier().buy_label(shipment, remember=pytest.fail)
+
+    assert label.tracking_number == "9405500105442285876350"
+    assert easypost.kinds() == ["retrieve", "buy"]
+    assert easypost.requests[1]["body"] == {"rate": {"id": "rate_usps_priority_02"}}
+
+
+def packed_for_easypost(order, packer) -> Shipment:
     ensure_shipments_for_ready_orders()
     shipment = Shipment.objects.get(order=order)
     codes = list(order.fills.values_list("label_code", flat=True))
+    return pack_shipment(shipment, by=packer, scans=codes, weight_oz="12.5")
 
-    packed = pack_shipment(
-        shipment, by=another_staff(Role.TECHNICIAN), scans=codes, weight_oz="12.5"
-    )
 
+@pytest.mark.django_db
+def test_packing_queues_the_label_and_the_worker_buys_it_from_easypost(easypost, easypost_only):
+    packed = packed_for_easypost(ready_order(), another_staff(Role.TECHNICIAN))
     assert (packed.status, packed.carrier, packed.service.code) == (
-        Shipment.Status.LABELLED,
+        Shipment.Status.PACKED,
         Carrier.EASYPOST,
         "UPS:Ground",  # room temperature: the slowest EasyPost service
     )
-    assert (packed.tracking_number, packed.carrier_shipment_id) == (
+    assert easypost.requests == []  # nothing bought inside the packing
+
+    [purchase] = side_effects("shipping.buy_label")
+    assert deliver_side_effect(purchase.pk) is True
+
+    packed.refresh_from_db()
+    assert (packed.status, packed.tracking_number, packed.carrier_shipment_id) == (
+        Shipment.Status.LABELLED,
         "9405500105442285876350",
         "shp_5a1e0c7d2b8f4e9aa0c3d6e1f2a3b4c5",
     )
+    assert easypost.kinds() == ["create", "buy"]
     assert easypost.requests[-1]["body"] == {"rate": {"id": "rate_ups_ground_04"}}
 
 
 @pytest.mark.django_db
-def test_a_carrier_failure_leaves_the_package_packed_and_the_label_is_bought_again(
+def test_a_carrier_failure_leaves_the_package_packed_and_the_outbox_tries_again(
     easypost, easypost_only
 ):
-    order = ready_order()
-    ensure_shipments_for_ready_orders()
-    shipment = Shipment.objects.get(order=order)
     packer = another_staff(Role.TECHNICIAN)
     easypost.answers["create"] = (402, recorded("error_payment.json"))
+    shipment = packed_for_easypost(ready_order(), packer)
+    [purchase] = side_effects("shipping.buy_label")
 
-    with pytest.raises(ShippingError) as refused:
-        pack_shipment(
-            shipment,
-            by=packer,
-            scans=list(order.fills.values_list("label_code", flat=True)),
-            weight_oz=10,
-        )
+    assert deliver_side_effect(purchase.pk) is False
 
-    assert (refused.value.code, refused.value.status) == ("carrier_error", 502)
-    assert refused.value.detail.startswith(f"Package {shipment.package_code} is packed, but")
+    purchase.refresh_from_db()
+    assert (purchase.status, purchase.attempts) == ("pending", 1)
+    assert purchase.last_error.startswith(
+        f"shipping.services.shipments.helpers.ShippingError: Package {shipment.package_code} "
+        "is packed, but EasyPost did not sell the label: EasyPost did not sell the label:"
+    )
+    assert "Insufficient funds" in purchase.last_error
     shipment.refresh_from_db()
     assert (shipment.status, shipment.tracking_number) == (Shipment.Status.PACKED, "")
+    problem = label_purchase_problem(shipment)
+    assert problem.startswith(f"Package {shipment.package_code} is packed, but EasyPost")
+    assert problem.endswith("Trying again by itself (attempt 2 next).")
 
+    # The account is topped up; the back-off has passed.
     easypost.answers["create"] = (201, recorded("shipment_created.json"))
-    labelled = purchase_label(shipment, by=packer)
+    OutboxMessage.objects.filter(pk=purchase.pk).update(next_attempt_at=purchase.created_at)
+    deliver_side_effects()
 
-    assert (labelled.status, labelled.tracking_number) == (
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.tracking_number) == (
         Shipment.Status.LABELLED,
         "9405500105442285876350",
     )
-    assert [e.to_status for e in labelled.events.all()][-2:] == ["packed", "labelled"]
+    assert [e.to_status for e in shipment.events.all()][-2:] == ["packed", "labelled"]
+    assert label_purchase_problem(shipment) == ""
+
+
+@pytest.mark.django_db
+def test_a_refusal_for_good_waits_for_a_person_who_asks_for_the_label_again(
+    easypost, easypost_only
+):
+    packer = another_staff(Role.TECHNICIAN)
+    shipment = packed_for_easypost(ready_order(), packer)
+    # The rules chose a service EasyPost offers no rate for on this package.
+    Shipment.objects.filter(pk=shipment.pk).update(
+        service=CarrierService.objects.get(carrier=Carrier.EASYPOST, code="FedEx:FEDEX_2_DAY")
+    )
+    [purchase] = side_effects("shipping.buy_label")
+
+    deliver_side_effect(purchase.pk)
+
+    purchase.refresh_from_db()
+    assert (purchase.status, purchase.attempts) == ("failed", 1)
+    assert "EasyPost offered no FedEx 2Day rate" in purchase.last_error
+    assert label_purchase_problem(shipment).endswith(
+        "Not tried again until someone asks for the label again."
+    )
+
+    # The service is put right; the packer asks for the label again.
+    Shipment.objects.filter(pk=shipment.pk).update(
+        service=CarrierService.objects.get(carrier=Carrier.EASYPOST, code="UPS:Ground")
+    )
+    retry_label_purchase(shipment, by=packer)
+    purchase.refresh_from_db()
+    assert (purchase.status, purchase.retried_by) == ("pending", packer)
+    deliver_side_effects()
+
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.tracking_number) == (
+        Shipment.Status.LABELLED,
+        "9405500105442285876350",
+    )
+    assert len(side_effects("shipping.buy_label")) == 1
+
+
+@pytest.mark.django_db
+def test_the_label_is_asked_for_again_only_while_the_package_waits_for_it(easypost, easypost_only):
+    shipment = packed_for_easypost(ready_order(), another_staff(Role.TECHNICIAN))
+
+    with pytest.raises(ShippingError) as refused:
+        retry_label_purchase(shipment, by=another_staff(Role.MANAGER))
+    assert (refused.value.code, refused.value.status) == ("role_not_allowed", 403)
+
+    Shipment.objects.filter(pk=shipment.pk).update(status=Shipment.Status.AWAITING_PACKING)
+    with pytest.raises(ShippingError) as refused:
+        retry_label_purchase(shipment, by=another_staff(Role.TECHNICIAN))
+    assert refused.value.code == "wrong_status"
+    [purchase] = side_effects("shipping.buy_label")
+    assert (purchase.status, purchase.retried_by) == ("pending", None)
 
 
 @pytest.mark.django_db

@@ -2,13 +2,12 @@
 text), what the outside label never prints, the barcodes, and the stored documents (one
 current of each kind per shipment, made again only when what they print changes)."""
 
-import datetime
 import io
 import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -17,6 +16,9 @@ from orders.models import Fill
 from orders.services.pdf import thread_renderer
 from orders.tests.factories import fill_at, stocked_prescription
 from orders.tests.test_rx_label import barcode_in_pdf, decode_code128, pdf_text
+from outbox.models import OutboxMessage
+from outbox.services import deliver_due_side_effects, deliver_side_effect
+from outbox.tasks import deliver_side_effect_task
 from shipping.models import Shipment, ShippingDocument
 from shipping.services import documents
 from shipping.services.documents import (
@@ -25,7 +27,7 @@ from shipping.services.documents import (
     generate_shipping_documents,
     generate_shipping_label,
     packing_slip_data,
-    queue_shipping_documents,
+    record_shipping_documents,
     render_shipping_label_pdf,
     shipping_label_data,
     storage,
@@ -33,16 +35,14 @@ from shipping.services.documents import (
 from shipping.services.documents._common import _barcode
 from shipping.services.documents.label import _address_size
 from shipping.services.shipments import ShippingError, pack_shipment
-from shipping.tasks import (
-    generate_missing_shipping_documents_task,
-    generate_shipping_documents_task,
-)
 from shipping.tests.factories import (
     CarrierServiceFactory,
     ShipmentFactory,
+    deliver_side_effects,
     labelled_shipment,
     ready_order,
     shippable_patient,
+    side_effects,
 )
 
 pytestmark = pytest.mark.django_db
@@ -426,6 +426,7 @@ def test_the_slip_printed_before_packing_stays_the_current_one_after_labelling(t
         scans=[shipment.package_code, *[fill.label_code for fill in order.fills.all()]],
         weight_oz=Decimal("9"),
     )
+    deliver_side_effects()
     shipment.refresh_from_db()
     assert shipment.status == Shipment.Status.LABELLED
 
@@ -457,35 +458,52 @@ def test_a_reship_lists_the_replacement_and_the_product_that_came_back():
     assert data["package_code"] == reship.package_code
 
 
-# --------------------------------------------------------------------------- queueing and tasks
+# --------------------------------------------------------------------------- the outbox
 
 
-def test_packing_queues_the_documents_after_commit(
-    technician, django_capture_on_commit_callbacks, monkeypatch
+def test_the_labels_purchase_records_the_documents_in_its_transaction(
+    technician, django_capture_on_commit_callbacks
 ):
     order = ready_order(fills=1)
     shipment = ShipmentFactory(order=order)
     CarrierServiceFactory(code="GROUND", transit_days=3, allows_cold_chain=False)
-    queued = []
-    monkeypatch.setattr(
-        storage, "send_task_fast", lambda task, args, what="": queued.append((task.name, args))
+    pack_shipment(
+        shipment,
+        by=technician,
+        scans=[fill.label_code for fill in order.fills.all()],
+        weight_oz=Decimal("9"),
     )
+    assert side_effects("shipping.documents") == []  # no label to print yet
+    [purchase] = side_effects("shipping.buy_label")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        pack_shipment(
-            shipment,
-            by=technician,
-            scans=[fill.label_code for fill in order.fills.all()],
-            weight_oz=Decimal("9"),
-        )
+        deliver_side_effect(purchase.pk)
 
-    assert queued == []  # nothing before the commit
-    for callback in callbacks:
-        callback()
-    assert ("shipping.tasks.generate_shipping_documents_task", (shipment.pk,)) in queued
+    [recorded] = side_effects("shipping.documents")
+    assert (recorded.target_id, recorded.status) == (shipment.pk, "pending")
+    assert recorded.description == f"Label and packing slip of package {shipment.package_code}"
+    assert len(callbacks) == 1  # queued once the purchase's transaction commits
+    assert not ShippingDocument.objects.exists()  # made by the worker
+
+    assert deliver_side_effect(recorded.pk) is True
+    assert sorted(ShippingDocument.objects.values_list("kind", flat=True)) == [LABEL, SLIP]
 
 
-def test_a_broker_failure_when_queueing_is_logged_not_raised(
+def test_documents_are_recorded_only_if_their_transaction_commits():
+    shipment = labelled_shipment()
+
+    def failing_change():
+        with transaction.atomic():
+            record_shipping_documents(shipment)
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
+
+    assert side_effects("shipping.documents") == []
+
+
+def test_a_broker_down_when_recorded_delays_the_documents_to_the_sweep(
     monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
     from kombu.exceptions import OperationalError  # noqa: PLC0415
@@ -493,64 +511,57 @@ def test_a_broker_failure_when_queueing_is_logged_not_raised(
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to the broker. Connection refused.")
 
-    monkeypatch.setattr(generate_shipping_documents_task, "apply_async", broker_down)
+    monkeypatch.setattr(deliver_side_effect_task, "apply_async", broker_down)
     shipment = labelled_shipment()
 
     with django_capture_on_commit_callbacks(execute=True):
-        queue_shipping_documents(shipment)
+        record_shipping_documents(shipment)
 
-    assert (
-        f"Could not queue shipping.tasks.generate_shipping_documents_task({shipment.pk},)"
-        in caplog.text
-    )
+    [recorded] = side_effects("shipping.documents")
+    assert f"Could not queue side effect {recorded.pk}" in caplog.text
     assert not ShippingDocument.objects.exists()
 
+    # Beat's sweep, once the broker is back.
+    assert deliver_due_side_effects() == 1
+    assert sorted(ShippingDocument.objects.values_list("kind", flat=True)) == [LABEL, SLIP]
 
-def test_the_task_run_twice_leaves_one_label_and_one_slip():
+
+def test_documents_delivered_twice_are_one_label_and_one_slip():
     shipment = labelled_shipment()
+    record_shipping_documents(shipment)
+    [recorded] = side_effects("shipping.documents")
+    deliver_side_effect(recorded.pk)
+    label, slip = current_document(shipment, LABEL), current_document(shipment, SLIP)
+    # The worker died after storing them and before the message was marked delivered.
+    OutboxMessage.objects.filter(pk=recorded.pk).update(status="pending")
 
-    first = generate_shipping_documents_task(shipment.pk)
-    second = generate_shipping_documents_task(shipment.pk)
+    assert deliver_side_effect(recorded.pk) is True
 
-    assert first == second
-    assert first == {
-        "label": current_document(shipment, LABEL).pk,
-        "packing_slip": current_document(shipment, SLIP).pk,
-    }
     assert ShippingDocument.objects.count() == 2
+    assert (current_document(shipment, LABEL), current_document(shipment, SLIP)) == (label, slip)
 
 
-def test_the_task_of_a_package_not_labelled_yet_makes_only_the_slip():
+def test_the_documents_of_a_package_not_labelled_yet_are_only_the_slip():
     shipment = ShipmentFactory()
 
-    result = generate_shipping_documents_task(shipment.pk)
+    result = generate_shipping_documents(shipment)
 
     assert result == {"label": None, "packing_slip": current_document(shipment, SLIP).pk}
-    assert generate_shipping_documents_task(999_999_999) is None
 
 
-def test_the_catch_up_task_labels_the_packages_that_have_none():
-    past = timezone.now() - datetime.timedelta(minutes=10)
-    waiting = [labelled_shipment(), labelled_shipment()]
-    just_labelled = labelled_shipment()  # its own task still has its chance
-    already = labelled_shipment()
-    generate_shipping_label(already)
-    not_packed = ShipmentFactory()
-    Shipment.objects.filter(pk__in=[s.pk for s in [*waiting, already, not_packed]]).update(
-        status_changed_at=past
+def test_documents_of_a_shipment_that_does_not_exist_wait_for_a_person():
+    shipment = ShipmentFactory()
+    record_shipping_documents(shipment)
+    [recorded] = side_effects("shipping.documents")
+    OutboxMessage.objects.filter(pk=recorded.pk).update(target_id=999_999_999)
+
+    assert deliver_side_effect(recorded.pk) is False
+
+    recorded.refresh_from_db()
+    assert (recorded.status, recorded.last_error) == (
+        "failed",
+        "outbox.registry.PermanentFailure: Shipment 999999999 does not exist.",
     )
-
-    assert generate_missing_shipping_documents_task() == 2
-    assert generate_missing_shipping_documents_task() == 0
-
-    labelled = ShippingDocument.objects.filter(kind=LABEL, is_current=True)
-    assert set(labelled.values_list("shipment", flat=True)) == {
-        waiting[0].pk,
-        waiting[1].pk,
-        already.pk,
-    }
-    assert just_labelled.pk not in set(ShippingDocument.objects.values_list("shipment", flat=True))
-    assert not ShippingDocument.objects.filter(shipment=not_packed).exists()
 
 
 def test_a_schedule_ii_drug_alone_still_gets_the_signature_mark_only():

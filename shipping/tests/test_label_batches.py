@@ -1,10 +1,11 @@
 """Label batches: a wave of carrier labels printed together, counted shipment by shipment
-for the browser's progress bar, merged into one PDF; safe to run twice or to resume after
-a worker died; and one batch printed by a real Celery worker."""
+for the browser's progress bar, merged into one PDF; recorded in the outbox with the
+batch, printed by its worker in slices, safe to run twice or to resume after a worker
+died; and one batch printed by a real Celery worker."""
 
-import datetime
 import io
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,6 +13,8 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from orders.tests.test_rx_label import pdf_text
+from outbox.models import OutboxMessage
+from outbox.services import deliver_due_side_effects
 from shipping.models import LabelBatch, Shipment, ShippingDocument
 from shipping.services import documents
 from shipping.services.documents import (
@@ -20,40 +23,33 @@ from shipping.services.documents import (
     generate_shipping_label,
     label_batch_progress,
     print_label_batch,
-    queue_label_batch,
     shipments_without_label,
     start_label_batch,
     storage,
 )
 from shipping.services.shipments import ShippingError
-from shipping.tasks import generate_missing_shipping_documents_task, print_label_batch_task
-from shipping.tests.factories import ShipmentFactory, labelled_shipment
+from shipping.tests.factories import (
+    ShipmentFactory,
+    deliver_side_effects,
+    labelled_shipment,
+    side_effects,
+)
 
 pytestmark = pytest.mark.django_db
 
 LABEL = ShippingDocument.Kind.LABEL
 
 
-@pytest.fixture
-def queued(monkeypatch):
-    """The tasks queued after commit, as (task name, arguments), instead of the broker."""
-    sent = []
-    monkeypatch.setattr(
-        batches, "send_task_fast", lambda task, args, what="": sent.append((task.name, args))
-    )
-    return sent
-
-
 def page_texts(pdf: bytes) -> list[str]:
     return [" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf)).pages]
 
 
-def test_starting_a_batch_records_it_and_queues_the_print_after_commit(
-    technician, django_capture_on_commit_callbacks, queued
+def test_starting_a_batch_records_it_and_its_printing_in_the_outbox(
+    technician, django_capture_on_commit_callbacks
 ):
     shipments = [labelled_shipment() for _ in range(3)]
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         batch = start_label_batch([*shipments, shipments[0]], by=technician)
 
     assert (batch.total, batch.done, batch.failed, batch.finished_at, batch.pdf) == (
@@ -65,7 +61,13 @@ def test_starting_a_batch_records_it_and_queues_the_print_after_commit(
     )
     assert batch.created_by == technician
     assert set(batch.shipments.all()) == set(shipments)
-    assert queued == [("shipping.tasks.print_label_batch_task", (batch.pk,))]
+    [printing] = side_effects("shipping.label_batch")
+    assert (printing.target_id, printing.dedupe_key, printing.status) == (
+        batch.pk,
+        f"shipping.label_batch:{batch.pk}:0",
+        "pending",
+    )
+    assert len(callbacks) == 1  # its delivery queued once the batch commits
     assert label_batch_progress(batch) == {
         "total": 3,
         "done": 0,
@@ -75,7 +77,7 @@ def test_starting_a_batch_records_it_and_queues_the_print_after_commit(
     }
 
 
-def test_a_batch_with_a_package_not_labelled_is_refused_and_nothing_recorded(technician, queued):
+def test_a_batch_with_a_package_not_labelled_is_refused_and_nothing_recorded(technician):
     labelled = labelled_shipment()
     waiting = ShipmentFactory()
 
@@ -86,7 +88,7 @@ def test_a_batch_with_a_package_not_labelled_is_refused_and_nothing_recorded(tec
     assert refused.value.extra == {"package_codes": [waiting.package_code]}
     assert waiting.package_code in refused.value.detail
     assert not LabelBatch.objects.exists()
-    assert queued == []
+    assert side_effects("shipping.label_batch") == []
 
 
 def test_an_empty_batch_is_refused(technician):
@@ -95,6 +97,7 @@ def test_an_empty_batch_is_refused(technician):
 
     assert (refused.value.code, refused.value.status) == ("no_shipments", 400)
     assert not LabelBatch.objects.exists()
+    assert side_effects("shipping.label_batch") == []
 
 
 def test_a_user_without_a_role_cannot_start_a_batch():
@@ -107,7 +110,7 @@ def test_a_user_without_a_role_cannot_start_a_batch():
     assert not LabelBatch.objects.exists()
 
 
-def test_printing_a_batch_makes_each_label_counts_it_and_merges_them_in_order(technician, queued):
+def test_printing_a_batch_makes_each_label_counts_it_and_merges_them_in_order(technician):
     shipments = [labelled_shipment() for _ in range(4)]
     batch = start_label_batch(shipments, by=technician)
 
@@ -128,9 +131,7 @@ def test_printing_a_batch_makes_each_label_counts_it_and_merges_them_in_order(te
     assert ShippingDocument.objects.filter(kind=LABEL, is_current=True).count() == 4
 
 
-def test_a_batch_reuses_current_labels_and_renders_only_the_missing(
-    technician, queued, monkeypatch
-):
+def test_a_batch_reuses_current_labels_and_renders_only_the_missing(technician, monkeypatch):
     shipments = [labelled_shipment() for _ in range(3)]
     existing = generate_shipping_label(shipments[1])
     rendered = []
@@ -153,7 +154,7 @@ def test_a_batch_reuses_current_labels_and_renders_only_the_missing(
     assert ShippingDocument.objects.count() == 3
 
 
-def test_a_batch_printed_twice_counts_and_stores_each_label_once(technician, queued):
+def test_a_batch_printed_twice_counts_and_stores_each_label_once(technician):
     shipments = [labelled_shipment() for _ in range(3)]
     batch = start_label_batch(shipments, by=technician)
 
@@ -165,13 +166,17 @@ def test_a_batch_printed_twice_counts_and_stores_each_label_once(technician, que
     assert ShippingDocument.objects.count() == 3
 
 
-def test_a_batch_whose_worker_died_midway_resumes_where_it_stopped(technician, queued, monkeypatch):
+def test_a_batch_whose_worker_died_midway_resumes_where_it_stopped(technician, monkeypatch):
     shipments = sorted((labelled_shipment() for _ in range(4)), key=lambda s: s.pk)
     batch = start_label_batch(shipments, by=technician)
     # The dead worker had made and counted the first two labels.
     for shipment in shipments[:2]:
         generate_shipping_label(shipment)
     LabelBatch.objects.filter(pk=batch.pk).update(done=2)
+    # Its claim on the printing ran out: the sweep delivers it again.
+    OutboxMessage.objects.filter(kind="shipping.label_batch").update(
+        claimed_until=timezone.now() - timedelta(seconds=1), attempts=1
+    )
     rendered = []
     render = documents.render_shipping_label_pdf
     monkeypatch.setattr(
@@ -182,15 +187,21 @@ def test_a_batch_whose_worker_died_midway_resumes_where_it_stopped(technician, q
         ),
     )
 
-    printed = print_label_batch_task(batch.pk)
+    assert deliver_due_side_effects() == 1
 
-    assert printed == {"total": 4, "done": 4, "failed": 0, "percent": 100, "finished": True}
+    assert label_batch_progress(batch) == {
+        "total": 4,
+        "done": 4,
+        "failed": 0,
+        "percent": 100,
+        "finished": True,
+    }
     assert [data["package_code"] for data in rendered] == [s.package_code for s in shipments[2:]]
     batch.refresh_from_db()
     assert len(PdfReader(io.BytesIO(bytes(batch.pdf))).pages) == 4
 
 
-def test_a_count_is_moved_only_by_the_run_standing_at_that_shipment(technician, queued):
+def test_a_count_is_moved_only_by_the_run_standing_at_that_shipment(technician):
     shipments = [labelled_shipment() for _ in range(2)]
     batch = start_label_batch(shipments, by=technician)
 
@@ -202,9 +213,7 @@ def test_a_count_is_moved_only_by_the_run_standing_at_that_shipment(technician, 
     assert (batch.done, batch.failed) == (1, 1)
 
 
-def test_a_package_unpacked_after_the_batch_started_is_counted_failed_and_left_out(
-    technician, queued
-):
+def test_a_package_unpacked_after_the_batch_started_is_counted_failed_and_left_out(technician):
     kept, unpacked = sorted((labelled_shipment() for _ in range(2)), key=lambda s: s.pk)
     batch = start_label_batch([kept, unpacked], by=technician)
     # A pharmacist sent it back to packing: its label is void.
@@ -227,39 +236,59 @@ def test_a_package_unpacked_after_the_batch_started_is_counted_failed_and_left_o
     }
 
 
-def test_the_catch_up_task_finishes_a_batch_left_unfinished(technician, queued):
-    shipments = [labelled_shipment() for _ in range(2)]
+def test_a_long_wave_is_printed_in_slices_each_recording_the_next(technician):
+    shipments = sorted((labelled_shipment() for _ in range(3)), key=lambda s: s.pk)
     batch = start_label_batch(shipments, by=technician)
-    recent = start_label_batch([labelled_shipment()], by=technician)
-    LabelBatch.objects.filter(pk=batch.pk).update(
-        created_at=timezone.now() - datetime.timedelta(minutes=10)
-    )
-    # Its shipments are labelled long ago, so the label catch-up would take them too:
-    # the batch makes them itself first here.
-    Shipment.objects.filter(pk__in=[s.pk for s in shipments]).update(
-        status_changed_at=timezone.now()
-    )
 
-    generate_missing_shipping_documents_task()
+    # No time at all: one label a slice, then the rest is left to the next message.
+    sliced = print_label_batch(batch, seconds=0)
+
+    assert (sliced.done, sliced.failed, sliced.finished_at) == (1, 0, None)
+    assert [m.dedupe_key for m in side_effects("shipping.label_batch")] == [
+        f"shipping.label_batch:{batch.pk}:0",
+        f"shipping.label_batch:{batch.pk}:1",
+    ]
+    assert label_batch_progress(batch)["percent"] == 33
+
+
+def test_the_outbox_prints_a_batch_to_the_end_and_a_second_delivery_changes_nothing(
+    technician, settings
+):
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 0  # a slice of no time: one label a delivery
+    shipments = sorted((labelled_shipment() for _ in range(3)), key=lambda s: s.pk)
+    batch = start_label_batch(shipments, by=technician)
+
+    assert deliver_side_effects() == 3
 
     batch.refresh_from_db()
-    recent.refresh_from_db()
-    assert (batch.done, batch.finished_at is not None) == (2, True)
-    assert (recent.done, recent.finished_at) == (0, None)
+    assert (batch.done, batch.failed, batch.finished_at is not None) == (3, 0, True)
+    assert len(PdfReader(io.BytesIO(bytes(batch.pdf))).pages) == 3
+    printings = side_effects("shipping.label_batch")
+    assert [m.status for m in printings] == ["delivered"] * 3
+    # A printing delivered again (its worker died before marking it): nothing more.
+    OutboxMessage.objects.filter(pk=printings[1].pk).update(status="pending")
+    assert deliver_side_effects() == 1
+    again = LabelBatch.objects.get(pk=batch.pk)
+    assert (again.done, again.finished_at, bytes(again.pdf)) == (
+        3,
+        batch.finished_at,
+        bytes(batch.pdf),
+    )
+    assert ShippingDocument.objects.count() == 3
 
 
-def test_queue_label_batch_sends_nothing_before_commit(
-    technician, queued, django_capture_on_commit_callbacks
-):
-    batch = LabelBatch.objects.create(created_by=technician, total=0)
+def test_the_printing_of_a_batch_that_does_not_exist_waits_for_a_person(technician):
+    batch = start_label_batch([labelled_shipment()], by=technician)
+    [printing] = side_effects("shipping.label_batch")
+    OutboxMessage.objects.filter(pk=printing.pk).update(target_id=batch.pk + 1000)
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        queue_label_batch(batch)
+    assert deliver_due_side_effects() == 0
 
-    assert queued == []
-    [callback] = callbacks
-    callback()
-    assert queued == [("shipping.tasks.print_label_batch_task", (batch.pk,))]
+    printing.refresh_from_db()
+    assert (printing.status, printing.last_error) == (
+        "failed",
+        f"outbox.registry.PermanentFailure: Label batch {batch.pk + 1000} does not exist.",
+    )
 
 
 # --------------------------------------------------------------------------- a real worker

@@ -1,6 +1,7 @@
 """Packing by scan: every vial of the order scanned, nothing from elsewhere, a sane weight;
-then the fills are packed, the label bought (local carrier: a tracking number with a check
-digit) and the documents queued. Every refusal leaves everything as it was."""
+then the fills are packed and the label's purchase is recorded in the outbox with them; a
+worker buys it (local carrier: a tracking number with a check digit) and records the
+documents. Every refusal leaves everything as it was, with nothing recorded."""
 
 from datetime import date
 from decimal import Decimal
@@ -10,6 +11,8 @@ import pytest
 from orders.models import Fill, FillEvent
 from orders.services.workflow import hold_fill
 from orders.tests.factories import another_staff
+from outbox.models import OutboxMessage
+from outbox.services import deliver_side_effect
 from pharmacy.models import Role
 from shipping.carriers import LocalCarrier
 from shipping.models import CarrierService, Shipment
@@ -17,9 +20,10 @@ from shipping.services.shipments import (
     ShippingError,
     ensure_shipments_for_ready_orders,
     pack_shipment,
+    purchase_label,
     transition_shipment,
 )
-from shipping.tests.factories import ready_order
+from shipping.tests.factories import deliver_side_effects, ready_order, side_effects
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +52,7 @@ def snapshot(shipment: Shipment):
         shipment.events.count(),
         [fill.status for fill in fills],
         FillEvent.objects.filter(fill__order=shipment.order_id).count(),
+        len(side_effects("shipping.buy_label")),
     )
 
 
@@ -56,12 +61,13 @@ def packer():
     return another_staff(Role.TECHNICIAN)
 
 
-def test_a_complete_scan_packs_labels_and_queues_the_documents(
+def test_a_complete_scan_packs_and_records_the_label_purchase_with_it(
     packer, django_capture_on_commit_callbacks
 ):
     order = ready_order(fills=2)
     shipment = shipment_of(order)
     first, second = codes(order)
+    documents_before = len(side_effects("shipping.documents"))
 
     with django_capture_on_commit_callbacks() as callbacks:
         packed = pack_shipment(
@@ -73,23 +79,25 @@ def test_a_complete_scan_packs_labels_and_queues_the_documents(
             today=MONDAY,
         )
 
-    assert len(callbacks) == 1  # the label and packing slip PDFs, after commit
+    assert len(callbacks) == 1  # the label's purchase, queued after commit
+    [purchase] = side_effects("shipping.buy_label")
+    assert (purchase.target_id, purchase.payload, purchase.dedupe_key, purchase.status) == (
+        shipment.pk,
+        {"packing": 1},
+        f"shipping.buy_label:{shipment.pk}:1",
+        "pending",
+    )
+    assert shipment.package_code in purchase.description
     packed.refresh_from_db()
     assert (packed.status, packed.weight_oz, packed.packed_by, packed.carrier) == (
-        S.LABELLED,
+        S.PACKED,
         Decimal("12.5"),
         packer,
         "local",
     )
-    assert packed.tracking_number == LocalCarrier.tracking_number_for(packed.pk)
-    assert LocalCarrier().is_tracking_number(packed.tracking_number)
+    assert packed.tracking_number == ""  # the worker buys it
     assert packed.service.code == "GROUND"  # room temperature: the slowest service
     assert packed.packed_at is not None
-    assert [(e.from_status, e.to_status, e.actor) for e in packed.events.all()] == [
-        ("", S.AWAITING_PACKING, None),
-        (S.AWAITING_PACKING, S.PACKED, packer),
-        (S.PACKED, S.LABELLED, packer),
-    ]
     assert set(order.fills.values_list("status", flat=True)) == {Fill.Status.PACKED}
     assert (
         FillEvent.objects.filter(
@@ -97,6 +105,40 @@ def test_a_complete_scan_packs_labels_and_queues_the_documents(
         ).count()
         == 2
     )
+
+    # What the worker does with it: the label bought, the package labelled, its documents.
+    assert deliver_side_effect(purchase.pk) is True
+
+    packed.refresh_from_db()
+    assert packed.status == S.LABELLED
+    assert packed.tracking_number == LocalCarrier.tracking_number_for(packed.pk)
+    assert LocalCarrier().is_tracking_number(packed.tracking_number)
+    assert [(e.from_status, e.to_status, e.actor) for e in packed.events.all()] == [
+        ("", S.AWAITING_PACKING, None),
+        (S.AWAITING_PACKING, S.PACKED, packer),
+        (S.PACKED, S.LABELLED, packer),
+    ]
+    assert len(side_effects("shipping.documents", target_id=packed.pk)) == documents_before + 1
+
+
+def test_a_label_purchase_delivered_again_buys_nothing_more(packer):
+    order = ready_order()
+    shipment = shipment_of(order)
+    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10)
+    [purchase] = side_effects("shipping.buy_label")
+    deliver_side_effect(purchase.pk)
+    documents = len(side_effects("shipping.documents"))
+    # The worker died after the label was stored and before the message was marked: the
+    # sweep delivers it again.
+    OutboxMessage.objects.filter(pk=purchase.pk).update(status="pending", claimed_until=None)
+
+    assert deliver_side_effect(purchase.pk) is True
+
+    shipment.refresh_from_db()
+    assert shipment.tracking_number == LocalCarrier.tracking_number_for(shipment.pk)
+    assert shipment.events.filter(to_status=S.LABELLED).count() == 1
+    assert len(side_effects("shipping.documents")) == documents
+    assert purchase_label(shipment) == shipment  # labelled: nothing to buy
 
 
 def test_a_vial_of_another_order_stops_the_packing_naming_it(packer):
@@ -205,7 +247,7 @@ def test_the_heaviest_package_allowed_is_1200_ounces(packer):
 
     packed = pack_shipment(shipment, by=packer, scans=codes(order), weight_oz="1200")
 
-    assert (packed.status, packed.weight_oz) == (S.LABELLED, Decimal(1200))
+    assert (packed.status, packed.weight_oz) == (S.PACKED, Decimal(1200))
 
 
 @pytest.mark.parametrize("scans", [[], ["  ", ""], "ABC"])
@@ -251,10 +293,10 @@ def test_a_package_is_packed_once(packer):
         pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10)
 
     assert refused.value.code == "wrong_status"
-    assert (
-        refused.value.detail
-        == f"Package {shipment.package_code} is labelled, not awaiting packing."
+    assert refused.value.detail == (
+        f"Package {shipment.package_code} is packed, not awaiting packing."
     )
+    assert len(side_effects("shipping.buy_label")) == 1
 
 
 def test_a_refrigerated_package_is_packed_on_its_ship_day_only(packer):
@@ -271,7 +313,7 @@ def test_a_refrigerated_package_is_packed_on_its_ship_day_only(packer):
     packed = pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=30, today=MONDAY)
 
     assert (packed.status, packed.packaging, packed.ship_on) == (
-        S.LABELLED,
+        S.PACKED,
         Shipment.Packaging.INSULATED,
         MONDAY,
     )
@@ -311,12 +353,39 @@ def test_a_package_sent_back_to_packing_is_packed_again_with_its_packed_fills(pa
     order = ready_order(fills=2)
     shipment = shipment_of(order)
     pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10)
+    deliver_side_effects()
     transition_shipment(
         shipment, to=S.AWAITING_PACKING, by=another_staff(Role.PHARMACIST), detail="Torn box"
     )
 
     packed = pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=11)
+    deliver_side_effects()
 
+    packed.refresh_from_db()
     assert (packed.status, packed.weight_oz) == (S.LABELLED, Decimal(11))
     assert packed.tracking_number == LocalCarrier.tracking_number_for(packed.pk)
     assert set(order.fills.values_list("status", flat=True)) == {Fill.Status.PACKED}
+    assert [m.dedupe_key for m in side_effects("shipping.buy_label")] == [
+        f"shipping.buy_label:{shipment.pk}:1",
+        f"shipping.buy_label:{shipment.pk}:2",
+    ]
+
+
+def test_a_purchase_of_a_packing_sent_back_before_it_was_delivered_buys_nothing(packer):
+    order = ready_order()
+    shipment = shipment_of(order)
+    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10)
+    transition_shipment(
+        shipment, to=S.AWAITING_PACKING, by=another_staff(Role.PHARMACIST), detail="Wrong box"
+    )
+    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=12)
+    first, second = side_effects("shipping.buy_label")
+
+    assert deliver_side_effect(first.pk) is True  # the first packing's: nothing to buy
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.tracking_number) == (S.PACKED, "")
+
+    assert deliver_side_effect(second.pk) is True
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.weight_oz) == (S.LABELLED, Decimal(12))
+    assert shipment.events.filter(to_status=S.LABELLED).count() == 1

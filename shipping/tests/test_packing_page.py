@@ -14,10 +14,8 @@ from outbox.services import deliver_side_effect
 from outbox.tests.delivery import side_effect
 from pharmacy.models import AuditEvent, Role
 from shipping.models import Shipment, ShipmentEvent, ShippingDocument
-from shipping.services.documents import generate_shipping_label
 from shipping.services.shipments import ensure_shipments_for_ready_orders
-from shipping.tasks import generate_shipping_documents_task
-from shipping.tests.factories import ready_order
+from shipping.tests.factories import deliver_side_effects, ready_order, side_effects
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +163,7 @@ def test_a_manager_does_not_pack(client_manager):
 # --------------------------------------------------------------------------- closing
 
 
-def test_closing_with_every_vial_scanned_packs_it_and_the_carrier_labels_it(
+def test_closing_with_every_vial_scanned_packs_it_and_queues_the_carrier_label(
     client_technician, technician
 ):
     order = ready_order(fills=2)
@@ -180,19 +178,21 @@ def test_closing_with_every_vial_scanned_packs_it_and_the_carrier_labels_it(
     assert response["Location"] == station(shipment)
     shipment.refresh_from_db()
     assert (shipment.status, shipment.weight_oz, shipment.packed_by) == (
-        Shipment.Status.LABELLED,
+        Shipment.Status.PACKED,
         Decimal("12.5"),
         technician,
     )
-    assert shipment.tracking_number
+    assert shipment.tracking_number == ""  # bought by the worker
+    assert len(side_effects("shipping.buy_label", target_id=shipment.pk)) == 1
     assert set(order.fills.values_list("status", flat=True)) == {Fill.Status.PACKED}
     page = client_technician.get(response["Location"])
     html = page.content.decode()
     assert f"{shipment.package_code} closed (12.5 oz)." in html
     assert 'id="vial-scan"' not in html
-    # The label PDF is the worker's: until it is there, the page polls for it.
+    # The label is the worker's: until it is there, the page polls for it.
     assert f'hx-get="/shipping/{shipment.pk}/label-status/"' in html
-    assert "the label is being made" in html
+    assert "Waiting for the carrier's label" in html
+    assert 'data-testid="label-problem"' not in html
     assert 'data-testid="next-slip"' in html
 
 
@@ -317,12 +317,18 @@ def test_the_label_status_polls_until_the_label_is_made_then_offers_it(client_te
     audit_rows = AuditEvent.objects.count()
 
     waiting = client_technician.get(url).content.decode()
-    generate_shipping_label(shipment)  # what the worker does after the commit
+    [purchase] = side_effects("shipping.buy_label")
+    deliver_side_effect(purchase.pk)  # what the worker does after the commit: the label bought
+    bought = client_technician.get(url).content.decode()
+    deliver_side_effects()  # and then its PDF made
     ready = client_technician.get(url).content.decode()
 
     shipment.refresh_from_db()
     assert f'hx-get="{url}"' in waiting
-    assert 'data-testid="label-state">Labelled</span>' in waiting
+    assert 'data-testid="label-state">Packed</span>' in waiting
+    assert f'hx-get="{url}"' in bought
+    assert 'data-testid="label-state">Labelled</span>' in bought
+    assert "the label is being made" in bought
     assert f'hx-get="{url}"' not in ready
     assert 'data-testid="label-state">Labelled</span>' in ready
     assert shipment.tracking_number in ready
@@ -331,10 +337,30 @@ def test_the_label_status_polls_until_the_label_is_made_then_offers_it(client_te
     assert AuditEvent.objects.count() == audit_rows  # no patient data in the poll
 
 
+def test_the_station_says_why_the_carrier_has_not_sold_the_label(client_technician):
+    order = ready_order()
+    shipment = shipment_of(order)
+    client_technician.post(station(shipment), {"scans": codes(order), "weight_oz": "9"})
+    # The package went to a carrier this pharmacy has no account with.
+    Shipment.objects.filter(pk=shipment.pk).update(carrier="easypost")
+    [purchase] = side_effects("shipping.buy_label")
+    deliver_side_effect(purchase.pk)
+
+    html = client_technician.get(f"/shipping/{shipment.pk}/label-status/").content.decode()
+
+    assert 'data-testid="label-state">Packed</span>' in html
+    assert (
+        '<p class="error" data-testid="label-problem">EasyPost is not configured on this '
+        "pharmacy. Not tried again until someone asks for the label again.</p>"
+    ) in html
+
+
 def test_the_label_pdf_link_takes_the_browser_session(client_technician):
     order = ready_order()
     shipment = shipment_of(order)
     client_technician.post(station(shipment), {"scans": codes(order), "weight_oz": "9"})
+    [purchase] = side_effects("shipping.buy_label")
+    deliver_side_effect(purchase.pk)  # the label bought, its PDF not made yet
 
     labels = ShippingDocument.objects.filter(
         shipment=shipment, kind=ShippingDocument.Kind.LABEL, is_current=True
@@ -345,8 +371,8 @@ def test_the_label_pdf_link_takes_the_browser_session(client_technician):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
-    assert labels.count() == 0  # a read stores nothing: the documents task does
-    generate_shipping_documents_task(shipment.pk)
+    assert labels.count() == 0  # a read stores nothing: the worker does
+    deliver_side_effects()
     stored = client_technician.get(f"/api/v1/shipments/{shipment.pk}/label.pdf")
     assert labels.count() == 1
     assert stored.content == response.content == bytes(labels.get().pdf)
@@ -357,7 +383,8 @@ def test_the_packing_slip_is_printed_before_packing_and_made_once(client_technic
 
     first = client_technician.get(f"/shipping/{shipment.pk}/packing-slip.pdf")
     assert ShippingDocument.objects.filter(shipment=shipment).count() == 0  # a read stores none
-    generate_shipping_documents_task(shipment.pk)  # queued when the shipment was made
+    [recorded] = side_effects("shipping.documents")  # recorded when the shipment was made
+    deliver_side_effect(recorded.pk)
     again = client_technician.get(f"/shipping/{shipment.pk}/packing-slip.pdf")
 
     assert first.status_code == 200

@@ -13,6 +13,9 @@ from django.utils import timezone
 from orders.models import Fill
 from orders.services.workflow import approve_pv2
 from orders.tests.factories import another_staff, fill_at, stocked_prescription
+from outbox.models import OutboxMessage
+from outbox.services import deliver_due_side_effects, deliver_side_effect
+from outbox.tasks import deliver_side_effect_task
 from pharmacy.models import Patient, PatientAddress, Role
 from shipping.models import CarrierEvent, Shipment, ShipmentEvent, ShippingDocument
 from shipping.services.shipments import (
@@ -23,12 +26,13 @@ from shipping.services.shipments import (
     notify_patient_of_shipment,
     transition_shipment,
 )
-from shipping.tasks import ensure_shipments_task, send_shipment_email_task
+from shipping.tasks import ensure_shipments_task
 from shipping.tests.factories import (
     ShipmentFactory,
     labelled_shipment,
     ready_order,
     shippable_patient,
+    side_effects,
 )
 
 pytestmark = pytest.mark.django_db
@@ -399,16 +403,56 @@ def handed_over(**fields) -> Shipment:
     return shipment
 
 
+def shipped_email(shipment: Shipment) -> OutboxMessage:
+    [message] = side_effects("shipping.shipped_email", target_id=shipment.pk)
+    return message
+
+
+def test_the_hand_over_records_the_email_once_in_its_transaction(
+    django_capture_on_commit_callbacks,
+):
+    shipment = labelled_shipment()
+    technician = another_staff(Role.TECHNICIAN)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        hand_over_to_carrier([shipment], by=technician)
+    hand_over_to_carrier([shipment], by=technician)  # handed over already: nothing more
+
+    message = shipped_email(shipment)
+    assert (message.status, message.dedupe_key, message.description) == (
+        "pending",
+        f"shipping.shipped_email:{shipment.pk}",
+        f"Shipped e-mail of package {shipment.package_code}",
+    )
+    assert message.payload == {}  # no patient data in the outbox
+    assert len(callbacks) == 1
+    shipment.refresh_from_db()
+    assert shipment.patient_notified_at is None  # written when it is sent, not before
+
+
+def test_a_refused_hand_over_records_no_email():
+    shipment = labelled_shipment()
+
+    with pytest.raises(ShippingError):
+        hand_over_to_carrier([shipment], by=another_staff(Role.MANAGER))
+
+    assert side_effects("shipping.shipped_email") == []
+
+
 def test_the_patient_is_told_once_with_the_tracking_number_and_no_drug_name(mailoutbox):
     shipment = handed_over()
     drug = shipment.order.fills.get().prescription.product.proprietary_name
+    message = shipped_email(shipment)
 
-    assert notify_patient_of_shipment(shipment) is True
-    assert notify_patient_of_shipment(shipment) is False
+    assert deliver_side_effect(message.pk) is True
+    assert deliver_side_effect(message.pk) is False  # a duplicate task finds it delivered
 
     (mail,) = mailoutbox
     assert mail.to == [shipment.order.patient.email]
     assert mail.subject == "Your order from Riverbend Mail-Order Pharmacy has shipped"
+    assert mail.extra_headers["Message-ID"] == (
+        f"<shipped-{shipment.pk}.outbox-{message.pk}.{message.created_at:%Y%m%d%H%M%S}@localhost>"
+    )
     assert shipment.tracking_number in mail.body
     assert shipment.package_code in mail.body
     assert drug not in mail.subject
@@ -418,27 +462,86 @@ def test_the_patient_is_told_once_with_the_tracking_number_and_no_drug_name(mail
 
 
 def test_no_email_without_an_address_or_before_the_hand_over(mailoutbox):
-    shipment = handed_over()
-    Patient.objects.filter(pk=shipment.order.patient_id).update(email="")
+    patient = shippable_patient()
+    Patient.objects.filter(pk=patient.pk).update(email="")
+    no_address = handed_over(order=ready_order(patient=patient, status=Fill.Status.PACKED))
     labelled = labelled_shipment()
 
-    assert notify_patient_of_shipment(shipment) is False
-    assert notify_patient_of_shipment(labelled) is False
+    assert side_effects("shipping.shipped_email") == []  # none recorded for no address
+    assert notify_patient_of_shipment(no_address, message_id="<x@localhost>") is False
+    assert notify_patient_of_shipment(labelled, message_id="<y@localhost>") is False
     assert mailoutbox == []
 
 
-def test_a_mail_server_failure_releases_the_claim_for_the_retry(settings, mailoutbox):
+def test_a_mail_server_failure_leaves_it_unsent_and_the_outbox_tries_again(settings, mailoutbox):
     shipment = handed_over()
+    message = shipped_email(shipment)
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
 
-    with pytest.raises(ConnectionRefusedError):
-        notify_patient_of_shipment(shipment)
+    assert deliver_side_effect(message.pk) is False
 
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("pending", 1)
+    assert message.last_error.startswith("ConnectionRefusedError")
     shipment.refresh_from_db()
     assert shipment.patient_notified_at is None
+    # The mail server is back and the back-off has passed.
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert notify_patient_of_shipment(shipment) is True
+    OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=message.created_at)
+    assert deliver_due_side_effects() == 1
+    assert len(mailoutbox) == 1
+
+
+def test_redis_down_at_the_hand_over_delays_the_email_to_the_sweep_once(
+    monkeypatch, caplog, mailoutbox, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError  # noqa: PLC0415
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to the broker. Connection refused.")
+
+    monkeypatch.setattr(deliver_side_effect_task, "apply_async", broker_down)
+    shipment = labelled_shipment()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert hand_over_to_carrier([shipment], by=another_staff(Role.TECHNICIAN)) == 1
+
+    message = shipped_email(shipment)
+    assert f"Could not queue side effect {message.pk}" in caplog.text
+    assert mailoutbox == []
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.patient_notified_at) == (S.HANDED_TO_CARRIER, None)
+
+    # Redis is back: beat's sweep delivers it, and a sweep again sends nothing more.
+    monkeypatch.undo()
+    assert deliver_due_side_effects() == 1
+    assert deliver_due_side_effects() == 0
+    assert len(mailoutbox) == 1
+    shipment.refresh_from_db()
+    assert shipment.patient_notified_at is not None
+
+
+def test_an_email_delivered_again_after_a_worker_died_keeps_its_message_id(mailoutbox):
+    shipment = handed_over()
+    message = shipped_email(shipment)
+    deliver_side_effect(message.pk)
+    # What a worker that died after the mail server took the e-mail, and before it
+    # recorded the time, leaves: the e-mail sent, no time, the claim running out.
+    Shipment.objects.filter(pk=shipment.pk).update(patient_notified_at=None)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status="pending", claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert deliver_due_side_effects() == 1
+
+    # SMTP cannot take an e-mail exactly once: the second copy carries the first's
+    # Message-ID, which mail programs fold into one.
+    first, second = mailoutbox
+    assert first.extra_headers["Message-ID"] == second.extra_headers["Message-ID"]
+    assert first.body == second.body
+    assert deliver_due_side_effects() == 0
+    assert len(mailoutbox) == 2
 
 
 @pytest.mark.worker
@@ -467,7 +570,6 @@ def test_the_beat_task_makes_the_shipments_and_the_email_task_sends_once(mailout
     assert Shipment.objects.filter(order=order).count() == 1
 
     shipment = handed_over()
-    assert send_shipment_email_task(shipment.pk) is True
-    assert send_shipment_email_task(shipment.pk) is False
-    assert send_shipment_email_task(999999) is False
+    assert deliver_side_effect(shipped_email(shipment).pk) is True
+    assert deliver_side_effect(shipped_email(shipment).pk) is False
     assert len(mailoutbox) == 1

@@ -10,7 +10,7 @@ from pharmacy.access import staff_permission_required
 from shipping.forms import PackForm, PackingSlipScanForm
 from shipping.models import Shipment, ShippingDocument
 from shipping.services.documents import current_document
-from shipping.services.shipments import ShippingError, pack_shipment
+from shipping.services.shipments import ShippingError, label_purchase_problem, pack_shipment
 from shipping.views._common import (
     VIEW_SHIPMENTS,
     WORK_SHIPMENTS,
@@ -84,6 +84,7 @@ def _station_page(
         "label_url": label_url(shipment),
         "label_poll_seconds": LABEL_POLL_SECONDS,
         "label_ready": _label_ready(shipment),
+        "label_problem": label_purchase_problem(shipment),
         "next_form": PackingSlipScanForm(),
     }
     _audit_shipment(request, shipment, "Packing station")
@@ -101,7 +102,8 @@ def _label_ready(shipment: Shipment) -> bool:
 def packing_station(request, pk: int):
     """The packing station for one package: the packaging instructions, the vials expected
     ticked as their labels are scanned, the weight; POST closes the package (the service
-    checks every scan again) and its carrier label is bought and printed."""
+    checks every scan again) and queues its carrier label, which a worker buys; the page
+    polls until it prints."""
     shipment = _shipment_or_404(pk)
     if request.method != "POST":
         return _station_page(request, shipment)
@@ -142,11 +144,13 @@ def packing_station(request, pk: int):
 @staff_permission_required(VIEW_SHIPMENTS)
 def shipment_label_status(request, pk: int):
     """Where the package's label is, polled by the packing station until it is ready (no
-    patient data: the status, the carrier, the tracking number)."""
+    patient data: the status, the carrier, the tracking number, why the carrier has not
+    sold it yet)."""
     shipment = get_object_or_404(Shipment.objects.select_related("service"), pk=pk)
     context = {
         "shipment": shipment,
         "label_ready": _label_ready(shipment),
+        "label_problem": label_purchase_problem(shipment),
         "label_url": label_url(shipment),
         "label_poll_seconds": LABEL_POLL_SECONDS,
     }

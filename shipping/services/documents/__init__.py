@@ -4,9 +4,10 @@ One module per part:
 
 ``label``: what the carrier label prints, and its PDF.
 ``packing_slip``: what the packing slip prints, and its PDF.
-``storage``: each shipment's current label and slip, made once per content, queued
-after commit, read by pages and the API, caught up by beat.
-``batches``: label batches, with their progress and merged PDF.
+``storage``: each shipment's current label and slip, made once per content, recorded in
+the outbox and made by its worker, read by pages and the API.
+``batches``: label batches, printed by the outbox's worker, with their progress and
+merged PDF.
 ``manifests``: the carriers' end-of-day manifests.
 ``_common``: who may print, how dates, weights and addresses print, the barcodes.
 
@@ -21,14 +22,13 @@ a test or benchmark that replaces one patches it in its own module.
 
 from shipping.services.documents._common import CSS_DIR, HAS_LABEL, STAFF_ROLES
 from shipping.services.documents.batches import (
+    LABEL_BATCH,
     label_batch_progress,
+    label_batch_slice_seconds,
     merge_pdfs,
     print_label_batch,
-    queue_label_batch,
-    resume_unfinished_label_batches,
     shipments_without_label,
     start_label_batch,
-    unfinished_label_batches,
 )
 from shipping.services.documents.label import (
     ADDRESS_LINE,
@@ -59,15 +59,14 @@ from shipping.services.documents.packing_slip import (
     render_packing_slip_pdf,
 )
 from shipping.services.documents.storage import (
+    SHIPPING_DOCUMENTS,
     current_document,
     document_content_hash,
     document_pdf,
-    generate_missing_shipping_documents,
     generate_packing_slip,
     generate_shipping_documents,
     generate_shipping_label,
-    queue_shipping_documents,
-    shipments_missing_label,
+    record_shipping_documents,
 )
 
 __all__ = [
@@ -76,6 +75,7 @@ __all__ = [
     "CSS_DIR",
     "HANDED_OVER",
     "HAS_LABEL",
+    "LABEL_BATCH",
     "LABEL_CSS",
     "LABEL_LAYOUT",
     "LONG_ADDRESS_LINE",
@@ -84,6 +84,7 @@ __all__ = [
     "PACKAGE_MODULE_PT",
     "PACKING_SLIP_CSS",
     "PACKING_SLIP_LAYOUT",
+    "SHIPPING_DOCUMENTS",
     "SIGNATURE_MARK",
     "STAFF_ROLES",
     "TRACKING_MAX_WIDTH_PT",
@@ -92,25 +93,21 @@ __all__ = [
     "current_document",
     "document_content_hash",
     "document_pdf",
-    "generate_missing_shipping_documents",
     "generate_packing_slip",
     "generate_shipping_documents",
     "generate_shipping_label",
     "label_batch_progress",
+    "label_batch_slice_seconds",
     "manifest_csv",
     "manifest_shipments",
     "merge_pdfs",
     "packing_slip_data",
     "print_label_batch",
-    "queue_label_batch",
-    "queue_shipping_documents",
+    "record_shipping_documents",
     "render_manifest_pdf",
     "render_packing_slip_pdf",
     "render_shipping_label_pdf",
-    "resume_unfinished_label_batches",
-    "shipments_missing_label",
     "shipments_without_label",
     "shipping_label_data",
     "start_label_batch",
-    "unfinished_label_batches",
 ]

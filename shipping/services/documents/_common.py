@@ -1,8 +1,8 @@
 """What the shipping documents share: who may print them, how dates, weights, addresses
-and carriers are printed, the Code 128 barcodes, and when the catch-up task steps in."""
+and carriers are printed, and the Code 128 barcodes."""
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,8 +14,8 @@ from shipping.services.shipments import ShippingError
 
 CSS_DIR = settings.BASE_DIR / "static" / "css"
 
-# The carrier bought the label (tracking number) when the package was packed; before
-# that, or after a pharmacist unpacked it, there is no label to print.
+# The carrier sells the label (tracking number) once the package is packed; before that,
+# or after a pharmacist unpacked it, there is no label to print.
 HAS_LABEL = frozenset(Shipment.Status) - {Shipment.Status.AWAITING_PACKING}
 STAFF_ROLES = frozenset({Role.TECHNICIAN, Role.PHARMACIST, Role.MANAGER})
 
@@ -55,7 +55,3 @@ def _barcode(code: str, *, module_pt: Decimal, height: str, max_width_pt: Decima
     modules = int(re.search(r'viewBox="0 0 (\d+) 1"', svg)[1])
     width = min(modules * module_pt, max_width_pt)
     return {"svg": svg, "width": f"{width:.2f}pt"}
-
-
-def _catch_up_after() -> timedelta:
-    return timedelta(seconds=settings.SHIPPING_DOCUMENTS_CATCH_UP_AFTER_SECONDS)

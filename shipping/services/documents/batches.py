@@ -1,30 +1,41 @@
 """Label batches: a wave of carrier labels printed together, counted shipment by
-shipment for the browser's progress bar and merged into one PDF; safe to run twice and
-resumed where it stopped after a worker died."""
+shipment for the browser's progress bar and merged into one PDF.
+
+Starting a batch records ``shipping.label_batch`` in the outbox; a worker prints it
+(``print_label_batch``) for at most a slice of time, and a wave longer than that records
+its continuation from where it stopped, so no delivery runs into the task time limit.
+Printing is resumable and safe to run twice (the counters move with conditional
+UPDATEs): a worker that died is followed by the outbox's sweep, which delivers the
+message again, and the print goes on from the first shipment not counted.
+"""
 
 import contextlib
 import io
 import logging
-from datetime import timedelta
+import time
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from lib.queueing import send_task_fast
+from outbox.services import record_side_effect
 from pharmacy.models import User
 from shipping.models import LabelBatch, Shipment, ShippingDocument
-from shipping.services.documents._common import HAS_LABEL, _catch_up_after, _refuse_unless_staff
+from shipping.services.documents._common import HAS_LABEL, _refuse_unless_staff
 from shipping.services.documents.storage import generate_shipping_label
 from shipping.services.shipments import ShippingError
+
+LABEL_BATCH = "shipping.label_batch"
 
 logger = logging.getLogger(__name__)
 
 
 def start_label_batch(shipments, *, by: User) -> LabelBatch:
     """A wave of carrier labels printed together: records the batch (its shipments, total
-    0 done) and queues ``print_label_batch_task`` after commit. Shipments given twice
-    count once. Raises ShippingError: no shipments (400), one without a label yet (409,
+    0 done) and, in the same transaction, its printing in the outbox
+    (``shipping.label_batch``: a worker prints it). Shipments given twice count once.
+    Raises ShippingError: no shipments (400), one without a label yet (409,
     ``package_codes`` names them; nothing recorded), a role that does not ship (403)."""
     _refuse_unless_staff(by, "print shipping labels")
     ids = list(dict.fromkeys(shipment.pk for shipment in shipments))
@@ -51,17 +62,24 @@ def start_label_batch(shipments, *, by: User) -> LabelBatch:
     with transaction.atomic():
         batch = LabelBatch.objects.create(created_by=by, total=len(ids))
         batch.shipments.set(ids)
-        queue_label_batch(batch)
+        _record_printing(batch, position=0)
     return batch
 
 
-def queue_label_batch(batch: LabelBatch) -> None:
-    """After commit, queue the task that prints the batch; a broker failure is logged
-    (the catch-up task resumes unfinished batches)."""
-    from shipping.tasks import print_label_batch_task  # noqa: PLC0415 (tasks import us)
+def _record_printing(batch: LabelBatch, *, position: int) -> None:
+    """The batch's printing from ``position`` on, to deliver (one message per start)."""
+    record_side_effect(
+        LABEL_BATCH,
+        target_id=batch.pk,
+        description=f"Label batch {batch.pk} from label {position + 1}",
+        dedupe_key=f"{LABEL_BATCH}:{batch.pk}:{position}",
+    )
 
-    batch_id = batch.pk
-    transaction.on_commit(lambda: send_task_fast(print_label_batch_task, (batch_id,)))
+
+def label_batch_slice_seconds() -> float:
+    """How long one delivery prints before it leaves the rest to the next: half the
+    task's soft time limit, so the merge at the end fits too."""
+    return settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
 
 
 def _count(batch_id: int, position: int, field: str) -> bool:
@@ -90,22 +108,32 @@ def merge_pdfs(pdfs) -> bytes:
     return out.getvalue()
 
 
-def print_label_batch(batch: LabelBatch) -> LabelBatch:
+def print_label_batch(batch: LabelBatch, *, seconds: float | None = None) -> LabelBatch:
     """Print a wave: each shipment's current label, made where missing or out of date
     (``generate_shipping_label``; a current one is reused), in primary-key order, each
     counted done or failed with a conditional UPDATE; then every label merged into one
-    PDF stored on the batch, and the batch finished.
+    PDF stored on the batch, and the batch finished. What the outbox's
+    ``shipping.label_batch`` delivers.
+
+    With ``seconds``, it stops after the label that used them up (at least one label a
+    run) and records its continuation in the outbox; the batch is returned unfinished.
 
     Resumable and idempotent: a run starts at the first shipment not yet counted, so a
-    task retried after a worker died, or run twice, counts and stores each label once.
-    A shipment whose label cannot be made (no longer packed) is counted failed and left
-    out of the merged PDF (``shipments_without_label`` names them)."""
+    delivery repeated after a worker died, or run twice, counts and stores each label
+    once. A shipment whose label cannot be made (no longer labelled) is counted failed
+    and left out of the merged PDF (``shipments_without_label`` names them)."""
     shipments = list(batch.shipments.order_by("pk"))
     state = LabelBatch.objects.filter(pk=batch.pk).values("done", "failed", "finished_at").get()
     if state["finished_at"] is not None:
         batch.refresh_from_db()
         return batch
-    for position in range(state["done"] + state["failed"], len(shipments)):
+    first = state["done"] + state["failed"]
+    until = None if seconds is None else time.monotonic() + seconds
+    for position in range(first, len(shipments)):
+        if until is not None and position > first and time.monotonic() >= until:
+            _record_printing(batch, position=position)
+            batch.refresh_from_db()
+            return batch
         shipment = shipments[position]
         try:
             generate_shipping_label(shipment)
@@ -154,23 +182,3 @@ def shipments_without_label(batch: LabelBatch):
             )
         )
     ).order_by("pk")
-
-
-def unfinished_label_batches(*, older_than: timedelta):
-    """Batches not finished that were started more than ``older_than`` ago."""
-    return LabelBatch.objects.filter(
-        finished_at__isnull=True, created_at__lte=timezone.now() - older_than
-    ).order_by("pk")
-
-
-def resume_unfinished_label_batches(*, older_than: timedelta | None = None) -> int:
-    """Print the batches whose task never finished (broker down at commit, a worker
-    killed mid-wave and its message not yet back); returns how many. Each resumes where
-    its counters stand, so one a task prints at the same time still counts once."""
-    if older_than is None:
-        older_than = _catch_up_after()
-    resumed = 0
-    for batch in unfinished_label_batches(older_than=older_than):
-        print_label_batch(batch)
-        resumed += 1
-    return resumed

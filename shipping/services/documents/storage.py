@@ -1,27 +1,25 @@
-"""Stored shipping documents: each shipment's current label and packing slip, made by
-its task when what they print changed, read by pages and the API, and caught up by beat.
+"""Stored shipping documents: each shipment's current label and packing slip, made by a
+worker when what they print changed, and read by pages and the API.
 
 A document's identity is the SHA-256 of exactly what it prints (``shipping_label_data``,
-``packing_slip_data``): the same data are never rendered twice, and a task that runs
-twice, or dies and retries, leaves one current document of each kind. A new shipment
-queues ``queue_shipping_documents`` (its packing slip, printed before packing) and
-packing queues it again once the carrier sold the label. Pages and the API only read:
-``document_pdf`` is the stored document, or, while its task has not stored it yet, the
-same PDF rendered from the data without storing it.
+``packing_slip_data``): the same data are never rendered twice, and a delivery that runs
+twice, or dies and is delivered again, leaves one current document of each kind. A new
+shipment records ``shipping.documents`` in the outbox (its packing slip, printed before
+packing), and the label's purchase records it again with the tracking number; the
+outbox's worker makes them (``generate_shipping_documents``) and its sweep delivers what
+a dead worker or a lost message left. Pages and the API only read: ``document_pdf`` is
+the stored document, or, while the worker has not stored it yet, the same PDF rendered
+from the data without storing it.
 """
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
-from lib.queueing import send_task_fast
 from orders.services.labels import label_content_hash
+from outbox.services import record_side_effect
 from shipping.models import Shipment, ShippingDocument
-from shipping.services.documents._common import _catch_up_after
 from shipping.services.documents.label import (
     _refuse_unless_labelled,
     render_shipping_label_pdf,
@@ -32,6 +30,7 @@ from shipping.services.shipments import ShippingError
 
 logger = logging.getLogger(__name__)
 
+SHIPPING_DOCUMENTS = "shipping.documents"
 # Attempts at storing a document while the data it prints keep changing under it.
 MAX_ATTEMPTS = 3
 
@@ -157,8 +156,9 @@ def generate_packing_slip(shipment: Shipment) -> ShippingDocument:
 
 
 def generate_shipping_documents(shipment: Shipment) -> dict:
-    """The label once the carrier sold it, and the packing slip: what the documents task
-    does. Returns the ids made or found (``label`` None while there is no label yet)."""
+    """The label once the carrier sold it, and the packing slip: what the outbox's
+    ``shipping.documents`` delivers. Returns the ids made or found (``label`` None while
+    there is no label yet). Raises ShippingError ``document_data_changing``."""
     result = {"label": None, "packing_slip": None}
     try:
         # The label first: the package waits for it at the packing station.
@@ -171,51 +171,11 @@ def generate_shipping_documents(shipment: Shipment) -> dict:
     return result
 
 
-def queue_shipping_documents(shipment: Shipment) -> None:
-    """After the current transaction commits, queue the task that makes the shipment's
-    label and packing slip (at once when no transaction is open). A broker failure is
-    logged, never raised."""
-    from shipping.tasks import generate_shipping_documents_task  # noqa: PLC0415 (tasks import us)
-
-    shipment_id = shipment.pk
-    transaction.on_commit(lambda: send_task_fast(generate_shipping_documents_task, (shipment_id,)))
-
-
-def shipments_missing_label(*, older_than: timedelta):
-    """Shipments the carrier sold a label for (packed or labelled), without a current
-    label, whose status changed more than ``older_than`` ago (their task had its chance)."""
-    return (
-        Shipment.objects.filter(
-            status__in=[Shipment.Status.PACKED, Shipment.Status.LABELLED],
-            status_changed_at__lte=timezone.now() - older_than,
-        )
-        .exclude(tracking_number="")
-        .exclude(
-            Exists(
-                ShippingDocument.objects.filter(
-                    shipment=OuterRef("pk"), kind=ShippingDocument.Kind.LABEL, is_current=True
-                )
-            )
-        )
-        .order_by("pk")
+def record_shipping_documents(shipment: Shipment) -> None:
+    """In the caller's transaction: the shipment's label and packing slip to make once
+    it commits (``generate_shipping_documents``, by a worker)."""
+    record_side_effect(
+        SHIPPING_DOCUMENTS,
+        target_id=shipment.pk,
+        description=f"Label and packing slip of package {shipment.package_code}",
     )
-
-
-def generate_missing_shipping_documents(
-    *, limit: int = 200, older_than: timedelta | None = None
-) -> int:
-    """Make the labels (and slips) whose task never ran (broker down at commit, a worker
-    killed before the message came back, a task that failed for good); returns how many
-    shipments got a label. Each is ``generate_shipping_documents``, so a document a task
-    makes at the same time is still made once."""
-    if older_than is None:
-        older_than = _catch_up_after()
-    made = 0
-    for shipment in shipments_missing_label(older_than=older_than)[:limit]:
-        try:
-            generate_shipping_documents(shipment)
-        except ShippingError as error:
-            logger.warning("Shipment %s: no documents made: %s", shipment.pk, error.detail)
-            continue
-        made += 1
-    return made

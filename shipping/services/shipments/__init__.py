@@ -4,8 +4,9 @@ over, tracked by the carrier's webhooks, and reshipped after a delivery exceptio
 Every write here is one business step. Each locks the shipment row (SELECT ... FOR
 UPDATE) and re-reads its status in its own transaction, checks the move against
 ``SHIPMENT_MOVES`` and the actor's role, writes a ``ShipmentEvent`` for every status
-change in the same transaction, and schedules side effects (documents, the patient's
-e-mail) only after commit. One module per part:
+change in the same transaction, and records its side effects (the carrier label's
+purchase, the documents, the patient's e-mail) in the outbox in that transaction: a
+worker delivers them (``shipping.effects``). One module per part:
 
 ``helpers``: ``ShippingError``, locking a shipment, checking and making a move.
 ``addresses``: the address a shipment goes to, checked.
@@ -13,7 +14,8 @@ e-mail) only after commit. One module per part:
 ``creation``: making an order's shipment once it is ready to pack, and the orders that
 cannot ship.
 ``moves``: moves without checks of their own (a carrier's, back to packing).
-``packing``: packing by scan, buying the label, handing packages over.
+``packing``: packing by scan, handing packages over.
+``label_purchase``: buying the carrier label of a packed package.
 ``patient_email``: the patient's e-mail when the package is handed over.
 ``carrier_events``: the carriers' tracking events.
 ``delivery_exceptions``: delivery exceptions and reships.
@@ -42,20 +44,31 @@ from shipping.services.shipments.delivery_exceptions import (
     resolve_delivery_exception,
 )
 from shipping.services.shipments.helpers import BEFORE_HANDOVER, ShippingError
+from shipping.services.shipments.label_purchase import (
+    LABEL_PURCHASE,
+    label_purchase_problem,
+    purchase_label,
+    retry_label_purchase,
+)
 from shipping.services.shipments.moves import STEP_SERVICES, transition_shipment
 from shipping.services.shipments.packing import (
     MAX_WEIGHT_OZ,
     hand_over_to_carrier,
     pack_shipment,
-    purchase_label,
 )
-from shipping.services.shipments.patient_email import notify_patient_of_shipment
+from shipping.services.shipments.patient_email import (
+    SHIPPED_EMAIL,
+    notify_patient_of_shipment,
+    shipped_email_message_id,
+)
 
 __all__ = [
     "BEFORE_HANDOVER",
     "CARRIER_EVENT_SHIPMENT_STATUS",
+    "LABEL_PURCHASE",
     "MAX_WEIGHT_OZ",
     "PROGRESS",
+    "SHIPPED_EMAIL",
     "STEP_SERVICES",
     "BlockedOrder",
     "ShippingError",
@@ -63,6 +76,7 @@ __all__ = [
     "create_shipment_for_order",
     "ensure_shipments_for_ready_orders",
     "hand_over_to_carrier",
+    "label_purchase_problem",
     "notify_patient_of_shipment",
     "pack_shipment",
     "purchase_label",
@@ -70,7 +84,9 @@ __all__ = [
     "record_carrier_event",
     "report_delivery_exception",
     "resolve_delivery_exception",
+    "retry_label_purchase",
     "shipment_fills",
+    "shipped_email_message_id",
     "transition_shipment",
     "validate_ship_to_address",
 ]

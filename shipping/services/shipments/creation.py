@@ -1,17 +1,18 @@
 """Making shipments: an order's shipment, awaiting packing, is made once the order is
 ready to pack, never by a read.
 
-The fill workflow queues ``create_shipment_for_order_task`` (by name: ``orders`` cannot
-import us) after the commit of the move that leaves an order ready to pack: PV2 approval
-of its last fill, a release from hold back to ready to pack, the cancellation of the last
-fill that was not ready. ``ensure_shipments_for_ready_orders`` is the catch-up Celery beat
-runs every 30 s for the shipments whose task never came: the broker down at the commit,
-two pharmacists approving an order's last two fills at the same instant (each sees the
-other's fill still at PV2), fills cancelled outside the workflow (a prescriber's
-CancelRx), and orders blocked by an address corrected since (the patient's record is in
-``pharmacy``, which cannot call us). Each new shipment is inserted on its own, guarded by
-the unique constraint ``one_shipment_per_order``, because the address check and the
-packaging rules run in Python: the task and the catch-up racing make it once.
+The fill workflow records the side effect ``shipping.create_shipment`` (``outbox``; by
+name: ``orders`` cannot import us) in the transaction of the move that leaves an order
+ready to pack: PV2 approval of its last fill, a release from hold back to ready to pack,
+the cancellation of the last fill that was not ready; ``shipping/effects.py`` delivers it
+here. ``ensure_shipments_for_ready_orders`` is the catch-up Celery beat runs every 30 s
+for the shipments no side effect made: two pharmacists approving an order's last two
+fills at the same instant (each sees the other's fill still at PV2), an order ready again
+after its side effect was delivered, and orders blocked by an address corrected since
+(the patient's record is in ``pharmacy``, which cannot call us). Each new shipment is
+inserted on its own, guarded by the unique constraint ``one_shipment_per_order``, because
+the address check and the packaging rules run in Python: the side effect and the
+catch-up racing make it once.
 """
 
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from pharmacy.models import User
 from shipping.models import Shipment, ShipmentEvent
 from shipping.services.shipments.addresses import validate_ship_to_address
 from shipping.services.shipments.contents import _apply_plan, _plan, shipment_fills
-from shipping.services.shipments.helpers import F, S, ShippingError, _queue_documents
+from shipping.services.shipments.helpers import F, S, ShippingError, _record_documents
 
 
 def ready_orders_without_shipment():
@@ -135,9 +136,9 @@ def _create_shipment(
                 actor=by,
                 occurred_at=timezone.now(),
             )
+            _record_documents(shipment)  # the packing slip, printed before packing
     except IntegrityError:
         if reship_of is not None:
             raise
         return None  # made by another process meanwhile (one_shipment_per_order)
-    _queue_documents(shipment)  # the packing slip, printed before packing
     return shipment

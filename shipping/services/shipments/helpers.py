@@ -1,6 +1,6 @@
 """What the shipment services share: ``ShippingError``, locking a shipment, checking a
-move against ``SHIPMENT_MOVES`` and making it with its event, and queueing the
-shipment's documents after commit."""
+move against ``SHIPMENT_MOVES`` and making it with its event, and recording the
+shipment's documents in the outbox."""
 
 from datetime import datetime
 
@@ -104,8 +104,9 @@ def _move(
     return shipment
 
 
-def _queue_documents(shipment: Shipment) -> None:
-    """The label and packing slip PDFs (the documents module queues them on commit)."""
+def _record_documents(shipment: Shipment) -> None:
+    """In the caller's transaction: the label and packing slip PDFs to make (the
+    documents module records them in the outbox)."""
     from shipping.services import documents  # noqa: PLC0415 (documents import us)
 
-    documents.queue_shipping_documents(shipment)
+    documents.record_shipping_documents(shipment)

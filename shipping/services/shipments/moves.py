@@ -76,12 +76,13 @@ def _void_label(shipment: Shipment) -> list[str]:
     """Back to packing: the label bought is void (a new one is bought at the next
     packing) and its PDF no longer current. The fills stay packed (FILL_MOVES has no
     way back); packing again takes them as they are."""
-    if shipment.tracking_number:
+    if shipment.tracking_number or shipment.carrier_shipment_id:
         logger.info(
-            "Package %s: label %s %s voided; ask the carrier for a refund if it was paid.",
+            "Package %s: label %s %s (%s) voided; ask the carrier for a refund if it was paid.",
             shipment.package_code,
             shipment.carrier,
-            shipment.tracking_number,
+            shipment.tracking_number or "not stored yet",
+            shipment.carrier_shipment_id or "no carrier id",
         )
     ShippingDocument.objects.filter(
         shipment=shipment, kind=ShippingDocument.Kind.LABEL, is_current=True

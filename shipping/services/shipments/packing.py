@@ -1,16 +1,16 @@
-"""Packing a package by scan, buying its label from the carrier, and handing packages
-over to the carrier.
+"""Packing a package by scan, and handing packages over to the carrier.
 
 * **Packing.** Every vial's label code must be scanned; a duplicate scan (a scanner's
   double read) is ignored; a vial of another order, another package's packing slip or an
   unknown code stops the packing with a sentence naming it; nothing is recorded until
   every vial is there. The weight is required, 0 < weight <= 1200 oz (75 lb). Packing
-  then buys the label from the carrier outside the transaction: when the carrier fails
-  the package stays packed (the error says so) and ``purchase_label`` tries again.
+  records the carrier label's purchase in the outbox in its transaction; a worker buys
+  it (``label_purchase``) and the package is labelled.
 * **Refrigerated packages are packed on their ship day**: packing one earlier is refused
   (the cold packs would warm over the weekend); other packages may be packed any day.
 * **Hand-over** marks the fills shipped, which only technicians and pharmacists may do
-  (FILL_MOVES), so a manager cannot hand packages over. Fills move through
+  (FILL_MOVES), so a manager cannot hand packages over, and records the patient's
+  e-mail (``patient_email``). Fills move through
   ``orders.services.workflow.transition_fill`` (ready to pack -> packed at packing,
   packed -> shipped at hand-over).
 """
@@ -24,7 +24,6 @@ from django.utils import timezone
 from orders.models import FILL_MOVES, Fill
 from orders.services.workflow import WorkflowError, transition_fill
 from pharmacy.models import User
-from shipping.carriers import CarrierError, carrier_for
 from shipping.models import Shipment
 from shipping.services.shipments.contents import _apply_plan, _plan, shipment_fills
 from shipping.services.shipments.helpers import (
@@ -35,9 +34,9 @@ from shipping.services.shipments.helpers import (
     _label,
     _lock,
     _move,
-    _queue_documents,
 )
-from shipping.services.shipments.patient_email import _queue_patient_email
+from shipping.services.shipments.label_purchase import _record_label_purchase
+from shipping.services.shipments.patient_email import _record_patient_email
 
 MAX_WEIGHT_OZ = Decimal(1200)
 
@@ -139,20 +138,18 @@ def pack_shipment(
     scans: list[str],
     weight_oz: Decimal,
     today: date | None = None,
-    buy_label: bool = True,
 ) -> Shipment:
     """A technician or pharmacist closes the package: every vial's label scanned, none
-    from elsewhere, and its weight. In one transaction the fills move to packed, the
-    packaging rules are evaluated again for today (packaging, cold packs, signature,
-    service, ship day) and the shipment is packed. Then the label is bought from the
-    carrier (``purchase_label``, outside the transaction): labelled, documents queued.
+    from elsewhere, and its weight. In one transaction, the shipment row locked: the
+    fills move to packed, the packaging rules are evaluated again for today (packaging,
+    cold packs, signature, service, ship day), the shipment is packed and the purchase
+    of its carrier label is recorded in the outbox (``shipping.buy_label``): a worker
+    buys it and labels the package (``purchase_label``). Returns the packed shipment.
 
     Raises ShippingError: bad weight or no scans (400), an unknown code (400), not
     awaiting packing, a role that may not pack (403), fills not ready, a vial of another
     order or another package's slip, vials missing, no service the rules allow, a
-    refrigerated package before its ship day; and ``carrier_error`` (502) when the
-    carrier did not sell the label: the package stays packed. ``buy_label`` False packs
-    only (the label is bought later with ``purchase_label``).
+    refrigerated package before its ship day.
     """
     weight = _weight(weight_oz)
     codes = _scanned_codes(scans)
@@ -209,67 +206,17 @@ def pack_shipment(
             detail=f"Packed: {_plural(len(fills), 'vial')}, {weight} oz, {plan.packaging}",
             update_fields=[*update_fields, "weight_oz", "packed_by", "packed_at"],
         )
-    if not buy_label:
-        return shipment
-    return purchase_label(shipment, by=by)
-
-
-def purchase_label(shipment: Shipment, *, by: User) -> Shipment:
-    """Buy the packed shipment's label from its carrier (the call is made outside any
-    transaction); labelled with its tracking number, and the label and packing slip
-    PDFs queued. Run again after a carrier failure. Raises ShippingError: not packed, a
-    role that may not, a carrier not configured, ``carrier_error`` (502)."""
-    with transaction.atomic():
-        shipment = _lock(shipment)
-        if shipment.status != S.PACKED:
-            raise ShippingError(
-                "wrong_status",
-                f"Package {shipment.package_code} is {_label(shipment.status)}, not packed.",
-            )
-        _check_move(shipment, to=S.LABELLED, by=by)
-    try:
-        carrier = carrier_for(shipment.carrier)
-    except KeyError:
-        raise ShippingError(
-            "no_carrier", f"Package {shipment.package_code} has no carrier service."
-        ) from None
-    if not carrier.is_configured():
-        raise ShippingError(
-            "carrier_not_configured", f"{carrier.name} is not configured on this pharmacy."
-        )
-    try:
-        label = carrier.buy_label(shipment)
-    except CarrierError as error:
-        raise ShippingError(
-            "carrier_error",
-            f"Package {shipment.package_code} is packed, but {carrier.name} did not sell the "
-            f"label: {error.detail} Try the label again.",
-            502,
-            status_now=shipment.status,
-        ) from None
-    with transaction.atomic():
-        shipment = _lock(shipment)
-        if shipment.status != S.PACKED or shipment.tracking_number:
-            return shipment  # someone else finished it meanwhile
-        shipment.tracking_number = label.tracking_number
-        shipment.carrier_shipment_id = label.carrier_shipment_id
-        _move(
-            shipment,
-            to=S.LABELLED,
-            by=by,
-            detail=f"Label bought from {carrier.name}: tracking {label.tracking_number}",
-            update_fields=["tracking_number", "carrier_shipment_id"],
-        )
-        _queue_documents(shipment)
+        _record_label_purchase(shipment)
     return shipment
 
 
 def hand_over_to_carrier(shipments, *, by: User) -> int:
     """Hand labelled packages to their carrier (the driver's pick-up); returns how many
     were handed over (those not labelled are left as they are). In one transaction, the
-    shipments locked in id order: their fills move to shipped and the patient's e-mail
-    is queued on commit. Raises ShippingError: a role that may not (a manager: fills are
-    shipped by technicians and pharmacists), a fill that cannot move."""
+    shipments locked in id order: their fills move to shipped and each patient's e-mail
+    is recorded in the outbox (``shipping.shipped_email``). Raises ShippingError: a role
+    that may not (a manager: fills are shipped by technicians and pharmacists), a fill
+    that cannot move."""
     if by.role not in FILL_MOVES[F.PACKED][F.SHIPPED]:
         raise ShippingError(
             "role_not_allowed",
@@ -308,6 +255,6 @@ def hand_over_to_carrier(shipments, *, by: User) -> int:
                 detail=f"Handed to {carrier}",
                 update_fields=["handed_over_at"],
             )
-            _queue_patient_email(shipment)
+            _record_patient_email(shipment)
             handed += 1
     return handed

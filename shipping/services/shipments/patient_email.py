@@ -1,39 +1,49 @@
 """The patient's e-mail when the package is handed over: its tracking number, no drug
-name anywhere, sent once (a conditional UPDATE claims ``patient_notified_at``; a failed
-send releases the claim for the retry)."""
+name anywhere, through the outbox.
+
+The hand-over records it (``shipping.shipped_email``, one per shipment ever: its dedupe
+key) in its own transaction, so a broker down at that moment only delays it. A worker
+sends it, then writes ``patient_notified_at``: the time it was sent, never a claim made
+before. A worker that dies between the two leaves the message to be delivered again,
+which sends the e-mail again with the same Message-ID (made from the outbox message):
+SMTP cannot be exactly-once, and mail programs show one e-mail per Message-ID.
+"""
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
+from django.core.mail import EmailMessage
 from django.utils import timezone
 
-from lib.queueing import send_task_fast
+from outbox.models import OutboxMessage
+from outbox.services import record_side_effect
 from shipping.models import Shipment
 
-
-def _queue_patient_email(shipment: Shipment) -> None:
-    """After commit, queue the e-mail task; a broker failure is logged, never raised."""
-    from shipping.tasks import send_shipment_email_task  # noqa: PLC0415 (tasks import us)
-
-    shipment_id = shipment.pk
-    transaction.on_commit(lambda: send_task_fast(send_shipment_email_task, (shipment_id,)))
+SHIPPED_EMAIL = "shipping.shipped_email"
 
 
-def notify_patient_of_shipment(shipment: Shipment) -> bool:
-    """E-mail the patient that the package is on its way, with its tracking number (no
-    drug name, in the subject or anywhere). Sent once: a conditional UPDATE claims
-    ``patient_notified_at``; a failed send releases it and raises (the task retries).
-    Returns False when nothing was sent (not handed over, no e-mail address, sent)."""
-    shipment = Shipment.objects.select_related("order__patient").get(pk=shipment.pk)
-    patient = shipment.order.patient
-    if shipment.handed_over_at is None or not patient.email:
-        return False
-    now = timezone.now()
-    claimed = Shipment.objects.filter(pk=shipment.pk, patient_notified_at__isnull=True).update(
-        patient_notified_at=now
+def _record_patient_email(shipment: Shipment) -> None:
+    """In the hand-over's transaction: the e-mail to send once it commits (patients
+    without an e-mail address get none)."""
+    if not shipment.order.patient.email:
+        return
+    record_side_effect(
+        SHIPPED_EMAIL,
+        target_id=shipment.pk,
+        description=f"Shipped e-mail of package {shipment.package_code}",
+        dedupe_key=f"{SHIPPED_EMAIL}:{shipment.pk}",
     )
-    if not claimed:
-        return False
+
+
+def shipped_email_message_id(message: OutboxMessage) -> str:
+    """The e-mail's Message-ID, the same at every delivery of the outbox message."""
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+    return (
+        f"<shipped-{message.target_id}.outbox-{message.pk}."
+        f"{message.created_at:%Y%m%d%H%M%S}@{domain}>"
+    )
+
+
+def _shipped_email(shipment: Shipment, *, message_id: str) -> EmailMessage:
+    patient = shipment.order.patient
     lines = [
         f"Hello {patient.first_name},",
         "",
@@ -51,16 +61,30 @@ def notify_patient_of_shipment(shipment: Shipment) -> bool:
         "",
         settings.PHARMACY_NAME,
     ]
-    try:
-        send_mail(
-            subject=f"Your order from {settings.PHARMACY_NAME} has shipped",
-            message="\n".join(lines),
-            from_email=None,
-            recipient_list=[patient.email],
-        )
-    except Exception:
-        Shipment.objects.filter(pk=shipment.pk, patient_notified_at=now).update(
-            patient_notified_at=None
-        )
-        raise
+    return EmailMessage(
+        subject=f"Your order from {settings.PHARMACY_NAME} has shipped",
+        body="\n".join(lines),
+        to=[patient.email],
+        headers={"Message-ID": message_id},
+    )
+
+
+def notify_patient_of_shipment(shipment: Shipment, *, message_id: str) -> bool:
+    """E-mail the patient that the package is on its way, with its tracking number (no
+    drug name, in the subject or anywhere), under ``message_id``; then record the time
+    it was sent (``patient_notified_at``). What the outbox's ``shipping.shipped_email``
+    delivers. Returns False when nothing was sent: not handed over, no e-mail address,
+    or sent already. A mail server's failure is raised (the outbox tries again) and
+    leaves nothing recorded."""
+    shipment = Shipment.objects.select_related("order__patient").get(pk=shipment.pk)
+    if (
+        shipment.handed_over_at is None
+        or shipment.patient_notified_at is not None
+        or not shipment.order.patient.email
+    ):
+        return False
+    _shipped_email(shipment, message_id=message_id).send()
+    Shipment.objects.filter(pk=shipment.pk, patient_notified_at__isnull=True).update(
+        patient_notified_at=timezone.now()
+    )
     return True
