@@ -1,6 +1,6 @@
-"""Shared fixtures: a staff member of each role, clients signed in as each, a real Celery
-worker process, a PgBouncer in front of the test database, and a Chromium driven by
-Playwright."""
+"""Shared fixtures: a staff member of each role, clients signed in as each (past the second
+sign-in factor where the role must pass it), a real Celery worker process, a PgBouncer in
+front of the test database, and a Chromium driven by Playwright."""
 
 import os
 import shutil
@@ -22,6 +22,7 @@ from pharmacy.models import Role
 from pharmacy.services import create_api_token
 from pharmacy.settings import celery_broker_url
 from pharmacy.tests.factories import make_staff
+from pharmacy.tests.second_factor import give_authenticator, signed_in_client
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
 # make from that thread are still plain synchronous calls.
@@ -47,9 +48,11 @@ def technician(db):
     return make_staff("tech", Role.TECHNICIAN, first_name="Tina", last_name="Tech")
 
 
+# Pharmacists and managers have set up their authenticator app (pharmacy/tests/second_factor.py
+# computes its codes); someone made with make_staff alone sets it up at first sign-in.
 @pytest.fixture
 def pharmacist(db):
-    return make_staff(
+    user = make_staff(
         "pharm",
         Role.PHARMACIST,
         first_name="Paul",
@@ -57,17 +60,19 @@ def pharmacist(db):
         license_number="RPH-04411",
         license_state="OH",
     )
+    give_authenticator(user)
+    return user
 
 
 @pytest.fixture
 def manager(db):
-    return make_staff("boss", Role.MANAGER, first_name="Mona", last_name="Manager")
+    user = make_staff("boss", Role.MANAGER, first_name="Mona", last_name="Manager")
+    give_authenticator(user)
+    return user
 
 
 def _client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return signed_in_client(user)
 
 
 @pytest.fixture
@@ -83,6 +88,12 @@ def client_pharmacist(pharmacist):
 @pytest.fixture
 def client_manager(manager):
     return _client_for(manager)
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    """pytest-django's superuser client, past the second factor superusers must pass."""
+    return _client_for(admin_user)
 
 
 def _api_client_for(user) -> APIClient:
