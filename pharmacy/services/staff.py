@@ -253,7 +253,8 @@ def verify_second_factor(user: User, *, code: str) -> Device:
     if waiting is not None:
         seconds = max(1, int((waiting - timezone.now()).total_seconds() + 0.999))
         raise SecondFactorError(
-            f"Too many wrong codes in a row. Wait {seconds} seconds and try again."
+            f"Too many wrong codes in a row. Wait {seconds} second{'s' if seconds > 1 else ''} "
+            "and try again."
         )
     if model is StaticDevice:
         raise SecondFactorError(
