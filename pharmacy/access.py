@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -57,11 +57,17 @@ def must_pass_second_factor(user) -> bool:
     return user.is_superuser or user.role in settings.MFA_REQUIRED_ROLES or has_authenticator(user)
 
 
-def _second_factor_required(request: HttpRequest) -> bool:
-    # Asking once per session spares a technician's every request the device query.
+def held_at_second_factor(request: HttpRequest) -> bool:
+    """Whether this request's session is signed in but has yet to pass the second factor
+    its person must pass."""
+    user = request.user
+    is_verified = getattr(user, "is_verified", None)  # set by django-otp's OTPMiddleware
+    if not user.is_authenticated or is_verified is None or is_verified():
+        return False
+    # Asked once per session, which spares a technician's every request the device query.
     required = request.session.get(SECOND_FACTOR_REQUIRED_KEY)
     if required is None:
-        required = must_pass_second_factor(request.user)
+        required = must_pass_second_factor(user)
         request.session[SECOND_FACTOR_REQUIRED_KEY] = required
     return required
 
@@ -89,10 +95,11 @@ class SecondFactorMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs) -> HttpResponse | None:
         if request.resolver_match.url_name in SECOND_FACTOR_EXEMPT_URL_NAMES:
             return None
-        user = request.user
-        if not user.is_authenticated or user.is_verified():
-            return None
-        if not _second_factor_required(request):
+        if not hasattr(request.user, "is_verified"):
+            raise ImproperlyConfigured(
+                "SecondFactorMiddleware must follow django_otp.middleware.OTPMiddleware."
+            )
+        if not held_at_second_factor(request):
             return None
         if request.path.startswith("/api/"):
             return JsonResponse(
@@ -103,7 +110,7 @@ class SecondFactorMiddleware:
                 },
                 status=403,
             )
-        # A form posted from a page opened before the session lapsed goes nowhere useful.
+        # Only a page can be returned to after the code: a form's address wants its POST.
         query = {"next": request.get_full_path()} if request.method == "GET" else {}
         target = reverse("second_factor") + (f"?{urlencode(query)}" if query else "")
         if request.headers.get("HX-Request"):
