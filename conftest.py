@@ -19,9 +19,8 @@ from rest_framework.test import APIClient
 from pharmacy import devservices
 from pharmacy.celery import app
 from pharmacy.models import Role
-from pharmacy.services import create_api_token
 from pharmacy.settings import celery_broker_url
-from pharmacy.tests.factories import make_staff
+from pharmacy.tests.factories import make_api_key, make_staff
 from pharmacy.tests.second_factor import give_authenticator, signed_in_client
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
@@ -98,7 +97,7 @@ def admin_client(admin_user):
 
 def _api_client_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {create_api_token(user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {make_api_key(user)}")
     return client
 
 
