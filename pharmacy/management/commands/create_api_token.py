@@ -30,6 +30,8 @@ class Command(BaseCommand):
             user = User.objects.get(username=options["username"])
         except User.DoesNotExist:
             raise CommandError(f"No staff member is called {options['username']!r}.") from None
+        if user.role is None:
+            raise CommandError(f"{user.username} has no role; give them one first.")
         try:
             token = create_api_token(user, name=options["name"], days=options["days"])
         except StaffError as error:
