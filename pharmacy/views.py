@@ -529,6 +529,13 @@ def _with_next(url_name: str, next_url: str) -> str:
     return f"{reverse(url_name)}?{urlencode({'next': next_url})}"
 
 
+def _pass_second_factor(request, device) -> None:
+    """Mark the session as having passed the second factor with ``device``, under a new
+    session key: the one that carried only the password is never worth more."""
+    otp_login(request, device)
+    request.session.cycle_key()
+
+
 @never_cache
 @login_required
 def second_factor(request):
@@ -558,7 +565,7 @@ def second_factor(request):
                 summary="Second sign-in step: code refused",
             )
         else:
-            otp_login(request, device)
+            _pass_second_factor(request, device)
             summary = "Second sign-in step passed with the authenticator app"
             if isinstance(device, StaticDevice):
                 left = recovery_codes_left(user)
@@ -595,7 +602,7 @@ def second_factor_setup(request):
             form.add_error("code", str(error))
         else:
             del request.session[SETUP_KEY_SESSION_KEY]
-            otp_login(request, device)
+            _pass_second_factor(request, device)
             request.session[NEW_RECOVERY_CODES_SESSION_KEY] = codes
             return redirect(_with_next("recovery_codes", next_url))
     address = TOTPDevice(user=user, key=key).config_url

@@ -85,6 +85,13 @@ def create_staff(
     return user
 
 
+def _check_manager(by: User | None, what: str) -> None:
+    """Refuse a staff action to someone who may not manage staff (None: the command line,
+    run by whoever runs the servers)."""
+    if by is not None and not by.has_perm("pharmacy.manage_staff"):
+        raise StaffError(f"Only a manager can {what}.")
+
+
 # --------------------------------------------------------------------------- API tokens
 
 # The longest life a token may be given: an integration is re-keyed at least this often.
@@ -100,9 +107,11 @@ def create_api_token(
 
     The returned token carries the key in ``.key``, on this object only: the database
     keeps its hash, so it can never be shown again. Raises StaffError for an inactive
-    user or a number of days out of range; nothing is written then. (A token of someone
+    user, a number of days out of range, or a ``by`` who may not manage staff; nothing is
+    written then. (A token of someone
     without a role authenticates and is refused everything.)
     """
+    _check_manager(by, "issue API tokens")
     days = settings.API_TOKEN_DAYS if days is None else days
     if not 1 <= days <= API_TOKEN_MAX_DAYS:
         raise StaffError(f"A token lasts from 1 to {API_TOKEN_MAX_DAYS} days, not {days}.")
@@ -136,7 +145,9 @@ def create_api_token(
 def revoke_api_token(token: ApiToken, *, by: User | None) -> ApiToken:
     """Stop ``token`` working from now on; ``by`` is the manager (None: the command line).
     Writes an audit row. Locks the token's row. Raises StaffError when it was revoked
-    already (nothing is written then); an expired token may still be revoked, to say so."""
+    already or ``by`` may not manage staff (nothing is written then); an expired token may
+    still be revoked, to say so."""
+    _check_manager(by, "revoke API tokens")
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
         if token.revoked_at is not None:
@@ -277,8 +288,9 @@ def reset_second_factor(user: User, *, by: User) -> int:
     row. Returns how many devices were deleted. Raises StaffError when ``by`` may not
     manage staff; nothing is written then.
     """
-    if not by.has_perm("pharmacy.manage_staff"):
-        raise StaffError("Only a manager can reset someone's second factor.")
+    if by is None:
+        raise StaffError("Say which manager resets the second factor.")
+    _check_manager(by, "reset someone's second factor")
     with transaction.atomic():
         deleted = 0
         for model in (TOTPDevice, StaticDevice):

@@ -116,6 +116,19 @@ def test_a_token_life_out_of_range_is_refused_and_nothing_written(technician, da
     assert (ApiToken.objects.count(), AuditEvent.objects.count()) == (0, 0)
 
 
+def test_only_a_manager_issues_or_revokes_a_token(technician, pharmacist):
+    token = create_api_token(technician)
+    events = AuditEvent.objects.count()
+
+    with pytest.raises(StaffError, match="Only a manager can issue API tokens."):
+        create_api_token(technician, by=pharmacist)
+    with pytest.raises(StaffError, match="Only a manager can revoke API tokens."):
+        revoke_api_token(token, by=technician)
+
+    assert list(ApiToken.objects.values_list("revoked_at", flat=True)) == [None]
+    assert AuditEvent.objects.count() == events
+
+
 def test_a_disabled_person_gets_no_token(technician):
     technician.is_active = False
     technician.save()

@@ -75,6 +75,7 @@ def test_until_the_code_a_pharmacist_reaches_no_page_and_no_api(pharmacist):
 
 def test_after_the_code_the_pharmacist_reaches_pv1(pharmacist):
     client = password_only(pharmacist)
+    password_session = client.session.session_key
 
     response = client.post(
         "/login/code/", {"code": current_code(give_authenticator(pharmacist)), "next": PV1_QUEUE}
@@ -82,6 +83,7 @@ def test_after_the_code_the_pharmacist_reaches_pv1(pharmacist):
 
     assert (response.status_code, response["Location"]) == (302, PV1_QUEUE)
     assert client.get(PV1_QUEUE).status_code == 200
+    assert client.session.session_key != password_session
 
 
 def test_a_manager_must_pass_it_before_any_management_page(manager):
