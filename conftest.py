@@ -1,6 +1,6 @@
-"""Shared fixtures: a staff member of each role, clients signed in as each, a real Celery
-worker process, a PgBouncer in front of the test database, and a Chromium driven by
-Playwright."""
+"""Shared fixtures: a staff member of each role, clients signed in as each (past the second
+sign-in factor where the role must pass it), a real Celery worker process, a PgBouncer in
+front of the test database, and a Chromium driven by Playwright."""
 
 import os
 import shutil
@@ -19,9 +19,9 @@ from rest_framework.test import APIClient
 from pharmacy import devservices
 from pharmacy.celery import app
 from pharmacy.models import Role
-from pharmacy.services import create_api_token
 from pharmacy.settings import celery_broker_url
-from pharmacy.tests.factories import make_staff
+from pharmacy.tests.factories import make_api_key, make_staff
+from pharmacy.tests.second_factor import give_authenticator, signed_in_client
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
 # make from that thread are still plain synchronous calls.
@@ -47,9 +47,11 @@ def technician(db):
     return make_staff("tech", Role.TECHNICIAN, first_name="Tina", last_name="Tech")
 
 
+# Pharmacists and managers have set up their authenticator app (pharmacy/tests/second_factor.py
+# computes its codes); someone made with make_staff alone sets it up at first sign-in.
 @pytest.fixture
 def pharmacist(db):
-    return make_staff(
+    user = make_staff(
         "pharm",
         Role.PHARMACIST,
         first_name="Paul",
@@ -57,17 +59,19 @@ def pharmacist(db):
         license_number="RPH-04411",
         license_state="OH",
     )
+    give_authenticator(user)
+    return user
 
 
 @pytest.fixture
 def manager(db):
-    return make_staff("boss", Role.MANAGER, first_name="Mona", last_name="Manager")
+    user = make_staff("boss", Role.MANAGER, first_name="Mona", last_name="Manager")
+    give_authenticator(user)
+    return user
 
 
 def _client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return signed_in_client(user)
 
 
 @pytest.fixture
@@ -85,9 +89,15 @@ def client_manager(manager):
     return _client_for(manager)
 
 
+@pytest.fixture
+def admin_client(admin_user):
+    """pytest-django's superuser client, past the second factor superusers must pass."""
+    return _client_for(admin_user)
+
+
 def _api_client_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {create_api_token(user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {make_api_key(user)}")
     return client
 
 

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.urls import reverse
 
+from pharmacy.access import held_at_second_factor
+
 # (label, url name, permission needed) in the order the navigation shows them.
 NAVIGATION = [
     ("Technician", "technician_home", "pharmacy.work_technician_queues"),
@@ -21,7 +23,8 @@ NAVIGATION = [
 def pharmacy(request):
     user = getattr(request, "user", None)
     navigation = []
-    if user is not None and user.is_authenticated:
+    # A session held at the second sign-in step could follow no link of the navigation.
+    if user is not None and user.is_authenticated and not held_at_second_factor(request):
         navigation = [
             {"label": label, "url": reverse(name), "active": request.path.startswith(reverse(name))}
             for label, name, permission in NAVIGATION

@@ -11,7 +11,16 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
-from pharmacy.models import Allergy, AuditEvent, Condition, Patient, PatientAddress, Prescriber
+from pharmacy.models import (
+    Allergy,
+    AuditEvent,
+    Condition,
+    Patient,
+    PatientAddress,
+    Prescriber,
+    Role,
+    User,
+)
 from pharmacy.services import PRESCRIBING_SCHEDULES
 
 
@@ -201,3 +210,40 @@ class PrescriberForm(forms.Form):
     @classmethod
     def for_prescriber(cls, prescriber: Prescriber, data=None) -> "PrescriberForm":
         return cls(data, initial={name: getattr(prescriber, name) for name in cls.base_fields})
+
+
+class SecondFactorForm(forms.Form):
+    """The code of the sign-in's second step (or of setting up the app that makes it)."""
+
+    code = forms.CharField(
+        max_length=32,
+        strip=True,
+        error_messages={
+            "required": "Enter the 6-digit code from your authenticator app, or a recovery code."
+        },
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "off"}
+        ),
+    )
+
+
+class ApiTokenForm(forms.Form):
+    """A manager issues an API token to a staff member."""
+
+    user = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True, groups__name__in=Role.values)
+        .distinct()
+        .order_by("username"),
+        label="Staff member",
+        empty_label="Choose…",
+    )
+    name = forms.CharField(
+        max_length=100, required=False, help_text="What will use it, e.g. the e-Rx gateway."
+    )
+    days = forms.IntegerField(min_value=1, label="Days until it expires")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].label_from_instance = lambda user: (
+            f"{user.username} ({user.get_full_name()})" if user.get_full_name() else user.username
+        )

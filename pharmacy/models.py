@@ -1,5 +1,7 @@
-"""The pharmacy's people (staff, patients, prescribers) and its audit trail."""
+"""The pharmacy's people (staff, patients, prescribers), staff API tokens and the audit
+trail."""
 
+import hashlib
 from functools import cache
 
 from django.contrib.auth.models import AbstractUser, Group, Permission
@@ -108,6 +110,63 @@ def _users_role_and_permissions():
     request (each filter is a copy): resolving the subqueries on every request cost more
     than running the query."""
     return User.objects.order_by().values(**role_and_permission_subqueries("pk"))
+
+
+def hash_api_key(key: str) -> str:
+    """The SHA-256 hex digest under which an API token's key is stored and looked up."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self, *, now) -> "ApiTokenQuerySet":
+        """Tokens that authenticate at ``now``: neither revoked nor expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+class ApiToken(models.Model):
+    """An API token of a staff member (``Authorization: Token <key>``), for an integration
+    or a script. A member may hold several, each named for what uses it.
+
+    Only the SHA-256 of the key is stored (``key_hash``); the key itself is shown once,
+    when the token is made (``pharmacy.services.create_api_token``). A fast unsalted hash
+    is right here, unlike for passwords: a key is 40 random characters from ``secrets``
+    (240 bits), so no amount of hashing speed makes guessing one from its hash feasible,
+    and an unsalted digest can be looked up through a unique index on every request.
+    ``prefix`` (the key's first 8 characters) lets people tell tokens apart.
+
+    A token stops working when it expires (``expires_at``, ``API_TOKEN_DAYS`` after it was
+    made unless said otherwise) or is revoked (``revoked_at``, ``revoked_by``; None by
+    means the command line). ``last_used_at`` is written at most once an hour per token
+    (``pharmacy.permissions.StaffTokenAuthentication``), so a read does not write on
+    every request.
+    """
+
+    user = models.ForeignKey("pharmacy.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True, help_text="What uses it.")
+    prefix = models.CharField(max_length=8, help_text="The key's first characters.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        "pharmacy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user", "-created_at", "-id"]
+        verbose_name = "API token"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=False) | Q(revoked_by__isnull=True),
+                name="api_token_revoked_by_only_when_revoked",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.prefix}… {self.name}".strip()
 
 
 class AuditEvent(models.Model):

@@ -8,43 +8,74 @@ and ``User.role`` would take three; for an API token in the query that finds the
 and its user (``StaffTokenAuthentication``).
 """
 
+from datetime import timedelta
 from functools import cache
 
 from django.contrib.auth.backends import ModelBackend
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
-from pharmacy.models import role_and_permission_subqueries
+from pharmacy.models import ApiToken, hash_api_key, role_and_permission_subqueries
+
+# How stale a token's ``last_used_at`` may be: enough to tell a live integration from one
+# that stopped, without a write on every request.
+LAST_USED_RESOLUTION = timedelta(hours=1)
 
 
 class StaffTokenAuthentication(TokenAuthentication):
-    """DRF's token authentication (``Authorization: Token <key>``, the same model, lookup
-    and errors) that also reads the user's role and permissions in the query that finds
-    the token and its user, so the permission check that follows needs no query of its
-    own: e-prescribing networks send one request per prescription."""
+    """``Authorization: Token <key>`` (DRF's header, keyword and errors) against
+    ``ApiToken``, found by the SHA-256 of the key in the one query that also reads its
+    user, role and permissions, so the permission check that follows needs no query of
+    its own: e-prescribing networks send one request per prescription.
+
+    An expired or revoked token, or one of a disabled user, is refused with a sentence
+    saying so. ``last_used_at`` is written at most once an hour per token, by a
+    conditional UPDATE, so most requests write nothing.
+    """
+
+    model = ApiToken
 
     def authenticate_credentials(self, key):
-        model = self.get_model()
         try:
-            token = _tokens_with_role_and_permissions(model).get(key=key)
-        except model.DoesNotExist:
+            token = _tokens_with_role_and_permissions().get(key_hash=hash_api_key(key))
+        except ApiToken.DoesNotExist:
             raise AuthenticationFailed(_("Invalid token.")) from None
+        if token.revoked_at is not None:
+            raise AuthenticationFailed(
+                f"This token was revoked on {_day(token.revoked_at)}; ask a manager for a new one."
+            )
+        now = timezone.now()
+        if token.expires_at <= now:
+            raise AuthenticationFailed(
+                f"This token expired on {_day(token.expires_at)}; ask a manager for a new one."
+            )
         if not token.user.is_active:
             raise AuthenticationFailed(_("User inactive or deleted."))
         token.user.keep_role_and_permissions(
             role_names=token.role_names, permission_names=token.permission_names
         )
+        if token.last_used_at is None or token.last_used_at <= now - LAST_USED_RESOLUTION:
+            # Of concurrent requests only the first still matches the condition.
+            ApiToken.objects.filter(pk=token.pk).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+            ).update(last_used_at=now)
         return token.user, token
 
 
+def _day(moment) -> str:
+    return timezone.localdate(moment).isoformat()
+
+
 @cache
-def _tokens_with_role_and_permissions(model):
+def _tokens_with_role_and_permissions():
     """Tokens with their user, role and permissions. Built once per process and filtered
     per request (each filter is a copy): resolving the subqueries on every request cost
     more than running the query."""
-    return model.objects.select_related("user").annotate(
+    return ApiToken.objects.select_related("user").annotate(
         **role_and_permission_subqueries("user_id")
     )
 

@@ -161,11 +161,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
+    # The second sign-in factor: an authenticator app (TOTP) and single-use recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Our apps, in dependency order: an app imports only from apps above it.
     "outbox",
     "inventory",
@@ -181,8 +184,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Which device, if any, passed this session's second factor (request.user.is_verified).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "pharmacy.middleware.SessionLimitsMiddleware",
+    # After the session limits: an ended session signs in again rather than verifies.
+    "pharmacy.access.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks, so it sees the outcome of authentication.
@@ -383,6 +390,23 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
+# The second factor (issue 12). Staff of these roles, and superusers, pass it (a code from
+# an authenticator app, or a recovery code) before anything else after their password;
+# anyone else who set one up passes it too. See pharmacy/access.py.
+MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", ["pharmacist", "manager"])
+if unknown := set(MFA_REQUIRED_ROLES) - {"technician", "pharmacist", "manager"}:
+    raise ImproperlyConfigured(
+        f"MFA_REQUIRED_ROLES names unknown roles {sorted(unknown)}; "
+        "use technician, pharmacist and manager."
+    )
+# How many single-use recovery codes a person gets when they set up their app.
+MFA_RECOVERY_CODES = 10
+# The admin does not show authenticator secrets or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# API tokens expire this many days after they are made unless told otherwise.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90, minimum=1)
+
 # --------------------------------------------------------------------------- security
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -474,6 +498,8 @@ PHARMACY_PHONE = env_str("PHARMACY_PHONE", "(614) 555-0140")
 PHARMACY_NCPDP_ID = env_str("PHARMACY_NCPDP_ID", "3612345")
 PHARMACY_NPI = env_str("PHARMACY_NPI", "1245319599")
 PHARMACY_DEA = env_str("PHARMACY_DEA", "FR1234563")
+# The name an authenticator app shows beside the staff member's username.
+OTP_TOTP_ISSUER = PHARMACY_NAME
 if not (PHARMACY_NCPDP_ID.isdigit() and len(PHARMACY_NCPDP_ID) == 7):
     raise ImproperlyConfigured("PHARMACY_NCPDP_ID must be the 7-digit NCPDP provider ID.")
 

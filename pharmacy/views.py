@@ -1,49 +1,79 @@
-"""Browser pages of the pharmacy app: sign-in, each role's home, patients, prescribers,
-audit trail.
+"""Browser pages of the pharmacy app: sign-in and its second step, each role's home,
+patients, prescribers, audit trail, and the managers' page of staff sign-in and API tokens.
 
 Every page that shows a patient's data writes exactly one audit row; a form posted
 successfully writes the service's own row instead and redirects.
 """
 
+from base64 import b32encode
+from binascii import unhexlify
+from urllib.parse import urlencode
+
+import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from pharmacy.access import staff_permission_required
+from pharmacy.access import (
+    SECOND_FACTOR_REQUIRED_KEY,
+    must_pass_second_factor,
+    safe_next,
+    staff_permission_required,
+)
 from pharmacy.forms import (
     AddAddressForm,
     AddressForm,
     AllergyForm,
+    ApiTokenForm,
     AuditSearchForm,
     ConditionForm,
     PatientForm,
     PrescriberForm,
+    SecondFactorForm,
     SignInForm,
     add_service_errors,
 )
-from pharmacy.models import AuditEvent, Patient, Prescriber
+from pharmacy.models import ApiToken, AuditEvent, Patient, Prescriber, Role, User
 from pharmacy.roles import ROLE_HOME_URL_NAMES
 from pharmacy.services import (
     PatientDataError,
     PrescriberDataError,
+    SecondFactorError,
+    StaffError,
     add_patient_address,
+    create_api_token,
     create_patient,
     create_prescriber,
+    enroll_authenticator,
+    has_authenticator,
+    new_authenticator_key,
     record_allergy,
     record_audit_event,
     record_condition,
+    recovery_codes_left,
     remove_allergy,
     remove_condition,
     remove_patient_address,
+    reset_second_factor,
+    revoke_api_token,
     set_no_known_allergies,
     update_patient,
     update_patient_address,
     update_prescriber,
+    verify_second_factor,
 )
 
 
@@ -484,3 +514,214 @@ def audit_log(request):
         events = form.filter(events)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "pharmacy/audit_log.html", {"form": form, "page": page})
+
+
+# --------------------------------------------------------------------------- second factor
+
+# The authenticator secret being set up, kept in the session until its first code is
+# entered, so opening the setup page writes no device.
+SETUP_KEY_SESSION_KEY = "second_factor_setup_key"
+# Recovery codes just made, shown once by the next page.
+NEW_RECOVERY_CODES_SESSION_KEY = "new_recovery_codes"
+
+
+def _with_next(url_name: str, next_url: str) -> str:
+    return f"{reverse(url_name)}?{urlencode({'next': next_url})}"
+
+
+def _pass_second_factor(request, device) -> None:
+    """Mark the session as having passed the second factor with ``device``, under a new
+    session key: the one that carried only the password is never worth more."""
+    otp_login(request, device)
+    request.session.cycle_key()
+
+
+@never_cache
+@login_required
+def second_factor(request):
+    """The sign-in's second step: the code the authenticator app shows, or a recovery
+    code. Someone who must pass it and has no app yet is sent to set one up. Every
+    success and failure goes to the audit trail."""
+    user = request.user
+    next_url = safe_next(request)
+    if user.is_verified():
+        return redirect(next_url)
+    if not has_authenticator(user):
+        if must_pass_second_factor(user):
+            return redirect(_with_next("second_factor_setup", next_url))
+        # Someone not required to have one, whose app a manager removed since.
+        request.session[SECOND_FACTOR_REQUIRED_KEY] = False
+        return redirect(next_url)
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = verify_second_factor(user, code=form.cleaned_data["code"])
+        except SecondFactorError as error:
+            form.add_error("code", str(error))
+            record_audit_event(
+                actor=user,
+                action=AuditEvent.Action.LOGIN_FAILED,
+                request=request,
+                summary="Second sign-in step: code refused",
+            )
+        else:
+            _pass_second_factor(request, device)
+            summary = "Second sign-in step passed with the authenticator app"
+            if isinstance(device, StaticDevice):
+                left = recovery_codes_left(user)
+                summary = f"Second sign-in step passed with a recovery code ({left} left)"
+                messages.warning(
+                    request,
+                    f"Recovery code accepted; {left} left. If your phone is lost, ask a "
+                    "manager to reset your second factor, then set up the app again.",
+                )
+            record_audit_event(
+                actor=user, action=AuditEvent.Action.LOGIN, request=request, summary=summary
+            )
+            return redirect(next_url)
+    return render(request, "registration/second_factor.html", {"form": form, "next": next_url})
+
+
+@never_cache
+@login_required
+def second_factor_setup(request):
+    """Set up an authenticator app: scan the QR code (or type the secret), enter the code
+    it shows. Then the recovery codes are shown once. Only for someone without an app:
+    replacing one takes a manager's reset, so a stolen password cannot."""
+    user = request.user
+    next_url = safe_next(request)
+    if has_authenticator(user):
+        return redirect(_with_next("second_factor", next_url))
+    key = request.session.get(SETUP_KEY_SESSION_KEY) or new_authenticator_key()
+    request.session[SETUP_KEY_SESSION_KEY] = key
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device, codes = enroll_authenticator(user, key=key, code=form.cleaned_data["code"])
+        except SecondFactorError as error:
+            form.add_error("code", str(error))
+        else:
+            del request.session[SETUP_KEY_SESSION_KEY]
+            _pass_second_factor(request, device)
+            request.session[NEW_RECOVERY_CODES_SESSION_KEY] = codes
+            return redirect(_with_next("recovery_codes", next_url))
+    address = TOTPDevice(user=user, key=key).config_url
+    secret = b32encode(unhexlify(key)).decode()
+    context = {
+        "form": form,
+        "next": next_url,
+        "address": address,
+        # segno's own SVG of our own data: no user input reaches the markup.
+        "qr_code": mark_safe(segno.make(address, error="m").svg_inline(scale=4, light="#fff")),
+        "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        "required": must_pass_second_factor(user),
+    }
+    return render(request, "registration/second_factor_setup.html", context)
+
+
+@never_cache
+@login_required
+def recovery_codes(request):
+    """The recovery codes just made, shown this once (a reload shows them no more)."""
+    codes = request.session.pop(NEW_RECOVERY_CODES_SESSION_KEY, None)
+    context = {"codes": codes, "next": safe_next(request)}
+    return render(request, "registration/recovery_codes.html", context)
+
+
+# --------------------------------------------------------------------------- staff access
+
+
+def _staff_rows():
+    """Active staff with their role, second factor and every API token, for managers."""
+    tokens = ApiToken.objects.select_related("revoked_by").order_by("-created_at", "-id")
+    users = (
+        User.objects.filter(is_active=True)
+        .annotate(
+            has_app=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+            codes_left=Count(
+                "staticdevice__token_set", filter=Q(staticdevice__confirmed=True), distinct=True
+            ),
+        )
+        .prefetch_related("groups", Prefetch("api_tokens", queryset=tokens))
+        .order_by("username")
+    )
+    rows = []
+    for user in users:
+        names = {group.name for group in user.groups.all()}
+        role = next((role for role in Role if role.value in names), None)
+        rows.append(
+            {
+                "user": user,
+                "role": role.label if role else "No role",
+                "second_factor_required": user.is_superuser
+                or (role is not None and role.value in settings.MFA_REQUIRED_ROLES),
+                "tokens": list(user.api_tokens.all()),
+            }
+        )
+    return rows
+
+
+def _render_staff_access(request, form=None, status=200):
+    context = {
+        "rows": _staff_rows(),
+        "form": form or ApiTokenForm(initial={"days": settings.API_TOKEN_DAYS}),
+        "now": timezone.now(),
+    }
+    return render(request, "pharmacy/staff_access.html", context, status=status)
+
+
+@staff_permission_required("pharmacy.manage_staff")
+def staff_access(request):
+    """Managers: each staff member's second factor and API tokens; issue, revoke, reset."""
+    return _render_staff_access(request)
+
+
+@never_cache
+@require_POST
+@staff_permission_required("pharmacy.manage_staff")
+def api_token_create(request):
+    """Issue a token and show its key this once; the page is never cached."""
+    form = ApiTokenForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            token = create_api_token(
+                data["user"], by=request.user, name=data["name"], days=data["days"]
+            )
+        except StaffError as error:
+            form.add_error(None, str(error))
+        else:
+            return render(request, "pharmacy/api_token_issued.html", {"token": token})
+    return _render_staff_access(request, form, status=400)
+
+
+@require_POST
+@staff_permission_required("pharmacy.manage_staff")
+def api_token_revoke(request, pk: int):
+    token = get_object_or_404(ApiToken.objects.select_related("user"), pk=pk)
+    try:
+        revoke_api_token(token, by=request.user)
+    except StaffError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, f"The token {token.prefix}… of {token.user.username} no longer works."
+        )
+    return redirect("staff_access")
+
+
+@require_POST
+@staff_permission_required("pharmacy.manage_staff")
+def second_factor_reset(request, pk: int):
+    user = get_object_or_404(User, pk=pk)
+    try:
+        reset_second_factor(user, by=request.user)
+    except StaffError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            f"{user.username}'s second factor was reset: they set up an authenticator app "
+            "again when they next sign in.",
+        )
+    return redirect("staff_access")

@@ -7,6 +7,7 @@ from inventory.ndc import GROUP_SEPARATOR as GS
 from inventory.ndc import gtin14_from_ndc, upc_from_ndc
 from inventory.tests.factories import IngredientFactory, PackageFactory, ProductIngredientFactory
 from pharmacy.tests.factories import STAFF_PASSWORD
+from pharmacy.tests.second_factor import pass_second_factor_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -31,6 +32,7 @@ def sign_in(page, user):
     page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    pass_second_factor_in_browser(page, user.username)
 
 
 def test_technician_scans_a_bottle_and_lands_on_its_product(

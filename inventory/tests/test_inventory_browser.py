@@ -14,6 +14,7 @@ from inventory.tests.factories import PackageFactory, StockLotFactory, SupplierF
 from inventory.tests.test_receiving import datamatrix
 from inventory.tests.test_stock_allocation import ledger_matches_stock
 from pharmacy.tests.factories import STAFF_PASSWORD
+from pharmacy.tests.second_factor import pass_second_factor_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +26,7 @@ def sign_in(page, user):
     page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
+    pass_second_factor_in_browser(page, user.username)
 
 
 def scan(page, text: str):

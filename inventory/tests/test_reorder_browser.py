@@ -11,6 +11,7 @@ from inventory.services.stock import dispense_from_lot
 from inventory.tests.factories import PackageFactory, StockLotFactory, SupplierFactory
 from outbox.models import OutboxMessage
 from pharmacy.tests.factories import STAFF_PASSWORD
+from pharmacy.tests.second_factor import pass_second_factor_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -23,6 +24,7 @@ def sign_in(page, user):
     page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    pass_second_factor_in_browser(page, user.username)
 
 
 def stock_with_rule(name: str, *, units: int = 110):

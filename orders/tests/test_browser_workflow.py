@@ -14,6 +14,7 @@ from orders.tests.factories import DurAlertFactory, fill_at, stocked_package
 from pharmacy.drug_checks import invalidate_interaction_index
 from pharmacy.models import Role
 from pharmacy.tests.factories import STAFF_PASSWORD, make_staff
+from pharmacy.tests.second_factor import pass_second_factor_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +36,7 @@ def sign_in(page, username):
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    pass_second_factor_in_browser(page, username)
     expect(page.get_by_test_id("current-user")).to_be_visible()
 
 

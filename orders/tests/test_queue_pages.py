@@ -14,6 +14,7 @@ from orders.tests.factories import FillFactory, PrescriptionFactory
 from orders.views import queues
 from pharmacy.models import AuditEvent, Role
 from pharmacy.tests.factories import PatientFactory, make_staff
+from pharmacy.tests.second_factor import signed_in_client
 
 
 def queue_url(status: str) -> str:
@@ -295,7 +296,7 @@ def test_the_number_of_queries_does_not_grow_with_the_queue(client_technician):
     ],
 )
 def test_each_queue_is_for_the_roles_that_work_it(client, db, role, status, expected):
-    client.force_login(make_staff("someone", role))
+    signed_in_client(make_staff("someone", role), client)
 
     page = client.get(queue_url(status))
     rows = client.get(queue_url(status) + "rows/")

@@ -1,6 +1,6 @@
 """Business writes of the pharmacy app, one module per area.
 
-``staff``: the role groups, creating staff members, their API tokens.
+``staff``: the role groups, creating staff members, their API tokens and second factor.
 ``audit``: the audit trail.
 ``matching``: the patient and prescriber an incoming prescription names.
 ``patients``: creating a patient, recording an allergy.
@@ -43,10 +43,18 @@ from pharmacy.services.prescribers import (
     update_prescriber,
 )
 from pharmacy.services.staff import (
+    SecondFactorError,
     StaffError,
     create_api_token,
     create_staff,
+    enroll_authenticator,
+    has_authenticator,
+    new_authenticator_key,
+    recovery_codes_left,
+    reset_second_factor,
+    revoke_api_token,
     sync_role_groups,
+    verify_second_factor,
 )
 
 __all__ = [
@@ -57,25 +65,33 @@ __all__ = [
     "PatientDataError",
     "PrescriberDataError",
     "RecordMatch",
+    "SecondFactorError",
     "StaffError",
     "add_patient_address",
     "create_api_token",
     "create_patient",
     "create_prescriber",
     "create_staff",
+    "enroll_authenticator",
+    "has_authenticator",
     "match_or_create_patient",
     "match_or_create_prescriber",
+    "new_authenticator_key",
     "normalize_icd10_code",
     "record_allergy",
     "record_audit_event",
     "record_condition",
+    "recovery_codes_left",
     "remove_allergy",
     "remove_condition",
     "remove_patient_address",
+    "reset_second_factor",
     "resolve_allergen",
+    "revoke_api_token",
     "set_no_known_allergies",
     "sync_role_groups",
     "update_patient",
     "update_patient_address",
     "update_prescriber",
+    "verify_second_factor",
 ]

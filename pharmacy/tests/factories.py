@@ -1,11 +1,21 @@
 """factory_boy factories of the pharmacy app's models."""
 
 import datetime
+import secrets
 
 import factory
+from django.utils import timezone
 
 from pharmacy.identifiers import dea_number_with_check_digit, npi_with_check_digit
-from pharmacy.models import Allergy, Patient, PatientAddress, Prescriber, Role
+from pharmacy.models import (
+    Allergy,
+    ApiToken,
+    Patient,
+    PatientAddress,
+    Prescriber,
+    Role,
+    hash_api_key,
+)
 from pharmacy.services import create_staff
 
 STAFF_PASSWORD = "Correct-Horse-Battery-42"
@@ -14,6 +24,20 @@ STAFF_PASSWORD = "Correct-Horse-Battery-42"
 def make_staff(username: str, role: str = Role.TECHNICIAN, **fields):
     """A staff member created through the same service as `manage.py create_staff`."""
     return create_staff(username, role=role, password=STAFF_PASSWORD, **fields)
+
+
+def make_api_key(user, *, days: int = 90) -> str:
+    """The key of a new API token of ``user``, stored as ``create_api_token`` stores one but
+    without its audit row: for tests of what a token does, whose audit rows are the
+    requests' own (``pharmacy/tests/test_api_tokens.py`` tests issuing one)."""
+    key = secrets.token_urlsafe(30)
+    ApiToken.objects.create(
+        user=user,
+        prefix=key[:8],
+        key_hash=hash_api_key(key),
+        expires_at=timezone.now() + datetime.timedelta(days=days),
+    )
+    return key
 
 
 class PatientFactory(factory.django.DjangoModelFactory):

@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 
 from pharmacy.tests.factories import STAFF_PASSWORD, PatientFactory
+from pharmacy.tests.second_factor import pass_second_factor_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -57,6 +58,7 @@ def test_each_role_signs_in_and_sees_its_home(request, page, screenshot, role, h
     PatientFactory.create_batch(2)
 
     sign_in(page, user.username, STAFF_PASSWORD)
+    pass_second_factor_in_browser(page, user.username)
 
     assert page.get_by_role("heading", level=1).inner_text() == heading
     assert page.locator("nav[aria-label=Main] a").all_inner_texts() == nav
@@ -71,6 +73,7 @@ def test_manager_dashboard_counts_are_real(page, manager, technician, pharmacist
     PatientFactory.create_batch(4)
 
     sign_in(page, manager.username, STAFF_PASSWORD)
+    pass_second_factor_in_browser(page, manager.username)
 
     staff = page.get_by_test_id("staff-counts").inner_text()
     assert "1\nTechnicians" in staff
@@ -102,6 +105,7 @@ def test_the_lockout_shows_its_message(page, screenshot, technician):
 
 def test_signing_out_returns_to_sign_in(page, pharmacist):
     sign_in(page, pharmacist.username, STAFF_PASSWORD)
+    pass_second_factor_in_browser(page, pharmacist.username)
 
     page.get_by_role("button", name="Sign out").click()
 

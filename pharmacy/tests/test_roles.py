@@ -6,7 +6,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from pharmacy.models import User
+from pharmacy.models import User, hash_api_key
 from pharmacy.permissions import StaffTokenAuthentication
 from pharmacy.services import create_api_token
 from pharmacy.tests.factories import PatientFactory
@@ -152,7 +152,7 @@ def test_a_token_reads_the_same_role_and_permissions_as_a_signed_in_user(technic
 
     signed_in = User.objects.get(pk=technician.pk)
     signed_in.load_role_and_permissions()
-    assert (user, token.user, token.key) == (technician, user, key)
+    assert (user, token.user, token.key_hash) == (technician, user, hash_api_key(key))
     assert (user.role, user._role_permissions) == (signed_in.role, signed_in._role_permissions)
     assert {"pharmacy.view_dashboard", "pharmacy.work_technician_queues"} <= user._role_permissions
 
@@ -167,7 +167,7 @@ def test_a_token_request_finds_the_user_and_role_in_its_first_query(technician):
 
     assert response.status_code == 200
     first = queries[0]["sql"]
-    assert first.startswith('SELECT "authtoken_token"."key"')
+    assert first.startswith('SELECT "pharmacy_apitoken"."id"')
     assert '"pharmacy_user"."is_active"' in first
     assert '"auth_group"' in first
     assert not any('"auth_group"' in query["sql"] for query in queries[1:])

@@ -212,6 +212,8 @@ def test_printed_credentials_let_each_demo_staff_member_sign_in(monkeypatch):
     }
     assert table == {(s.username, Role(s.role).label): s.password for s in STAFF}
     assert "http://127.0.0.1:8123" in output
+    # No demo authenticator secret is printed: each sets up their own app at first sign-in.
+    assert "Pharmacists and managers then set up an authenticator app" in output
     for username, _role in table:
         client = Client()
         assert client.login(

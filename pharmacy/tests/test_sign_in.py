@@ -8,18 +8,34 @@ from django.conf import settings
 from pharmacy.middleware import SESSION_STARTED_KEY
 from pharmacy.models import AuditEvent
 from pharmacy.tests.factories import STAFF_PASSWORD
+from pharmacy.tests.second_factor import current_code, give_authenticator
 
 
 def sign_in(client, username, password):
     return client.post("/login/", {"username": username, "password": password})
 
 
-def test_signing_in_lands_on_the_role_home_and_is_audited(client, pharmacist):
-    response = sign_in(client, "pharm", STAFF_PASSWORD)
+def test_signing_in_lands_on_the_role_home_and_is_audited(client, technician):
+    response = sign_in(client, "tech", STAFF_PASSWORD)
 
     assert response.status_code == 302
-    assert client.get(response["Location"])["Location"] == "/pharmacist/"
-    assert list(AuditEvent.objects.values_list("action", "actor_username")) == [("login", "pharm")]
+    assert client.get(response["Location"])["Location"] == "/technician/"
+    assert list(AuditEvent.objects.values_list("action", "actor_username")) == [("login", "tech")]
+
+
+def test_a_pharmacist_lands_on_their_home_after_the_code_of_their_app(client, pharmacist):
+    response = sign_in(client, "pharm", STAFF_PASSWORD)
+    held = client.get(response["Location"])
+    code = client.post(held["Location"], {"code": current_code(give_authenticator(pharmacist))})
+
+    assert (response.status_code, held["Location"]) == (302, "/login/code/?next=%2F")
+    assert (code.status_code, code["Location"]) == (302, "/")
+    assert client.get("/")["Location"] == "/pharmacist/"
+    assert client.get("/pharmacist/").status_code == 200
+    assert list(AuditEvent.objects.values_list("action", "actor_username", "summary")) == [
+        ("login", "pharm", "Second sign-in step passed with the authenticator app"),
+        ("login", "pharm", ""),
+    ]
 
 
 def test_a_wrong_password_says_so_and_is_audited(client, pharmacist):

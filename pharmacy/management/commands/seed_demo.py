@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 
 from django.apps import apps
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -96,3 +97,9 @@ class Command(BaseCommand):
             )
         self.stdout.write("")
         self.stdout.write(f"Sign in at {url}")
+        roles = [f"{role.label.lower()}s" for role in Role if role in settings.MFA_REQUIRED_ROLES]
+        if roles:
+            self.stdout.write(
+                f"{' and '.join(roles).capitalize()} then set up an authenticator app (any TOTP "
+                "app; the page shows a QR code and its key) and keep their recovery codes."
+            )
