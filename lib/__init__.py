@@ -4,6 +4,7 @@ imports none of them.
 
 - ``lib.api_errors``: the API error type and DRF's exception handler, which answer every
   API error as the contract's JSON.
+- ``lib.client_ip``: the address a request came from, believing only our own proxies.
 - ``lib.migrations``: migration operations, such as installing a database function from
   its ``.sql`` file.
 - ``lib.queueing``: publishing a Celery task from a request without waiting on the broker.

@@ -37,6 +37,7 @@ from pharmacy.services import (
     record_allergy,
     record_audit_event,
     record_condition,
+    record_failed_sign_in,
     remove_allergy,
     remove_condition,
     remove_patient_address,
@@ -44,6 +45,11 @@ from pharmacy.services import (
     update_patient,
     update_patient_address,
     update_prescriber,
+)
+from pharmacy.sign_in_limits import (
+    address_sign_ins_refused,
+    count_failed_sign_in,
+    minutes_until_sign_ins_allowed,
 )
 
 
@@ -54,6 +60,13 @@ class SignInView(auth_views.LoginView):
     authentication_form = SignInForm
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        # Before any password is checked: past the address's limit nothing is tried.
+        if address_sign_ins_refused(request):
+            context = {"minutes": minutes_until_sign_ins_allowed()}
+            return render(request, "registration/address_limited.html", context, status=429)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
         response = super().form_valid(form)
         record_audit_event(
@@ -62,12 +75,8 @@ class SignInView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form):
-        record_audit_event(
-            actor=None,
-            action=AuditEvent.Action.LOGIN_FAILED,
-            request=self.request,
-            username=self.request.POST.get("username", ""),
-        )
+        count_failed_sign_in(self.request)
+        record_failed_sign_in(self.request, username=self.request.POST.get("username", ""))
         return super().form_invalid(form)
 
 

@@ -10,7 +10,7 @@
 Callers import from ``pharmacy.services``; the names below are its public interface.
 """
 
-from pharmacy.services.audit import record_audit_event
+from pharmacy.services.audit import record_audit_event, record_failed_sign_in
 from pharmacy.services.matching import (
     RecordMatch,
     match_or_create_patient,
@@ -68,6 +68,7 @@ __all__ = [
     "normalize_icd10_code",
     "record_allergy",
     "record_audit_event",
+    "record_failed_sign_in",
     "record_condition",
     "remove_allergy",
     "remove_condition",
