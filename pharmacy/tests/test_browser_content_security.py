@@ -31,9 +31,9 @@ def violations(page):
     page.add_init_script(RECORD_VIOLATIONS)
     page.on(
         "console",
-        lambda message: found.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            found.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
 
     def check(path: str) -> list[str]:

@@ -5,11 +5,18 @@
 // Scanner-first pages: a field marked data-scan keeps the focus, so the next scan
 // from a keyboard-wedge scanner always lands in it; a field marked data-focus (the
 // count box of the lot just scanned) takes it instead.
-document.addEventListener("DOMContentLoaded", () => {
+function focusWorkField() {
   const field = document.querySelector("[data-focus]") || document.querySelector("[data-scan]");
   if (field) {
     field.focus();
     field.select();
+  }
+}
+document.addEventListener("DOMContentLoaded", focusWorkField);
+// Chromium takes the focus away when it scrolls to a #fragment after the page loaded.
+window.addEventListener("load", () => {
+  if (document.activeElement === document.body) {
+    focusWorkField();
   }
 });
 
