@@ -81,6 +81,9 @@ class SecurityHeadersMiddleware:
         )
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         user = getattr(request, "user", None)
-        if request.path.startswith("/api/") or (user is not None and user.is_authenticated):
+        is_private = request.path.startswith("/api/") or (
+            user is not None and user.is_authenticated
+        )
+        if is_private and "no-store" not in response.get("Cache-Control", ""):
             add_never_cache_headers(response)
         return response

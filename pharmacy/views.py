@@ -492,4 +492,16 @@ def audit_log(request):
     if form.is_valid():
         events = form.filter(events)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    # The trail names patients (the records viewed, the searches typed): reading it is a
+    # view of their data too, audited like any other.
+    shown = {event.patient_id for event in page.object_list if event.patient_id}
+    shown.update(pk for event in page.object_list for pk in event.patient_ids)
+    if shown:
+        record_audit_event(
+            actor=request.user,
+            action=AuditEvent.Action.VIEW,
+            request=request,
+            patients=[Patient(pk=pk) for pk in shown],
+            summary=f"Audit trail ({len(page.object_list)} events shown)",
+        )
     return render(request, "pharmacy/audit_log.html", {"form": form, "page": page})

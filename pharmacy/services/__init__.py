@@ -10,7 +10,11 @@
 Callers import from ``pharmacy.services``; the names below are its public interface.
 """
 
-from pharmacy.services.audit import record_audit_event, record_failed_sign_in
+from pharmacy.services.audit import (
+    record_audit_event,
+    record_failed_sign_in,
+    record_list_view,
+)
 from pharmacy.services.matching import (
     RecordMatch,
     match_or_create_patient,
@@ -69,6 +73,7 @@ __all__ = [
     "record_allergy",
     "record_audit_event",
     "record_failed_sign_in",
+    "record_list_view",
     "record_condition",
     "remove_allergy",
     "remove_condition",

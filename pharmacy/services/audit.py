@@ -44,6 +44,43 @@ def record_audit_event(
     )
 
 
+# Per session: for each list page that refreshes itself, the page last audited and the
+# patients its row named.
+_AUDITED_LISTS_SESSION_KEY = "audited_lists"
+
+
+def record_list_view(
+    request: HttpRequest,
+    *,
+    list_name: str,
+    page: str,
+    patients: Iterable[Patient],
+    summary: str,
+    refresh: bool,
+) -> AuditEvent | None:
+    """Audit a view of a list of patients' records that refreshes itself (a work queue
+    polled every few seconds): one row naming the patients shown per page view; a
+    refresh writes one only when it shows a patient the last row of that list and page in
+    this session did not name. Every patient shown is in the trail, without a row every
+    ten seconds. Returns the row written, or None."""
+    patients = list(patients)
+    shown = sorted({patient.pk for patient in patients})
+    audited = request.session.get(_AUDITED_LISTS_SESSION_KEY, {})
+    last_page, last_shown = audited.get(list_name, ("", []))
+    if refresh and last_page == page and set(shown) <= set(last_shown):
+        return None
+    event = record_audit_event(
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        request=request,
+        patients=patients,
+        summary=summary,
+    )
+    # Saved with the session, which is written on every request anyway: no extra query.
+    request.session[_AUDITED_LISTS_SESSION_KEY] = {**audited, list_name: (page, shown)}
+    return event
+
+
 # Failed sign-ins are counted per address in windows of this many seconds.
 FAILED_SIGN_IN_AUDIT_WINDOW_SECONDS = 3600
 
