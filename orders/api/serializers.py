@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from inventory.api.serializers import DispensingSerializer, LotTraceSerializer
+from lib.text import validate_free_text
 from orders.models import (
     Discrepancy,
     DurAlert,
@@ -345,7 +346,13 @@ class FillDetailSerializer(FillSerializer):
 class OverrideInputSerializer(serializers.Serializer):
     alert = serializers.IntegerField(min_value=1, help_text="The drug-check alert's id.")
     reason_code = serializers.ChoiceField(choices=OverrideReason.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        validators=[validate_free_text],
+    )
 
 
 class PV1DecisionSerializer(serializers.Serializer):
@@ -353,7 +360,13 @@ class PV1DecisionSerializer(serializers.Serializer):
     fill; rejecting needs a reason (the fill goes back to intake)."""
 
     decision = serializers.ChoiceField(choices=["approve", "reject"])
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=255,
+        validators=[validate_free_text],
+    )
     overrides = OverrideInputSerializer(many=True, required=False, default=list)
 
 
@@ -386,7 +399,13 @@ class PV2DecisionSerializer(serializers.Serializer):
     step, a discrepancy is recorded)."""
 
     decision = serializers.ChoiceField(choices=["approve", "reject"])
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        validators=[validate_free_text],
+    )
     scan = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=200,
         help_text="The vial label's barcode (the fill's label_code).",
@@ -402,11 +421,23 @@ class PV2DecisionSerializer(serializers.Serializer):
 
 class HoldInputSerializer(serializers.Serializer):
     reason_code = serializers.ChoiceField(choices=HoldReason.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        validators=[validate_free_text],
+    )
 
 
 class ReleaseInputSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        validators=[validate_free_text],
+    )
 
 
 class OrderSerializer(serializers.ModelSerializer):
