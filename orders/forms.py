@@ -472,6 +472,16 @@ class Pv2RejectForm(forms.Form):
     )
 
 
+def _note_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=1000,
+        widget=forms.TextInput(),
+        validators=[validate_free_text],
+    )
+
+
 class HoldForm(forms.Form):
     """Put a fill on hold with a coded reason and a note."""
 
@@ -483,22 +493,10 @@ class HoldForm(forms.Form):
             "invalid_choice": "Choose one of the listed hold reasons.",
         },
     )
-    note = forms.CharField(
-        label="Note",
-        required=False,
-        max_length=1000,
-        widget=forms.TextInput(),
-        validators=[validate_free_text],
-    )
+    note = _note_field("Note")
 
 
 class ReleaseForm(forms.Form):
     """Release a held fill back to the step it was held at."""
 
-    note = forms.CharField(
-        label="Release note",
-        required=False,
-        max_length=1000,
-        widget=forms.TextInput(),
-        validators=[validate_free_text],
-    )
+    note = _note_field("Release note")

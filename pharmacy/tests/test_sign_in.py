@@ -14,6 +14,14 @@ def sign_in(client, username, password, *, address="127.0.0.1"):
     return client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
+def signed_in_seconds_ago(client, seconds: float) -> None:
+    """Make the client's session one that signed in ``seconds`` ago."""
+    client.get("/technician/")
+    session = client.session
+    session[SESSION_STARTED_KEY] = time.time() - seconds
+    session.save()
+
+
 def test_signing_in_lands_on_the_role_home_and_is_audited(client, pharmacist):
     response = sign_in(client, "pharm", STAFF_PASSWORD)
 
@@ -128,10 +136,7 @@ def test_idle_limit_is_fifteen_minutes_renewed_on_each_request():
 
 
 def test_a_session_older_than_twelve_hours_is_ended(client_technician):
-    client_technician.get("/technician/")
-    session = client_technician.session
-    session[SESSION_STARTED_KEY] = time.time() - 12 * 3600 - 1
-    session.save()
+    signed_in_seconds_ago(client_technician, 12 * 3600 + 1)
 
     response = client_technician.get("/technician/")
 
@@ -141,19 +146,13 @@ def test_a_session_older_than_twelve_hours_is_ended(client_technician):
 
 
 def test_a_session_younger_than_twelve_hours_goes_on(client_technician):
-    client_technician.get("/technician/")
-    session = client_technician.session
-    session[SESSION_STARTED_KEY] = time.time() - 11 * 3600
-    session.save()
+    signed_in_seconds_ago(client_technician, 11 * 3600)
 
     assert client_technician.get("/technician/").status_code == 200
 
 
 def test_the_absolute_limit_holds_whatever_headers_a_request_carries(client_technician):
-    client_technician.get("/technician/")
-    session = client_technician.session
-    session[SESSION_STARTED_KEY] = time.time() - 12 * 3600 - 1
-    session.save()
+    signed_in_seconds_ago(client_technician, 12 * 3600 + 1)
 
     page = client_technician.get("/technician/", HTTP_AUTHORIZATION="Token made-up")
 
@@ -163,10 +162,7 @@ def test_the_absolute_limit_holds_whatever_headers_a_request_carries(client_tech
 
 
 def test_an_api_request_on_an_expired_session_is_answered_as_signed_out(client_technician):
-    client_technician.get("/technician/")
-    session = client_technician.session
-    session[SESSION_STARTED_KEY] = time.time() - 12 * 3600 - 1
-    session.save()
+    signed_in_seconds_ago(client_technician, 12 * 3600 + 1)
 
     response = client_technician.get("/api/v1/fills/", HTTP_AUTHORIZATION="Bearer whatever")
 
