@@ -53,31 +53,31 @@ def test_five_failures_lock_the_account_even_for_the_right_password(client, phar
     assert client.get("/pharmacist/").status_code == 302  # still signed out
 
 
-def test_failures_from_one_address_never_lock_the_account_elsewhere(client, pharmacist):
+def test_failures_from_one_address_never_lock_the_account_elsewhere(client, technician):
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        sign_in(client, "pharm", "wrong-password", address="203.0.113.66")
+        sign_in(client, "tech", "wrong-password", address="203.0.113.66")
 
-    locked = sign_in(client, "pharm", STAFF_PASSWORD, address="203.0.113.66")
-    elsewhere = sign_in(client, "pharm", STAFF_PASSWORD, address="10.0.0.5")
+    locked = sign_in(client, "tech", STAFF_PASSWORD, address="203.0.113.66")
+    elsewhere = sign_in(client, "tech", STAFF_PASSWORD, address="10.0.0.5")
 
     assert locked.status_code == 429
     assert elsewhere.status_code == 302
-    assert client.get("/pharmacist/").status_code == 200
+    assert client.get("/technician/").status_code == 200
 
 
-def test_too_many_failures_from_one_address_pause_its_sign_ins(settings, client, pharmacist):
+def test_too_many_failures_from_one_address_pause_its_sign_ins(settings, client, technician):
     settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
     for username in ["alice", "bob", "carol"]:
         assert sign_in(client, username, "guess", address="203.0.113.66").status_code == 200
 
-    refused = sign_in(client, "pharm", STAFF_PASSWORD, address="203.0.113.66")
-    elsewhere = sign_in(client, "pharm", STAFF_PASSWORD, address="10.0.0.5")
+    refused = sign_in(client, "tech", STAFF_PASSWORD, address="203.0.113.66")
+    elsewhere = sign_in(client, "tech", STAFF_PASSWORD, address="10.0.0.5")
 
     assert refused.status_code == 429
     assert "Too many sign-ins from this network failed" in refused.content.decode()
     # Nothing was tried for the refused attempt: no audit row, no axes attempt.
     assert list(AuditEvent.objects.values_list("action", "actor_username")) == [
-        ("login", "pharm"),
+        ("login", "tech"),
         ("login_failed", "carol"),
         ("login_failed", "bob"),
         ("login_failed", "alice"),
@@ -85,14 +85,14 @@ def test_too_many_failures_from_one_address_pause_its_sign_ins(settings, client,
     assert elsewhere.status_code == 302
 
 
-def test_successful_sign_ins_do_not_count_against_the_address(settings, client, pharmacist):
+def test_successful_sign_ins_do_not_count_against_the_address(settings, client, technician):
     settings.LOGIN_ADDRESS_FAILURE_LIMIT = 2
     for _ in range(3):
-        assert sign_in(client, "pharm", STAFF_PASSWORD).status_code == 302
+        assert sign_in(client, "tech", STAFF_PASSWORD).status_code == 302
         client.post("/logout/")
 
-    assert sign_in(client, "pharm", "wrong-password").status_code == 200
-    assert sign_in(client, "pharm", STAFF_PASSWORD).status_code == 302
+    assert sign_in(client, "tech", "wrong-password").status_code == 200
+    assert sign_in(client, "tech", STAFF_PASSWORD).status_code == 302
 
 
 def test_failed_sign_ins_from_one_address_write_a_capped_number_of_audit_rows(settings, client, db):
