@@ -11,11 +11,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from celery import Celery
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from lib import rate_limits
 from pharmacy import devservices
 from pharmacy.celery import app
 from pharmacy.models import Role
@@ -40,6 +44,20 @@ def fast_password_hasher(settings):
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Every test starts with nothing counted against any caller: no API throttle, sign-in
+    limit or audit cap carries over from the tests before it (they share one Redis)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        stale = list(client.scan_iter(match=cache.make_key("rate:*"), count=1000))
+        if stale:
+            client.delete(*stale)
+    finally:
+        client.close()
+    rate_limits._cache_paused_until = 0.0
 
 
 @pytest.fixture

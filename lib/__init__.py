@@ -4,9 +4,14 @@ imports none of them.
 
 - ``lib.api_errors``: the API error type and DRF's exception handler, which answer every
   API error as the contract's JSON.
+- ``lib.client_ip``: the address a request came from, believing only our own proxies.
 - ``lib.migrations``: migration operations, such as installing a database function from
   its ``.sql`` file.
 - ``lib.queueing``: publishing a Celery task from a request without waiting on the broker.
+- ``lib.rate_limits``: counting events per key in fixed windows in the shared cache.
+- ``lib.text``: the rule for names and free text we store (no control characters, no
+  invisible text-direction characters).
+- ``lib.throttles``: the API's throttles, counted with ``lib.rate_limits``.
 - ``lib.us_addresses``: US state and territory codes, the ZIP code's form, and the check of
   a mailing address.
 """

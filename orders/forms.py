@@ -14,6 +14,7 @@ from django import forms
 from django.utils import timezone
 
 from inventory.models import Package, Product
+from lib.text import validate_free_text
 from orders.intake.messages import (
     IncomingAddress,
     IncomingDrug,
@@ -152,6 +153,7 @@ class ManualEntryForm(forms.Form):
         label="Sig (directions as prescribed)",
         max_length=1000,
         error_messages={"required": "Enter the directions (sig), such as 1 PO BID."},
+        validators=[validate_free_text],
     )
     days_supply = forms.IntegerField(
         required=False,
@@ -178,7 +180,9 @@ class ManualEntryForm(forms.Form):
     dispense_as_written = forms.BooleanField(
         required=False, label="Dispense as written (no generic substitution)"
     )
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), validators=[validate_free_text]
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -357,6 +361,7 @@ def _reason_field(label: str, required_message: str) -> forms.CharField:
         max_length=255,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
         error_messages={"required": required_message},
+        validators=[validate_free_text],
     )
 
 
@@ -379,7 +384,7 @@ class Pv1ApprovalForm(forms.Form):
                 error_messages={"invalid_choice": "Choose one of the listed override reasons."},
             )
             self.fields[f"note_{alert.pk}"] = forms.CharField(
-                label="Note", required=False, max_length=1000
+                label="Note", required=False, max_length=1000, validators=[validate_free_text]
             )
 
     def overrides(self) -> list[Override]:
@@ -467,6 +472,16 @@ class Pv2RejectForm(forms.Form):
     )
 
 
+def _note_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=1000,
+        widget=forms.TextInput(),
+        validators=[validate_free_text],
+    )
+
+
 class HoldForm(forms.Form):
     """Put a fill on hold with a coded reason and a note."""
 
@@ -478,12 +493,10 @@ class HoldForm(forms.Form):
             "invalid_choice": "Choose one of the listed hold reasons.",
         },
     )
-    note = forms.CharField(label="Note", required=False, max_length=1000, widget=forms.TextInput())
+    note = _note_field("Note")
 
 
 class ReleaseForm(forms.Form):
     """Release a held fill back to the step it was held at."""
 
-    note = forms.CharField(
-        label="Release note", required=False, max_length=1000, widget=forms.TextInput()
-    )
+    note = _note_field("Release note")

@@ -36,6 +36,8 @@ def staff_permission_required(permission: str):
                 )
             return view(request, *args, **kwargs)
 
+        # Read by the role matrix (pharmacy/tests/test_url_matrix.py).
+        wrapped.required_permission = permission
         return wrapped
 
     return decorator

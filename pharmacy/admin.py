@@ -102,6 +102,9 @@ class PatientAdmin(PatientDataAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
+    # The patient by number, never by name: reading the trail is not reading a record.
+    exclude = ["patient"]
+    readonly_fields = ["patient_id"]
     list_display = [
         "occurred_at",
         "actor_username",

@@ -1,4 +1,5 @@
-"""Session limits for shared pharmacy workstations."""
+"""Session limits for shared pharmacy workstations, and the security headers of every
+response."""
 
 import time
 
@@ -6,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.shortcuts import redirect
+from django.utils.cache import add_never_cache_headers
 
 SESSION_STARTED_KEY = "signed_in_at"
 
@@ -15,6 +17,8 @@ class SessionLimitsMiddleware:
 
     The 15-minute idle limit is the session cookie age, renewed on every request
     (SESSION_SAVE_EVERY_REQUEST); this adds the absolute limit the cookie cannot express.
+    It holds for every request a session signs in, whatever else it carries: an API
+    request authenticated by token has no session user here and is not concerned.
     """
 
     def __init__(self, get_response):
@@ -22,14 +26,64 @@ class SessionLimitsMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and "HTTP_AUTHORIZATION" not in request.META:
+        if user is not None and user.is_authenticated:
             started = request.session.get(SESSION_STARTED_KEY)
             if started is None:
                 request.session[SESSION_STARTED_KEY] = time.time()
             elif time.time() - started > settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds():
                 logout(request)
+                if request.path.startswith("/api/"):
+                    # Signed out, the request goes on: the API answers it as any other
+                    # request without a session (its own JSON 401, or a token's user).
+                    return self.get_response(request)
                 messages.info(
                     request, "Your session reached its 12-hour limit. Please sign in again."
                 )
                 return redirect(settings.LOGIN_URL)
         return self.get_response(request)
+
+
+def relax_content_security_policy(response, **directives: str):
+    """Replace directives of ``CONTENT_SECURITY_POLICY`` for this response only, e.g.
+    ``frame_ancestors="'self'"`` for a PDF our own pages embed. Returns the response."""
+    response.content_security_policy = {
+        **getattr(response, "content_security_policy", {}),
+        **{name.replace("_", "-"): value for name, value in directives.items()},
+    }
+    return response
+
+
+class SecurityHeadersMiddleware:
+    """The headers Django's SecurityMiddleware does not set, on every response.
+
+    - ``Content-Security-Policy`` from ``CONTENT_SECURITY_POLICY``: scripts and styles
+      from our own static files only (no inline script or style, no CDN), so markup that
+      slips into a page (a name, a note) can never run. A view loosens one directive for
+      its own response with ``relax_content_security_policy``.
+    - ``Permissions-Policy`` from ``PERMISSIONS_POLICY``: the scanner is a keyboard wedge,
+      so no page needs the camera, microphone, location, payment or USB.
+    - ``Cache-Control: no-store`` on every response to a signed-in request and every API
+      response: patient data must not stay in a browser's or proxy's cache on a shared
+      workstation.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = {
+            **settings.CONTENT_SECURITY_POLICY,
+            **getattr(response, "content_security_policy", {}),
+        }
+        response.headers.setdefault(
+            "Content-Security-Policy", "; ".join(f"{k} {v}" for k, v in policy.items())
+        )
+        response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        user = getattr(request, "user", None)
+        is_private = request.path.startswith("/api/") or (
+            user is not None and user.is_authenticated
+        )
+        if is_private and "no-store" not in response.get("Cache-Control", ""):
+            add_never_cache_headers(response)
+        return response

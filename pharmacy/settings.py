@@ -131,6 +131,19 @@ def parse_email_url(name: str, value: str) -> dict:
     }
 
 
+def parse_rate(name: str, value: str) -> str:
+    """A throttle rate as DRF writes it: requests per second, minute, hour or day."""
+    number, _, period = value.partition("/")
+    if not (number.strip().isdigit() and period.strip() in RATE_PERIODS):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate; write it like 60/min (per sec, min, hour or day)."
+        )
+    return f"{int(number)}/{period.strip()}"
+
+
+RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
 def parse_time_zone(name: str, value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
@@ -179,6 +192,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one, so every answer carries its headers, the other middleware's too.
+    "pharmacy.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -380,13 +395,26 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# How many proxies of our own stand in front of the application, each appending the
+# address it received a request from to X-Forwarded-For (compose.yaml: Caddy, so 1). With
+# 0 the header, which any client can set, is ignored. See lib/client_ip.py.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1))
-# Lock the account, not the address: a pharmacy's workstations share one outbound IP,
-# so locking by IP would lock out the whole floor after one person's typos.
-AXES_LOCKOUT_PARAMETERS = ["username"]
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Lock an account from one address: locking by username alone let anyone lock anyone out,
+# and by address alone would lock the whole floor (a pharmacy's workstations share one
+# outbound address) after one person's typos.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "lib.client_ip.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Guessing across usernames: after this many failed sign-ins from one address within the
+# window, its sign-ins are refused until the window ends (pharmacy/sign_in_limits.py).
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1)
+LOGIN_ADDRESS_WINDOW = timedelta(minutes=env_int("LOGIN_ADDRESS_WINDOW_MINUTES", 15, minimum=1))
+# At most this many failed-sign-in rows per address an hour reach the audit trail, then one
+# saying the rest are not recorded: a guesser must not be able to flood it.
+LOGIN_FAILURE_AUDIT_LIMIT = env_int("LOGIN_FAILURE_AUDIT_LIMIT", 20, minimum=1)
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
@@ -419,6 +447,22 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Every page's scripts and styles are our own static files (no inline script or style, no
+# CDN), so markup smuggled into a page cannot run. A response loosens a directive only
+# through pharmacy.middleware.relax_content_security_policy: the PV2 page shows the Rx
+# label PDF in an <object>, and that PDF may be framed by our own pages.
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "frame-ancestors": "'none'",
+    "form-action": "'self'",
+}
+# The barcode scanner is a keyboard wedge: no page needs these browser features.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 # --------------------------------------------------------------------------- i18n, static
 
@@ -461,6 +505,28 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "lib.api_errors.exception_handler",
+    # Answered 429 {"error": "throttled", ...} with Retry-After (lib/throttles.py). Callers
+    # without credentials per address; everyone else per user, generous for the
+    # e-prescribing networks' bursts. Scopes: a view's throttle_scope.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "lib.throttles.AnonymousRateThrottle",
+        "lib.throttles.UserRateThrottle",
+        "lib.throttles.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": parse_rate("API_ANON_RATE", env_str("API_ANON_RATE", "60/min")),
+        "user": parse_rate("API_USER_RATE", env_str("API_USER_RATE", "2000/min")),
+        # Rx number and birth date name a patient's prescription: a caller guessing birth
+        # dates is stopped long before a year's worth. The callers are the patient portal
+        # and the phone system, each acting for many patients under one token.
+        "refill_request": parse_rate(
+            "API_REFILL_REQUEST_RATE", env_str("API_REFILL_REQUEST_RATE", "600/hour")
+        ),
+        # A caller's answers checked before anything is disclosed to them (support).
+        "identity_check": parse_rate(
+            "API_IDENTITY_CHECK_RATE", env_str("API_IDENTITY_CHECK_RATE", "60/hour")
+        ),
+    },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }

@@ -63,6 +63,7 @@ from pharmacy.services import (
     record_allergy,
     record_audit_event,
     record_condition,
+    record_failed_sign_in,
     recovery_codes_left,
     remove_allergy,
     remove_condition,
@@ -75,6 +76,11 @@ from pharmacy.services import (
     update_prescriber,
     verify_second_factor,
 )
+from pharmacy.sign_in_limits import (
+    address_sign_ins_refused,
+    count_failed_sign_in,
+    minutes_until_sign_ins_allowed,
+)
 
 
 class SignInView(auth_views.LoginView):
@@ -84,6 +90,13 @@ class SignInView(auth_views.LoginView):
     authentication_form = SignInForm
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        # Before any password is checked: past the address's limit nothing is tried.
+        if address_sign_ins_refused(request):
+            context = {"minutes": minutes_until_sign_ins_allowed()}
+            return render(request, "registration/address_limited.html", context, status=429)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
         response = super().form_valid(form)
         record_audit_event(
@@ -92,12 +105,8 @@ class SignInView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form):
-        record_audit_event(
-            actor=None,
-            action=AuditEvent.Action.LOGIN_FAILED,
-            request=self.request,
-            username=self.request.POST.get("username", ""),
-        )
+        count_failed_sign_in(self.request)
+        record_failed_sign_in(self.request, username=self.request.POST.get("username", ""))
         return super().form_invalid(form)
 
 
@@ -513,6 +522,18 @@ def audit_log(request):
     if form.is_valid():
         events = form.filter(events)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    # The trail names patients (the records viewed, the searches typed): reading it is a
+    # view of their data too, audited like any other.
+    shown = {event.patient_id for event in page.object_list if event.patient_id}
+    shown.update(pk for event in page.object_list for pk in event.patient_ids)
+    if shown:
+        record_audit_event(
+            actor=request.user,
+            action=AuditEvent.Action.VIEW,
+            request=request,
+            patients=[Patient(pk=pk) for pk in shown],
+            summary=f"Audit trail ({len(page.object_list)} events shown)",
+        )
     return render(request, "pharmacy/audit_log.html", {"form": form, "page": page})
 
 

@@ -20,6 +20,7 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 
 from inventory.models import PurchaseOrder, Supplier
+from lib.text import stored, text_problem
 
 NAME_MAX = Supplier._meta.get_field("name").max_length
 ACCOUNT_NUMBER_MAX = Supplier._meta.get_field("account_number").max_length
@@ -28,9 +29,6 @@ PHONE_MAX = Supplier._meta.get_field("phone").max_length
 LEAD_TIME_MAX_DAYS = 365
 EDITABLE_FIELDS = ("name", "account_number", "email", "phone", "lead_time_days", "is_active")
 
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: a name with one
-# prints wrongly on orders and e-mails, or hides a difference between two names.
-_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _WHITESPACE = re.compile(r"\s+")
 _PHONE = re.compile(r"^\+?[0-9 ().\-/]+(?:\s*(?:x|ext\.?)\s*[0-9]+)?$", re.IGNORECASE)
 _PHONE_MIN_DIGITS = 7
@@ -67,8 +65,10 @@ def _text(value, field: str, label: str, maximum: int, errors: dict) -> str:
     if not isinstance(value, str):
         errors[field] = [f"The {label} must be text."]
         return ""
-    if _CONTROL_CHARACTERS.search(value.strip()):
-        errors[field] = [f"The {label} contains a control character (a tab, line break, ...)."]
+    # A control character or a direction override prints wrongly on orders and e-mails,
+    # or hides a difference between two names (lib.text).
+    if problem := text_problem(stored(value)):
+        errors[field] = [f"The {label} {problem}."]
         return ""
     value = value.strip()
     if len(value) > maximum:
@@ -173,8 +173,8 @@ def create_supplier(
     Takes the supplier-name lock. Raises SupplierError with every problem in ``fields``:
     ``duplicate_supplier`` when another supplier has the name in any case,
     ``invalid_supplier`` for a missing or all-digit name, text too long or holding a
-    control character, an e-mail or phone number that is not one, a lead time outside
-    0-365 days; nothing is written then.
+    control character or a direction override (``lib.text``), an e-mail or phone number
+    that is not one, a lead time outside 0-365 days; nothing is written then.
     """
     checked = _check(
         {

@@ -1,10 +1,12 @@
 """Receiving and counting in a real Chromium, the way a technician with a keyboard-wedge
 scanner does it: the scanner types into the focused field and ends with Enter."""
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from inventory.models import CycleCount, DEASchedule, PurchaseOrder, StockLot, StockMovement
 from inventory.ndc import upc_from_ndc
@@ -69,29 +71,27 @@ def test_a_technician_receives_a_delivery_by_scanning(page, screenshot, technici
 
     rows = page.get_by_test_id("receiving-row")
     scan(page, datamatrix("0071-0155-23", lot="LP2207", expiry=EXPIRY, serial="SN0001"))
-    page.wait_for_function("document.querySelectorAll('[data-testid=receiving-row]').length === 1")
+    expect(rows).to_have_count(1)
     assert "Added 0071-0155-23" in page.get_by_test_id("scan-status").inner_text()
     assert focused_is_scan_field(page)
     assert page.locator("#id_scan").input_value() == ""
 
     # The second bottle of the same lot adds to its line at once.
     scan(page, datamatrix("0071-0155-23", lot="LP2207", expiry=EXPIRY, serial="SN0002"))
-    page.wait_for_function("document.querySelector('[data-testid=row-packages]').value === '2'")
+    expect(page.get_by_test_id("row-packages")).to_have_value("2")
     assert rows.count() == 1
     assert "SN0001, SN0002" in rows.first.get_by_test_id("row-serials").inner_text()
 
     # A mistyped code is said in the status line; nothing is added and focus stays.
     scan(page, "0071-0155-99")
-    page.wait_for_function(
-        "document.querySelector('[data-testid=scan-status]').classList.contains('error')"
-    )
+    expect(page.get_by_test_id("scan-status")).to_have_class(re.compile(r"\berror\b"))
     assert "No package in the catalogue" in page.get_by_test_id("scan-status").inner_text()
     assert rows.count() == 1
     assert focused_is_scan_field(page)
 
     # A bottle's UPC carries no lot: the technician types it in the new line.
     scan(page, upc_from_ndc("0406-0512-01"))
-    page.wait_for_function("document.querySelectorAll('[data-testid=receiving-row]').length === 2")
+    expect(rows).to_have_count(2)
     page.get_by_label("Lot of 0406-0512-01").fill("OX7781")
     page.get_by_label("Expiry of 0406-0512-01").fill(EXPIRY.isoformat())
     screenshot("receiving-scanned")
@@ -139,14 +139,14 @@ def test_a_blind_count_with_a_variance_is_approved_by_the_manager(
     assert focused_is_scan_field(page)
     scan(page, datamatrix("0071-0155-23", lot="LP2207", expiry=EXPIRY))
     page.wait_for_url("**?line=*")
-    page.wait_for_function("document.activeElement.name === 'counted_quantity'")
+    expect(page.locator("input[data-focus]")).to_be_focused()
     page.keyboard.type("171")
     page.keyboard.press("Enter")
     page.wait_for_selector("text=Lot LP2207 counted.")
     assert focused_is_scan_field(page)
 
     scan(page, datamatrix("0071-0155-23", lot="LP2301", expiry=EXPIRY + timedelta(days=60)))
-    page.wait_for_function("document.activeElement.name === 'counted_quantity'")
+    expect(page.locator("input[data-focus]")).to_be_focused()
     page.keyboard.type("90")
     page.keyboard.press("Enter")
     page.wait_for_selector("text=Lot LP2301 counted.")

@@ -206,12 +206,27 @@ def test_a_supplier_with_an_open_order_is_not_deactivated(api_manager, manager, 
         (
             {"name": "Anda\u0007 Inc"},
             "invalid_supplier",
-            {"name": ["The name contains a control character (a tab, line break, ...)."]},
+            {
+                "name": [
+                    "The name contains a control character (U+0007), which cannot be shown "
+                    "or printed; remove it."
+                ]
+            },
         ),
         (
             {"name": "Anda\nInc"},
             "invalid_supplier",
-            {"name": ["The name contains a control character (a tab, line break, ...)."]},
+            {"name": ["The name contains a line break or tab (U+000A) but must be one line."]},
+        ),
+        (
+            {"name": "\u202eAnda"},
+            "invalid_supplier",
+            {
+                "name": [
+                    "The name contains an invisible text-direction character (U+202E), which "
+                    "can make it display differently from what is stored; remove it."
+                ]
+            },
         ),
         (
             {"name": " 1234 "},
@@ -247,8 +262,8 @@ def test_a_supplier_with_an_open_order_is_not_deactivated(api_manager, manager, 
     ],
     ids=[
         "duplicate-name-any-case", "bad-email", "negative-lead-time", "lead-time-over-a-year",
-        "control-character", "line-break", "only-digits", "blank-name", "name-too-long",
-        "bad-phone", "every-problem-at-once",
+        "control-character", "line-break", "direction-override", "only-digits", "blank-name",
+        "name-too-long", "bad-phone", "every-problem-at-once",
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_with_every_problem_and_nothing_written(

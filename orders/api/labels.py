@@ -11,6 +11,7 @@ from inventory.api.serializers import ErrorSerializer
 from lib.api_errors import APIError
 from orders.models import Fill
 from orders.services.labels import RxLabelError, rx_label_pdf
+from pharmacy.middleware import relax_content_security_policy
 from pharmacy.models import AuditEvent
 from pharmacy.services import record_audit_event
 
@@ -64,4 +65,6 @@ class FillLabelView(APIView):
             f'inline; filename="rx-{fill.prescription.rx_number}-fill-{fill.pk}.pdf"'
         )
         response["Cache-Control"] = "private, no-store"
-        return response
+        # The PV2 page shows it in an <object>; no other site may.
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        return relax_content_security_policy(response, frame_ancestors="'self'")

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from inventory.api.serializers import DispensingSerializer, LotTraceSerializer
+from lib.text import validate_free_text
 from orders.models import (
     Discrepancy,
     DurAlert,
@@ -342,10 +343,21 @@ class FillDetailSerializer(FillSerializer):
         return FillAlertSerializer(alerts, many=True, context={"fill_id": fill.pk}).data
 
 
+def _optional_free_text(*, max_length: int) -> serializers.CharField:
+    """A note or reason that may be left out: free text (``lib.text``), "" when absent."""
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=max_length,
+        validators=[validate_free_text],
+    )
+
+
 class OverrideInputSerializer(serializers.Serializer):
     alert = serializers.IntegerField(min_value=1, help_text="The drug-check alert's id.")
     reason_code = serializers.ChoiceField(choices=OverrideReason.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = _optional_free_text(max_length=2000)
 
 
 class PV1DecisionSerializer(serializers.Serializer):
@@ -353,7 +365,7 @@ class PV1DecisionSerializer(serializers.Serializer):
     fill; rejecting needs a reason (the fill goes back to intake)."""
 
     decision = serializers.ChoiceField(choices=["approve", "reject"])
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    reason = _optional_free_text(max_length=255)
     overrides = OverrideInputSerializer(many=True, required=False, default=list)
 
 
@@ -386,7 +398,7 @@ class PV2DecisionSerializer(serializers.Serializer):
     step, a discrepancy is recorded)."""
 
     decision = serializers.ChoiceField(choices=["approve", "reject"])
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = _optional_free_text(max_length=2000)
     scan = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=200,
         help_text="The vial label's barcode (the fill's label_code).",
@@ -402,11 +414,11 @@ class PV2DecisionSerializer(serializers.Serializer):
 
 class HoldInputSerializer(serializers.Serializer):
     reason_code = serializers.ChoiceField(choices=HoldReason.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = _optional_free_text(max_length=2000)
 
 
 class ReleaseInputSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = _optional_free_text(max_length=2000)
 
 
 class OrderSerializer(serializers.ModelSerializer):

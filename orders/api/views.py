@@ -460,6 +460,7 @@ class RefillRequestView(generics.GenericAPIView):
 
     serializer_class = RefillRequestSerializer
     required_permissions = ["pharmacy.work_technician_queues"]
+    throttle_scope = "refill_request"
 
     @extend_schema(
         request=RefillRequestSerializer,

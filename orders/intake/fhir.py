@@ -52,6 +52,7 @@ from orders.intake.messages import (
     checked_dea_number,
     checked_ndc,
     checked_npi,
+    checked_text,
 )
 
 NDC_SYSTEM = "http://hl7.org/fhir/sid/ndc"
@@ -111,6 +112,7 @@ def parse_medication_request(document: dict, *, raw: bytes | None = None) -> Inc
     ``messages.py``). ``raw`` is kept as the original message; without it the document
     is re-serialised.
     """
+    _check_every_text(document)
     request, contained, index, message_id = _locate_request(document)
     warnings: list[str] = []
     resolver = _Resolver(contained, index)
@@ -497,6 +499,31 @@ def _id_of(resource: dict) -> str:
 def _list(owner: dict, key: str) -> list:
     value = owner.get(key)
     return value if isinstance(value, list) else []
+
+
+# The parts of a HumanName (and a reference's display, read as a name when the resource
+# is not included): one line, no line break.
+_NAME_KEYS = frozenset({"family", "given", "prefix", "suffix"})
+_NAME_HOLDERS = frozenset({"name", "subject", "requester", "performer", "recorder"})
+
+
+def _check_every_text(document) -> None:
+    """Refuse the document when any string in it holds a control character or a
+    direction override, or a name holds a line break (``checked_text``): the names, drug
+    and directions are printed on the vial label."""
+    root = document.get("resourceType") if isinstance(document, dict) else None
+    # (value, its path, the key it sits under, the key its container sits under); no
+    # recursion: a document may nest deeper than Python does.
+    waiting = [(document, str(root or "$"), "", "")]
+    while waiting:
+        value, path, key, holder = waiting.pop()
+        if isinstance(value, str):
+            is_name = key in _NAME_KEYS or (key == "display" and holder in _NAME_HOLDERS)
+            checked_text(value, what=f"text at {path}", path=path, line_breaks=not is_name)
+        elif isinstance(value, dict):
+            waiting.extend((item, f"{path}.{name}", name, key) for name, item in value.items())
+        elif isinstance(value, list):
+            waiting.extend((item, f"{path}[{n}]", key, holder) for n, item in enumerate(value))
 
 
 def _string(owner: dict, key: str, path: str) -> str:

@@ -32,6 +32,9 @@ invalid_dea_schedule       900     a DEA schedule code that is not one of the fi
                                    (C38046 "Unspecified" is accepted as no schedule stated)
 unresolved_reference       900     a FHIR reference to a resource the message does not include
                                    (and with no display text to fall back on)
+invalid_text               900     text holding a control character or an invisible
+                                   text-direction character (``lib.text``), or a name holding
+                                   a line break: it could print differently on a label
 =========================  ======  ===========================================================
 
 NCPDP transaction codes used in the ``Error`` reply: ``900`` transaction rejected (the
@@ -48,6 +51,7 @@ from decimal import Decimal
 from django.db.models.enums import TextChoices
 
 from inventory.ndc import InvalidNDCError, normalize_ndc_input
+from lib.text import stored, text_problem
 from pharmacy.identifiers import is_valid_dea_number, is_valid_npi
 
 # Bodies larger than this are refused before parsing (DESIGN.md section 6). A NewRx is a
@@ -245,6 +249,16 @@ def checked_date(text: str, *, what: str, path: str | None) -> date:
         f"The {what} {text!r} is not a date: write it as YYYY-MM-DD (for example 2024-03-01).",
         path=path,
     )
+
+
+def checked_text(text: str, *, what: str, path: str | None, line_breaks: bool) -> str:
+    """``text`` when it is fit to store (``lib.text``): never a control character or a
+    direction override; a line break only where ``line_breaks`` (free text, not a name).
+    Both parsers check every text of a message with it before reading any."""
+    problem = text_problem(stored(text), line_breaks=line_breaks)
+    if problem:
+        raise IntakeError("invalid_text", f"The {what} {problem}.", path=path)
+    return text
 
 
 def checked_npi(npi: str, *, path: str | None) -> str:

@@ -86,6 +86,7 @@ from orders.intake.messages import (
     checked_dea_schedule,
     checked_ndc,
     checked_npi,
+    checked_text,
 )
 
 NCPDP_NAMESPACE = "http://www.ncpdp.org/schema/SCRIPT"
@@ -186,6 +187,7 @@ def parse_script_message(raw: bytes) -> ScriptMessage:
         )
     header = _header(root, namespace)
     try:
+        _check_every_text(root, "Message")
         body = _required(root, "Body", "Message", "the message body")
         if len(body) == 0:
             raise IntakeError(
@@ -266,6 +268,30 @@ def _parse_xml(raw: bytes) -> Element:
         raise IntakeError(
             "malformed_xml", f"The message cannot be read as XML ({error})."
         ) from None
+
+
+# Elements holding a person's name (or part of it): one line, no line break.
+_NAME_ELEMENTS = frozenset(
+    {"LastName", "FirstName", "MiddleName", "Suffix", "Prefix", "BusinessName"}
+)
+
+
+def _check_every_text(root: Element, root_path: str) -> None:
+    """Refuse the message when any text in it (an element's, an attribute's) holds a
+    control character or a direction override, or a name holds a line break
+    (``checked_text``): the names, drug and directions are printed on the vial label."""
+    waiting = [(root, root_path)]  # no recursion: a message may nest deeper than Python
+    while waiting:
+        element, path = waiting.pop()
+        what = f"<{element.tag}> element"
+        is_name = element.tag in _NAME_ELEMENTS
+        checked_text(element.text or "", what=what, path=path, line_breaks=not is_name)
+        checked_text(element.tail or "", what=f"text after the {what}", path=path, line_breaks=True)
+        for attribute, value in element.attrib.items():
+            checked_text(
+                value, what=f"{attribute} attribute of the {what}", path=path, line_breaks=False
+            )
+        waiting.extend((child, f"{path}/{child.tag}") for child in reversed(element))
 
 
 def _strip_namespaces(root: Element) -> str:

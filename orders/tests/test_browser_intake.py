@@ -124,9 +124,7 @@ def test_a_phone_prescription_for_a_penicillin_allergic_patient_shows_the_alert(
     image = page.get_by_test_id("original-document").locator("img")
     expect(image).to_be_visible()
     # the image really loads (served by the audited original view), not a broken icon
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=original-document] img').naturalWidth === 1"
-    )
+    expect(image).to_have_js_property("naturalWidth", 1)
     screenshot("prescription-allergy-alert")
     assert (prescription.patient, prescription.prescriber, prescription.product) == (
         ada,

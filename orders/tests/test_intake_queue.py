@@ -161,7 +161,25 @@ def test_the_polled_rows_are_the_table_alone(client_technician, uncertain_patien
     assert "<html" not in html
     assert 'data-testid="intake-queue"' in html
     assert uncertain_patient.rx_number in html
-    assert AuditEvent.objects.count() == 0
+
+
+def test_the_polled_rows_are_audited_when_they_show_someone_new(
+    client_technician, technician, ada, hopper
+):
+    first = receive(message(prescriber={"npi": hopper.npi}))
+    client_technician.get("/intake/rows/")
+    client_technician.get("/intake/rows/")  # the same patients again: no second row
+    second = receive(
+        message(message_id="MSG-2", patient={"first_name": "Alan", "last_name": "Turing"})
+    )
+
+    client_technician.get("/intake/rows/")
+
+    rows = list(AuditEvent.objects.order_by("pk").values_list("actor", "summary", "patient_ids"))
+    assert rows == [
+        (technician.pk, "Intake queue (1 shown)", [first.patient_id]),
+        (technician.pk, "Intake queue (2 shown)", sorted([first.patient_id, second.patient_id])),
+    ]
 
 
 def test_an_empty_queue_says_so(client_technician):

@@ -15,6 +15,16 @@ from orders.views.work import _audit_fill_page, _label_url, _work_context, _work
 from pharmacy.access import staff_permission_required
 
 
+def _form_problems(form) -> str:
+    """Every problem of the form in one line; a note's named (the hold reason's messages
+    say what they are about)."""
+    return " ".join(
+        f"{form.fields[name].label}: {message}" if name == "note" else message
+        for name, errors in form.errors.items()
+        for message in errors
+    )
+
+
 @require_POST
 @staff_permission_required(TECHNICIAN_WORK)
 def fill_hold(request, pk: int):
@@ -22,7 +32,7 @@ def fill_hold(request, pk: int):
     fill = _work_fill(pk)
     form = HoldForm(request.POST, prefix="hold")
     if not form.is_valid():
-        messages.error(request, "Not held: " + " ".join(form.errors.get("reason_code", [])))
+        messages.error(request, "Not held: " + _form_problems(form))
         return redirect(fill_work_url(fill))
     was = fill.status
     try:
@@ -50,7 +60,9 @@ def fill_release(request, pk: int):
     """Release a held fill: it returns to the step it was held at."""
     fill = _work_fill(pk)
     form = ReleaseForm(request.POST, prefix="release")
-    form.is_valid()
+    if not form.is_valid():
+        messages.error(request, "Not released: " + _form_problems(form))
+        return redirect("fill_detail", pk=pk)
     try:
         fill = workflow.release_fill(
             fill, by=request.user, note=form.cleaned_data.get("note", "").strip()

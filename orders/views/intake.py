@@ -26,7 +26,7 @@ from orders.views.pickers import (
 from orders.views.prescriptions import _original
 from pharmacy.access import staff_permission_required
 from pharmacy.models import AuditEvent, Patient, Prescriber
-from pharmacy.services import record_audit_event
+from pharmacy.services import record_audit_event, record_list_view
 
 # Rows the queue page shows; the oldest come first, and the count says how many wait.
 QUEUE_PAGE_ROWS = 200
@@ -40,16 +40,23 @@ def _queue_context() -> dict:
     return {"rows": rows, "count": waiting.count() if len(rows) == QUEUE_PAGE_ROWS else len(rows)}
 
 
+def _audit_queue(request, context: dict, *, refresh: bool) -> None:
+    """One audit row per page view naming the patients shown; a refresh only when it
+    shows someone new (``record_list_view``, as the fill queues)."""
+    record_list_view(
+        request,
+        list_name="intake-queue",
+        page="",
+        patients=[p.patient for p in context["rows"] if p.patient],
+        summary=f"Intake queue ({len(context['rows'])} shown)",
+        refresh=refresh,
+    )
+
+
 @staff_permission_required(TECHNICIAN_WORK)
 def intake_queue(request):
     context = _queue_context()
-    record_audit_event(
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        request=request,
-        patients=[p.patient for p in context["rows"] if p.patient],
-        summary=f"Intake queue ({len(context['rows'])} shown)",
-    )
+    _audit_queue(request, context, refresh=False)
     return render(request, "orders/intake_queue.html", context)
 
 
@@ -57,7 +64,9 @@ def intake_queue(request):
 @staff_permission_required(TECHNICIAN_WORK)
 def intake_queue_rows(request):
     """The queue's table alone, polled by the page every 15 seconds."""
-    return render(request, "orders/_intake_rows.html", _queue_context())
+    context = _queue_context()
+    _audit_queue(request, context, refresh=True)
+    return render(request, "orders/_intake_rows.html", context)
 
 
 def _patient_candidates(prescription: Prescription) -> list[Patient]:

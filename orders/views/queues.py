@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET
 
 from orders.models import Fill, FillHold, HoldReason
 from orders.views._common import TECHNICIAN_WORK, VERIFY_WORK, _quantity_words
-from pharmacy.models import AuditEvent, Patient
-from pharmacy.services import record_audit_event
+from pharmacy.models import Patient
+from pharmacy.services import record_list_view
 
 QUEUE_ROWS_PER_PAGE = 50
 # The waiting count stops here: counting a long queue on every poll would cost more than
@@ -73,7 +73,6 @@ WORK_PAGE_LABELS = {
     Fill.Status.FILL: "Open the fill station",
     Fill.Status.PV2: "Open PV2",
 }
-_QUEUE_SESSION_KEY = "queue_audit"
 
 
 def step_words(status: str) -> str:
@@ -242,26 +241,16 @@ def _shown_patients(rows: list[Fill]) -> list[Patient]:
 
 
 def _audit_queue(request, context: dict, *, refresh: bool) -> None:
-    """One audit row per page view naming the patients shown. A refresh (the htmx poll)
-    writes one only when it shows a patient the last row did not name, so every patient
-    shown is in the trail without a row every ten seconds."""
-    patients = _shown_patients(context["rows"])
-    shown = sorted({p.pk for p in patients})
-    # Per queue: the page last viewed and the patients its last audit row named.
-    logged = request.session.get(_QUEUE_SESSION_KEY, {})
-    status, after = context["queue"].status, context["after"]
-    last_after, last_shown = logged.get(status, ("", []))
-    if refresh and last_after == after and set(shown) <= set(last_shown):
-        return
-    record_audit_event(
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        request=request,
-        patients=patients,
+    """One audit row per page view naming the patients shown; a refresh (the htmx poll)
+    only when it shows someone new (``record_list_view``)."""
+    record_list_view(
+        request,
+        list_name=f"fill-queue:{context['queue'].status}",
+        page=context["after"],
+        patients=_shown_patients(context["rows"]),
         summary=f"{context['queue'].title} queue ({len(context['rows'])} shown)",
+        refresh=refresh,
     )
-    # Saved with the session, which is written on every request anyway: no extra query.
-    request.session[_QUEUE_SESSION_KEY] = {**logged, status: (after, shown)}
 
 
 @require_GET

@@ -36,6 +36,7 @@ from orders.views.claims import _next_page
 from orders.views.prescriptions import _original
 from orders.views.queues import FILL_QUEUES, claimed_by_someone_else, step_words
 from pharmacy.access import staff_permission_required
+from pharmacy.middleware import relax_content_security_policy
 from pharmacy.models import AuditEvent
 from pharmacy.services import record_audit_event
 
@@ -431,7 +432,10 @@ def _pv2_page(
         scans=list(fill.scans.select_related("by").order_by("-pk")[:6]),
     )
     _audit_fill_page(request, fill, "PV2")
-    return render(request, "orders/pv2.html", context, status=status)
+    # The page shows the Rx label PDF in an <object>.
+    return relax_content_security_policy(
+        render(request, "orders/pv2.html", context, status=status), object_src="'self'"
+    )
 
 
 def _refuse_filler(request, fill: Fill):

@@ -10,7 +10,11 @@
 Callers import from ``pharmacy.services``; the names below are its public interface.
 """
 
-from pharmacy.services.audit import record_audit_event
+from pharmacy.services.audit import (
+    record_audit_event,
+    record_failed_sign_in,
+    record_list_view,
+)
 from pharmacy.services.matching import (
     RecordMatch,
     match_or_create_patient,
@@ -80,6 +84,8 @@ __all__ = [
     "normalize_icd10_code",
     "record_allergy",
     "record_audit_event",
+    "record_failed_sign_in",
+    "record_list_view",
     "record_condition",
     "recovery_codes_left",
     "remove_allergy",

@@ -9,6 +9,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from lib.text import text_errors
 from lib.us_addresses import address_problems
 from pharmacy.models import (
     ICD10_CODE_PATTERN,
@@ -43,6 +44,7 @@ def _patient_field_errors(values: dict, *, today: date) -> dict[str, str]:
     """The rules of ``create_patient`` for the fields present in ``values``, plus the
     e-mail address's form and the columns' lengths."""
     errors = too_long_errors(Patient, {k: v for k, v in values.items() if k in PATIENT_FIELDS})
+    errors.update(text_errors({k: v for k, v in values.items() if k in PATIENT_FIELDS}))
     for name in ("first_name", "last_name"):
         if name in values and not str(values[name] or "").strip():
             errors[name] = "This field is required."
@@ -108,7 +110,11 @@ def _address_values(values: dict) -> tuple[dict, dict[str, str]]:
     cleaned = {name: str(values.get(name) or "").strip() for name in ADDRESS_FIELDS}
     cleaned["state"] = cleaned["state"].upper()
     cleaned["label"] = cleaned["label"] or "Home"
-    return cleaned, {**too_long_errors(PatientAddress, cleaned), **address_problems(cleaned)}
+    return cleaned, {
+        **text_errors(cleaned),
+        **too_long_errors(PatientAddress, cleaned),
+        **address_problems(cleaned),
+    }
 
 
 def _lock_patient(patient: Patient) -> None:
@@ -302,7 +308,7 @@ def record_condition(
     today = today or timezone.localdate()
     noted_on = noted_on or today
     code = normalize_icd10_code(icd10_code)
-    errors = too_long_errors(Condition, {"name": name.strip()})
+    errors = {**text_errors({"name": name}), **too_long_errors(Condition, {"name": name.strip()})}
     if not name.strip():
         errors["name"] = "Name the condition."
     if code and not re.match(ICD10_CODE_PATTERN, code):

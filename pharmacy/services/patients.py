@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from inventory.ingredients import normalize_ingredient_name
 from inventory.models import Ingredient, PharmacologicClass
+from lib.text import text_errors
 from lib.us_addresses import address_problems
 from pharmacy.models import Allergy, AuditEvent, Patient, PatientAddress, User
 from pharmacy.services.audit import record_audit_event
@@ -40,7 +41,9 @@ def create_patient(
 ) -> Patient:
     """Create a patient with their addresses (the first, or the one flagged, ships by default).
 
-    Raises PatientDataError with every problem at once; nothing is written then.
+    Raises PatientDataError with every problem at once; nothing is written then. Names,
+    contact details and addresses must be text that shows what it holds
+    (``lib.text``).
     """
     today = today or timezone.localdate()
     errors = {}
@@ -56,9 +59,19 @@ def create_patient(
         errors["sex"] = f"Use one of {', '.join(Patient.Sex.values)}."
     if child_resistant_waiver_on and child_resistant_waiver_on > today:
         errors["child_resistant_waiver_on"] = "The waiver date is in the future."
+    names_and_contact = {
+        "first_name": first_name,
+        "middle_name": middle_name,
+        "last_name": last_name,
+        "phone": phone,
+        "email": email,
+        "preferred_language": preferred_language,
+    }
+    errors = {**text_errors(names_and_contact), **errors}
     for number, address in enumerate(addresses):
         for name, problem in address_problems(address).items():
             errors[f"addresses[{number}].{name}"] = problem
+        errors.update(text_errors(address, prefix=f"addresses[{number}]."))
     if sum(bool(a.get("is_default_shipping")) for a in addresses) > 1:
         errors["addresses"] = "Only one address can be the default shipping address."
     if errors:
@@ -131,7 +144,7 @@ def record_allergy(
     checks then warn that it could not be checked. Recording an allergy clears "no known
     allergies". Raises PatientDataError for an empty allergen or an unknown severity.
     """
-    errors = {}
+    errors = text_errors({"allergen": allergen, "reaction": reaction}, free_text=["reaction"])
     if not allergen.strip():
         errors["allergen"] = "Name the ingredient or pharmacologic class."
     if severity not in Allergy.Severity.values:

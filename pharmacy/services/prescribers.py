@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from inventory.models import DEASchedule
+from lib.text import text_errors
 from lib.us_addresses import US_STATES, address_problems, state_problem
 from pharmacy.identifiers import is_valid_dea_number, is_valid_npi
 from pharmacy.models import AuditEvent, Prescriber, User
@@ -65,6 +66,7 @@ def _prescriber_errors(values: dict, *, exclude_pk: int | None) -> dict[str, str
     errors = too_long_errors(
         Prescriber, {k: v for k, v in values.items() if k not in ("npi", "dea_number")}
     )
+    errors.update(text_errors(values))
     for name in ("first_name", "last_name"):
         if not values.get(name):
             errors[name] = "This field is required."

@@ -108,3 +108,28 @@ def test_managers_search_the_audit_trail(client_manager, client_technician, pati
 def test_only_managers_see_the_audit_trail(client_technician, client_pharmacist):
     assert client_technician.get("/audit/").status_code == 403
     assert client_pharmacist.get("/audit/").status_code == 403
+
+
+def test_reading_the_trail_is_audited_naming_the_patients_it_shows(
+    client_manager, client_technician, manager, patient
+):
+    other = PatientFactory(last_name="Okafor", first_name="Ben")
+    client_technician.get(f"/patients/{patient.pk}/")
+    client_technician.get("/patients/", {"q": "okafor"})
+
+    response = client_manager.get("/audit/")
+
+    assert response.status_code == 200
+    assert b"q=okafor" in response.content  # the search typed, as the trail keeps it
+    read = AuditEvent.objects.order_by("-pk").first()
+    assert (read.actor, read.action, read.summary) == (
+        manager,
+        "view",
+        "Audit trail (2 events shown)",
+    )
+    assert read.patient_ids == sorted([patient.pk, other.pk])
+
+
+def test_reading_a_trail_that_names_no_patient_writes_nothing(client_manager, manager):
+    assert client_manager.get("/audit/").status_code == 200
+    assert AuditEvent.objects.count() == 0

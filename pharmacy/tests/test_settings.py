@@ -66,6 +66,13 @@ def test_settings_import_with_no_configuration_at_all():
         ({"SESSION_IDLE_MINUTES": "ten"}, "SESSION_IDLE_MINUTES='ten' is not a whole number"),
         ({"SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES='0' must be at least 1"),
         ({"PHARMACY_NCPDP_ID": "12AB"}, "PHARMACY_NCPDP_ID must be the 7-digit NCPDP provider ID"),
+        ({"TRUSTED_PROXY_COUNT": "-1"}, "TRUSTED_PROXY_COUNT='-1' must be at least 0"),
+        ({"API_USER_RATE": "lots"}, "API_USER_RATE='lots' is not a rate; write it like 60/min"),
+        ({"API_ANON_RATE": "60/fortnight"}, "API_ANON_RATE='60/fortnight' is not a rate"),
+        (
+            {"LOGIN_ADDRESS_FAILURE_LIMIT": "0"},
+            "LOGIN_ADDRESS_FAILURE_LIMIT='0' must be at least 1",
+        ),
     ],
 )
 def test_bad_value_stops_the_process_naming_the_variable(env, message):
@@ -102,6 +109,34 @@ def test_good_production_values_are_taken():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         "db.internal mail.internal 587 True False ['pharmacy.example.com', 'api.example.com']"
+    )
+
+
+def test_the_client_address_and_the_api_rates_come_from_the_environment():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pharmacy import settings as s; "
+            "print(s.TRUSTED_PROXY_COUNT, s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'])",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "TRUSTED_PROXY_COUNT": "2",
+            "API_ANON_RATE": "10/sec",
+            "API_USER_RATE": " 5000/min ",
+            "API_REFILL_REQUEST_RATE": "30/hour",
+            "API_IDENTITY_CHECK_RATE": "100/day",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "2 {'anon': '10/sec', 'user': '5000/min', 'refill_request': '30/hour', "
+        "'identity_check': '100/day'}"
     )
 
 

@@ -12,8 +12,7 @@ from django.views.decorators.http import require_GET
 
 from orders.views import age_words
 from pharmacy.access import staff_permission_required
-from pharmacy.models import AuditEvent
-from pharmacy.services import record_audit_event
+from pharmacy.services import record_list_view
 from shipping.forms import HandOverForm
 from shipping.models import Shipment
 from shipping.views._common import VIEW_SHIPMENTS, WORK_SHIPMENTS, Status
@@ -22,7 +21,6 @@ ROWS_PER_PAGE = 50
 # As the fill queues: counting stops here (a year of delivered packages is a big count).
 COUNT_CAP = 1000
 REFRESH_SECONDS = 10
-_LIST_SESSION_KEY = "shipment_list_audit"
 
 
 @dataclass(frozen=True)
@@ -167,23 +165,16 @@ def _list_rows(request, shipment_list: ShipmentList) -> dict:
 
 
 def _audit_list(request, context: dict, *, refresh: bool) -> None:
-    """One audit row per page view naming the patients shown; a refresh writes one only
-    when it shows a patient the last row did not name (as the fill queues)."""
-    patients = [shipment.order.patient for shipment in context["rows"]]
-    shown = sorted({p.pk for p in patients})
-    logged = request.session.get(_LIST_SESSION_KEY, {})
-    status, after = context["list"].status, context["after"]
-    last_after, last_shown = logged.get(status, ("", []))
-    if refresh and last_after == after and set(shown) <= set(last_shown):
-        return
-    record_audit_event(
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        request=request,
-        patients=patients,
+    """One audit row per page view naming the patients shown; a refresh only when it
+    shows someone new (``record_list_view``, as the fill queues)."""
+    record_list_view(
+        request,
+        list_name=f"shipments:{context['list'].status}",
+        page=context["after"],
+        patients=[shipment.order.patient for shipment in context["rows"]],
         summary=f"Shipments {context['list'].title.lower()} ({len(context['rows'])} shown)",
+        refresh=refresh,
     )
-    request.session[_LIST_SESSION_KEY] = {**logged, status: (after, shown)}
 
 
 def _tabs() -> list[dict]:
