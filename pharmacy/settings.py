@@ -177,6 +177,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything that queries with request data or reads the body (sessions, CSRF).
+    "lib.request_limits.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -451,7 +453,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["pharmacy.permissions.IsStaffWithRole"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "lib.api_pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "lib.api_parsers.JSONParser",
+        "lib.api_parsers.FormParser",
+        "lib.api_parsers.MultiPartParser",
+    ],
+    "DEFAULT_METADATA_CLASS": "lib.api_metadata.SimpleMetadata",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "lib.api_errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
