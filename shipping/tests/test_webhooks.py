@@ -69,12 +69,12 @@ def shipment():
     return shipment
 
 
-def event(shipment, status="in_transit", event_id="evt-1", at=when(0), **more):
+def event(shipment, status="in_transit", event_id="evt-1", at: str | None = None, **more):
     return {
         "event_id": event_id,
         "tracking_number": shipment.tracking_number,
         "status": status,
-        "occurred_at": at,
+        "occurred_at": at or when(0),
         "detail": more.pop("detail", "Scanned at the depot"),
         **more,
     }
