@@ -377,3 +377,85 @@ def test_the_same_event_delivered_twice_at_once_is_kept_once():
     assert sorted(answer["replay"] for answer in answers) == [False, True]
     assert CarrierEvent.objects.count() == 1
     assert shipment.events.filter(to_status=S.IN_TRANSIT).count() == 1
+
+
+@pytest.mark.parametrize("field", ["event_id", "detail"])
+def test_a_signed_event_with_a_nul_character_is_a_400_with_nothing_written(shipment, field):
+    before = written()
+
+    response = post(event(shipment) | {field: "evt\u0000-1"})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "error": "malformed_event",
+            "detail": "The event contains a NUL character (\\u0000); nothing was kept.",
+        },
+    )
+    assert written() == before
+    shipment.refresh_from_db()
+    assert shipment.status == S.HANDED_TO_CARRIER
+
+
+def test_an_event_id_reused_for_another_tracking_number_is_refused(shipment):
+    other = labelled_shipment()
+    hand_over_to_carrier([other], by=another_staff(Role.TECHNICIAN))
+    post(event(shipment))
+    before = written()
+
+    response = post(event(other))
+
+    assert (response.status_code, response.json()) == (
+        409,
+        {
+            "error": "event_id_reused",
+            "detail": "Event 'evt-1' was received before for another tracking number, status "
+            "or time; nothing was changed. Send each event under an id of its own.",
+        },
+    )
+    assert written() == before
+    other.refresh_from_db()
+    assert other.status == S.HANDED_TO_CARRIER
+
+
+def test_an_event_id_reused_for_another_status_is_refused_too(shipment):
+    post(event(shipment))
+
+    response = post(event(shipment, "delivered"))
+
+    assert (response.status_code, response.json()["error"]) == (409, "event_id_reused")
+    shipment.refresh_from_db()
+    assert shipment.status == S.IN_TRANSIT
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        (timezone.now() + timedelta(hours=25)).isoformat(),
+        "2099-01-01T09:00:00Z",
+        "9999-12-31T23:00:00-12:00",  # not even a time in UTC
+    ],
+)
+def test_an_event_dated_more_than_a_day_ahead_is_a_400(shipment, occurred_at):
+    before = written()
+
+    response = post(event(shipment, at=occurred_at))
+
+    assert (response.status_code, response.json()["error"]) == (400, "malformed_event")
+    assert "occurred_at" in response.json()["detail"]
+    assert written() == before
+
+
+def test_an_event_a_few_hours_ahead_is_kept_a_carrier_clock_may_run_fast(shipment):
+    response = post(event(shipment, at=(timezone.now() + timedelta(hours=23)).isoformat()))
+
+    assert (response.status_code, response.json()["outcome"]) == (200, "applied")
+
+
+def test_a_body_over_64_kib_is_a_413_before_it_is_read(shipment):
+    body = json.dumps(event(shipment) | {"detail": "x" * 70_000}).encode()
+
+    response = post(body)
+
+    assert (response.status_code, response.json()["error"]) == (413, "too_large")
+    assert written() == (0, 2, 0)
