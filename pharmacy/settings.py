@@ -475,6 +475,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The errors any operation may answer (400, 401, 403, 404, 413), documented once.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "lib.api_schema.document_common_errors",
+    ],
     # Status fields of different models share the name "status"; name their enums apart.
     "ENUM_NAME_OVERRIDES": {
         "StockLotStatusEnum": "inventory.models.StockLot.Status",
