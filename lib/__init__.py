@@ -2,11 +2,16 @@
 "Layout"): it sits below every app in the dependency order, so any app may import it and it
 imports none of them.
 
-- ``lib.api_errors``: the API error type and DRF's exception handler, which answer every
-  API error as the contract's JSON.
+- ``lib.api_errors``: the API error type, DRF's exception handler and the root URLconf's
+  404/500 handlers, which answer every API error as the contract's JSON.
+- ``lib.api_metadata``, ``lib.api_pagination``, ``lib.api_parsers``, ``lib.api_schema``:
+  the API's OPTIONS answer, limit/offset pages, body parsers and the errors every
+  operation documents, each refusing bad input with a clear 400.
 - ``lib.migrations``: migration operations, such as installing a database function from
   its ``.sql`` file.
 - ``lib.queueing``: publishing a Celery task from a request without waiting on the broker.
+- ``lib.request_limits``: the middleware that refuses NUL characters and oversized bodies
+  before any view, and reads chunked bodies.
 - ``lib.us_addresses``: US state and territory codes, the ZIP code's form, and the check of
   a mailing address.
 """

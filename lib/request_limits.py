@@ -12,10 +12,11 @@
   read here, at most up to the limit, so the view sees it whole: Django alone would read
   it as empty.
 
-A view that must refuse an oversized body in its own format (the e-prescription
-endpoints answer SCRIPT or FHIR errors) sets ``answers_oversized_body = True``: it is
-given the declared length, or for a chunked body the bytes read up to one past the limit,
-and refuses it itself.
+A view that answers errors in a format of its own (the e-prescription endpoints: SCRIPT
+or FHIR) gives ``request_refused(status=, code=, detail=)``, which the refusals here use.
+One that must refuse an oversized body itself sets ``answers_oversized_body = True``: it
+is given the declared length, or for a chunked body the bytes read up to one past the
+limit.
 """
 
 import io
@@ -24,14 +25,18 @@ from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpResponse
 from django.template import loader
+from django.urls import Resolver404, resolve
 
 from lib.api_errors import is_api_request, json_error
 
 NUL = "\x00"
 
 
-def refusal(request, status: int, code: str, detail: str) -> HttpResponse:
-    """The error in the contract's JSON for the API, as a plain page for people."""
+def refusal(request, status: int, code: str, detail: str, view_class=None) -> HttpResponse:
+    """The error in the view's own format (its ``request_refused``), else in the
+    contract's JSON for the API and as a plain page for people."""
+    if own_format := getattr(view_class, "request_refused", None):
+        return own_format(status=status, code=code, detail=detail)
     if is_api_request(request):
         return json_error(status, code, detail)
     page = loader.get_template("400.html").render({"status": status, "detail": detail})
@@ -55,8 +60,20 @@ def _nul_problem(request) -> str:
     return ""
 
 
+def _view_class(view_func):
+    return getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
+
+
+def _view_class_of(request):
+    """The class of the view the path leads to (None for a function or no match)."""
+    try:
+        return _view_class(resolve(request.path_info).func)
+    except Resolver404:
+        return None
+
+
 def _body_limit(request, view_func) -> int | None:
-    view_class = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
+    view_class = _view_class(view_func)
     declared = getattr(view_class, "max_body_bytes", None) or getattr(
         view_func, "max_body_bytes", None
     )
@@ -68,8 +85,7 @@ def _body_limit(request, view_func) -> int | None:
 
 
 def _answers_oversized_body(view_func) -> bool:
-    view_class = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
-    return bool(getattr(view_class, "answers_oversized_body", False))
+    return bool(getattr(_view_class(view_func), "answers_oversized_body", False))
 
 
 def _is_chunked(request) -> bool:
@@ -111,7 +127,8 @@ class RequestLimitsMiddleware:
 
     def __call__(self, request):
         if problem := _nul_problem(request):
-            return refusal(request, 400, "nul_character", problem + " Remove it and send again.")
+            detail = problem + " Remove it and send again."
+            return refusal(request, 400, "nul_character", detail, _view_class_of(request))
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
@@ -122,7 +139,11 @@ class RequestLimitsMiddleware:
         if declared:
             if not declared.isdigit():
                 return refusal(
-                    request, 400, "malformed_request", "Content-Length must be a whole number."
+                    request,
+                    400,
+                    "malformed_request",
+                    "Content-Length must be a whole number.",
+                    _view_class(view_func),
                 )
             if int(declared) > limit and not _answers_oversized_body(view_func):
                 return _too_large(request, limit)

@@ -253,3 +253,17 @@ def test_a_page_server_error_is_the_server_error_page():
     assert response.status_code == 500
     assert "Something went wrong on our side" in response.text
     assert "hunter2" not in response.text
+
+
+def test_a_nul_refused_on_an_e_prescription_address_answers_in_its_protocol(api_technician):
+    script = api_technician.post(
+        "/api/v1/erx/ncpdp/?x=%00", b"<Message/>", content_type="application/xml"
+    )
+    fhir = api_technician.post("/api/v1/erx/fhir/?x=%00", {}, format="json")
+
+    assert (script.status_code, script["Content-Type"]) == (400, "application/xml")
+    assert b"<Code>900</Code>" in script.content
+    assert b"NUL character" in script.content
+    assert (fhir.status_code, fhir["Content-Type"]) == (400, "application/fhir+json")
+    assert fhir.json()["resourceType"] == "OperationOutcome"
+    assert "NUL character" in fhir.json()["issue"][0]["details"]["text"]

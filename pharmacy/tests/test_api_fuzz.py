@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -183,3 +184,33 @@ def test_operation(operation, role, data_set, db):
         case.validate_response(response, checks=CHECKS, headers=headers)
 
     run()
+
+
+# The e-prescription endpoints answer in their protocols' formats.
+OWN_MEDIA = {
+    "/api/v1/erx/ncpdp/": {"application/xml"},
+    "/api/v1/erx/fhir/": {"application/json", "application/fhir+json"},
+}
+
+
+@pytest.mark.parametrize("role", ["technician", "manager"])
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PUT", "DELETE"])
+def test_every_path_answers_other_methods_without_a_server_error(method, role, data_set, db):
+    """Methods the schema does not list: OPTIONS answers the view's metadata, the others
+    405, or 403 for a role that may not; in JSON, or the e-prescription endpoints' own
+    formats. None is a server error (a view's helper named ``trace`` once was)."""
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {data_set['tokens'][role]}")
+    paths = sorted({operation.path for operation in OPERATIONS})
+    answers = {}
+    for path in paths:
+        url = path.format(id=data_set["id"][0], product_ndc="0002-3227", carrier="local")
+        response = client.generic(method, url)
+        answers[path] = (response.status_code, response["Content-Type"].split(";")[0])
+
+    statuses = {200, 403, 405} if method == "OPTIONS" else {403, 405}
+    refused = {
+        path: (status, media)
+        for path, (status, media) in answers.items()
+        if status not in statuses or media not in OWN_MEDIA.get(path, {"application/json"})
+    }
+    assert refused == {}
