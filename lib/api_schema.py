@@ -4,7 +4,8 @@ documents only its own refusals.
 
 Any request may be malformed (400: a NUL character, a limit or offset that is no page, a
 body that is not JSON); an operation that needs credentials may answer 401 (none, or
-wrong) and 403 (a role that may not); one with an id in its path 404; one with a body 413.
+wrong) and 403 (a role that may not); one with an id in its path 404; one with a body 413
+and 415.
 An operation whose errors are in a format of its own (SCRIPT XML, a FHIR
 OperationOutcome) gets them in that format, as its documented 400 is.
 """
@@ -17,6 +18,7 @@ COMMON = {
     "403": "Your role may not do this.",
     "404": "Nothing has this id.",
     "413": "The body is larger than this operation accepts; it was not read.",
+    "415": "The body's media type is not one this operation reads.",
 }
 HTTP_METHODS = {"get", "put", "post", "patch", "delete", "options", "head", "trace"}
 
@@ -43,7 +45,7 @@ def document_common_errors(result, generator, request, public):
             if "{" in path:
                 wanted.append("404")
             if "requestBody" in operation:
-                wanted.append("413")
+                wanted += ["413", "415"]
             content = _error_content(operation)
             for status in wanted:
                 operation["responses"].setdefault(

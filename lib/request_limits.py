@@ -73,12 +73,10 @@ def _view_class_of(request):
 
 
 def _body_limit(request, view_func) -> int | None:
-    view_class = _view_class(view_func)
-    declared = getattr(view_class, "max_body_bytes", None) or getattr(
-        view_func, "max_body_bytes", None
-    )
-    if declared is not None:
-        return declared
+    """The view's ``max_body_bytes``; else the API's limit; None for a page."""
+    own = getattr(_view_class(view_func), "max_body_bytes", None)
+    if own is not None:
+        return own
     if is_api_request(request):
         return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return None
@@ -137,7 +135,7 @@ class RequestLimitsMiddleware:
             return None
         declared = request.META.get("CONTENT_LENGTH") or ""
         if declared:
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit()):
                 return refusal(
                     request,
                     400,
