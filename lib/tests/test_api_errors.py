@@ -267,3 +267,13 @@ def test_a_nul_refused_on_an_e_prescription_address_answers_in_its_protocol(api_
     assert (fhir.status_code, fhir["Content-Type"]) == (400, "application/fhir+json")
     assert fhir.json()["resourceType"] == "OperationOutcome"
     assert "NUL character" in fhir.json()["issue"][0]["details"]["text"]
+
+
+@pytest.mark.parametrize("page", ["9" * 20, "-1", "1e5", "x"])
+def test_a_page_number_that_is_no_page_shows_a_page_of_the_list(client_technician, page):
+    PatientFactory(last_name="Rivera")
+
+    response = client_technician.get("/patients/", {"q": "Rivera", "page": page})
+
+    assert response.status_code == 200
+    assert [p.last_name for p in response.context["page"].object_list] == ["Rivera"]
