@@ -6,11 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: help install pdf-libraries run test check bench services stop-services chromium pgbouncer clean-var
+.PHONY: help install pdf-libraries run test fuzz check bench services stop-services chromium pgbouncer clean-var
 
 help:
 	@echo "make run     set up and start web + Celery worker + beat with demo data on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test    set up and run the whole test suite (real PostgreSQL, Redis, Celery, Chromium)"
+	@echo "make fuzz    fuzz every API operation as each role, 100 random examples each (FUZZ_EXAMPLES)"
 	@echo "make check   ruff, migrations check, deploy checks, tests"
 	@echo "make bench   benchmarks (import, /health/, intake, allocation, queue page, Rx and shipping labels)"
 
@@ -72,6 +73,16 @@ run: install
 test: install chromium pgbouncer
 	@echo "==> Running the test suite (artifacts and screenshots go to test-artifacts/)"
 	@$(PY) -m pharmacy.devservices exec -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# The API fuzz gate of `make test` (a few examples per operation and role, the same each
+# run) with many more, random ones; its summary is test-artifacts/api-fuzz.json.
+FUZZ_EXAMPLES ?= 100
+fuzz: install
+	@echo "==> Fuzzing every API operation as each role, $(FUZZ_EXAMPLES) examples each"
+	@FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(PY) -m pharmacy.devservices exec -- \
+		$(PY) -m pytest -q -m fuzz pharmacy/tests/test_api_fuzz.py $(PYTEST_ARGS); \
+		status=$$?; echo "==> Summary (test-artifacts/api-fuzz.json)"; \
+		cat test-artifacts/api-fuzz.json; echo; exit $$status
 
 check: install
 	@echo "==> ruff"

@@ -1,11 +1,15 @@
 """Every API error as the contract's JSON: {"error": "<code>", "detail": "<sentence>", ...}.
 
 Every app's API raises ``APIError``; settings name ``exception_handler`` as DRF's
-``EXCEPTION_HANDLER`` (DESIGN.md section 6).
+``EXCEPTION_HANDLER`` (DESIGN.md section 6). What happens outside DRF's views (an address
+no URL matches, an exception no handler caught) goes to ``not_found``, ``server_error``,
+``bad_request`` and ``permission_denied``, the root URLconf's ``handler404`` and friends:
+JSON under ``/api/``, the site's pages elsewhere. A 500 never shows the traceback.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -70,3 +74,43 @@ def exception_handler(exc, context):
     ):
         response.status_code = status.HTTP_401_UNAUTHORIZED
     return Response(body, status=response.status_code, headers=dict(response.headers))
+
+
+API_PREFIX = "/api/"
+
+
+def is_api_request(request) -> bool:
+    """The API answers in JSON; everything else is a page for people."""
+    return request.path_info.startswith(API_PREFIX)
+
+
+def json_error(status_code: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status_code)
+
+
+def bad_request(request, exception, template_name="400.html"):
+    if is_api_request(request):
+        return json_error(400, "bad_request", "The request is malformed and cannot be read.")
+    return defaults.bad_request(request, exception, template_name)
+
+
+def permission_denied(request, exception, template_name="403.html"):
+    if is_api_request(request):
+        return json_error(403, "permission_denied", "You may not do this.")
+    return defaults.permission_denied(request, exception, template_name)
+
+
+def not_found(request, exception, template_name="404.html"):
+    if is_api_request(request):
+        return json_error(404, "not_found", "There is nothing at this address.")
+    return defaults.page_not_found(request, exception, template_name)
+
+
+def server_error(request, template_name="500.html"):
+    if is_api_request(request):
+        return json_error(
+            500,
+            "server_error",
+            "Something went wrong on our side; the error was recorded. Try again later.",
+        )
+    return defaults.server_error(request, template_name)

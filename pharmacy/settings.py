@@ -195,6 +195,8 @@ MIDDLEWARE = [
     # Outermost but one, so every answer carries its headers, the other middleware's too.
     "pharmacy.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything that queries with request data or reads the body (sessions, CSRF).
+    "lib.request_limits.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -502,7 +504,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["pharmacy.permissions.IsStaffWithRole"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "lib.api_pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "lib.api_parsers.JSONParser",
+        "lib.api_parsers.FormParser",
+        "lib.api_parsers.MultiPartParser",
+    ],
+    "DEFAULT_METADATA_CLASS": "lib.api_metadata.SimpleMetadata",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "lib.api_errors.exception_handler",
     # Answered 429 {"error": "throttled", ...} with Retry-After (lib/throttles.py). Callers
@@ -540,6 +548,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The errors any operation may answer (400, 401, 403, 404, 413), documented once.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "lib.api_schema.document_common_errors",
+    ],
     # Status fields of different models share the name "status"; name their enums apart.
     "ENUM_NAME_OVERRIDES": {
         "StockLotStatusEnum": "inventory.models.StockLot.Status",

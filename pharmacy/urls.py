@@ -7,6 +7,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from pharmacy import dashboard, views
 from pharmacy.health import health
 
+# JSON under /api/, the site's pages elsewhere (lib.api_errors).
+handler400 = "lib.api_errors.bad_request"
+handler403 = "lib.api_errors.permission_denied"
+handler404 = "lib.api_errors.not_found"
+handler500 = "lib.api_errors.server_error"
+
 api_v1 = [
     path("", include("pharmacy.api.urls")),
     path("", include("inventory.api.urls")),

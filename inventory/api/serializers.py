@@ -560,6 +560,14 @@ class LotTraceSerializer(serializers.Serializer):
     dispensings = DispensingSerializer(many=True)
 
 
+class RecallResultSerializer(serializers.Serializer):
+    """What a recall did: the lots it recalled now (already recalled ones are not listed).
+    ``count`` and ``results`` as in the API's lists, so a client reads it like one."""
+
+    count = serializers.IntegerField(help_text="How many lots were recalled now.")
+    results = StockLotSerializer(many=True)
+
+
 class RecallInputSerializer(serializers.Serializer):
     ndc = serializers.CharField(
         max_length=20,

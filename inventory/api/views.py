@@ -12,6 +12,7 @@ from inventory.api.serializers import (
     PackageWithProductSerializer,
     ProductSerializer,
     RecallInputSerializer,
+    RecallResultSerializer,
     ReceiptInputSerializer,
     ReceiptSerializer,
     ReorderAlertCloseSerializer,
@@ -647,7 +648,7 @@ class LotTraceView(generics.GenericAPIView):
                 "missing_parameter", "Give both ndc and lot, e.g. ?ndc=0002-3227-30&lot=A123."
             )
         try:
-            trace = self.trace(ndc, lot_number)
+            trace = self.lot_trace(ndc, lot_number)
         except InvalidNDCError as error:
             raise APIError("invalid_ndc", str(error)) from None
         if not trace.lots:
@@ -665,15 +666,16 @@ class LotTraceView(generics.GenericAPIView):
             ).data
         )
 
-    def trace(self, ndc: str, lot_number: str):
-        """The lots and their dispensings (the orders app names their fills and patients)."""
+    def lot_trace(self, ndc: str, lot_number: str):
+        """The lots and their dispensings (the orders app names their fills and patients).
+        Not ``trace``: a view's method of that name would answer HTTP TRACE."""
         return trace_lot(ndc, lot_number)
 
 
 @extend_schema(
     request=RecallInputSerializer,
     responses={
-        201: StockLotSerializer(many=True),
+        201: RecallResultSerializer,
         400: OpenApiResponse(ErrorSerializer, description="Bad input; nothing changed."),
         404: OpenApiResponse(ErrorSerializer, description="No lot of that NDC (and lot)."),
     },
@@ -681,9 +683,9 @@ class LotTraceView(generics.GenericAPIView):
 class RecallView(generics.GenericAPIView):
     """Recall every lot of an NDC, or one lot number of it: none can be allocated or
     dispensed any more. Answers the lots that were recalled now (already recalled ones
-    are left as they are)."""
+    are left as they are), as ``{"count", "results"}``."""
 
-    serializer_class = StockLotSerializer
+    serializer_class = RecallResultSerializer
     required_permissions = ["inventory.change_stocklot"]
 
     def post(self, request):
@@ -706,4 +708,5 @@ class RecallView(generics.GenericAPIView):
         lots = StockLot.objects.select_related("package__product").filter(
             pk__in=[lot.pk for lot in changed]
         )
-        return Response(StockLotSerializer(lots, many=True).data, status=status.HTTP_201_CREATED)
+        body = RecallResultSerializer({"count": len(lots), "results": lots}).data
+        return Response(body, status=status.HTTP_201_CREATED)

@@ -363,7 +363,10 @@ def test_recalling_an_ndc_lot_through_the_api(api_pharmacist, traced_lot, packag
     )
 
     assert response.status_code == 201
-    assert [(lot["id"], lot["status"]) for lot in response.json()] == [(traced_lot.pk, "recalled")]
+    assert response.json()["count"] == 1
+    assert [(lot["id"], lot["status"]) for lot in response.json()["results"]] == [
+        (traced_lot.pk, "recalled")
+    ]
     assert dict(StockLot.objects.values_list("lot_number", "status")) == {
         "A123": "recalled",
         "B456": "available",

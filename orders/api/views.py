@@ -11,7 +11,7 @@ NCPDP, an ``OperationOutcome`` for FHIR.
 import logging
 
 from django.db.models import Prefetch
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -149,6 +149,11 @@ class _ProtocolView(APIView):
 
     authentication_classes = [StaffTokenAuthentication]
     required_permissions = ["pharmacy.work_technician_queues"]
+    metadata_class = None  # OPTIONS is a 405: DRF's metadata is no SCRIPT or FHIR message
+    # lib.request_limits reads a chunked body up to one byte past this; the view refuses
+    # what is longer in its protocol's own format.
+    max_body_bytes = MAX_MESSAGE_BYTES
+    answers_oversized_body = True
 
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
@@ -172,6 +177,12 @@ class NcpdpScriptView(_ProtocolView):
 
     renderer_classes = [ScriptXMLRenderer]
     parser_classes: list = []  # the body is read raw, never by a DRF parser
+
+    @staticmethod
+    def request_refused(*, status: int, code: str, detail: str) -> HttpResponse:
+        """A refusal before the view runs (lib.request_limits: a NUL character in the
+        address or a header) as a SCRIPT Error."""
+        return _xml(build_error(None, code=NCPDP_TRANSACTION_REJECTED, description=detail), status)
 
     @extend_schema(
         operation_id="erx_ncpdp_receive",
@@ -295,6 +306,16 @@ class FhirMedicationRequestView(_ProtocolView):
 
     renderer_classes = [JSONRenderer, FHIRJSONRenderer]
     parser_classes: list = []  # the body is read raw, never by a DRF parser
+
+    @staticmethod
+    def request_refused(*, status: int, code: str, detail: str) -> HttpResponse:
+        """A refusal before the view runs (lib.request_limits: a NUL character in the
+        address or a header) as an OperationOutcome."""
+        return JsonResponse(
+            operation_outcome([IntakeError(code, detail)]),
+            status=status,
+            content_type="application/fhir+json",
+        )
 
     @extend_schema(
         operation_id="erx_fhir_receive",
@@ -805,7 +826,7 @@ class RecallTraceView(LotTraceView):
 
     serializer_class = RecallTraceSerializer
 
-    def trace(self, ndc: str, lot_number: str):
+    def lot_trace(self, ndc: str, lot_number: str):
         return trace_recalled_lot(ndc, lot_number)
 
     def get(self, request):

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from lib.api_parsers import unstorable_text_problem
 from orders.intake.messages import (
     MAX_MESSAGE_BYTES,
     Channel,
@@ -102,6 +103,9 @@ def parse_fhir_json(raw: bytes) -> IncomingPrescription:
         document = json.loads(raw, parse_float=Decimal)
     except (ValueError, RecursionError) as error:  # JSONDecodeError, bad UTF-8, deep nesting
         raise IntakeError("malformed_json", f"The body is not valid JSON ({error}).") from None
+    # A NUL (or a lone surrogate) in any value would fail when stored, after the checks.
+    if problem := unstorable_text_problem(document):
+        raise IntakeError("malformed_json", problem)
     return parse_medication_request(document, raw=raw)
 
 

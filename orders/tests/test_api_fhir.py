@@ -347,3 +347,20 @@ def test_a_failure_on_our_side_is_a_500_operation_outcome_and_is_logged(
     assert issue["code"] == "exception"
     assert "disk full" not in issue["details"]["text"]
     assert "RuntimeError: disk full" in caplog.text
+
+
+def test_a_nul_character_in_any_value_is_refused_with_nothing_stored(
+    api_technician, atorvastatin, prescriber, ana
+):
+    before = counts()
+    body = json.dumps(today_bundle()).replace("Rivera", "Riv\\u0000era").encode()
+
+    response = post(api_technician, body)
+
+    assert response.status_code == 400
+    issue = issue_of(response)
+    assert (our_code(issue), issue["details"]["text"]) == (
+        "malformed_json",
+        "The body contains a NUL character (\\u0000), which no field can hold.",
+    )
+    assert counts() == before

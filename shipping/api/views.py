@@ -168,21 +168,22 @@ class ShipmentDetailView(generics.RetrieveAPIView):
 class BlockedOrderListView(generics.GenericAPIView):
     """Orders ready to ship that cannot be: their patient's address cannot be shipped to
     (missing fields, a state or ZIP code that does not exist in the format). Each shows
-    the reason; the shipment is made as soon as the address is corrected."""
+    the reason; the shipment is made as soon as the address is corrected. A page of the
+    list like every list of the API (``count``, ``next``, ``previous``, ``results``)."""
 
     serializer_class = BlockedOrderSerializer
     required_permissions = ["shipping.view_shipment"]
 
     def get(self, request):
-        blocked = blocked_orders()
+        page = self.paginate_queryset(blocked_orders())
         record_audit_event(
             actor=request.user,
             action=AuditEvent.Action.SEARCH,
             request=request,
-            patients=[Patient(pk=row.order.patient_id) for row in blocked],
-            summary=f"API orders that cannot ship ({len(blocked)} shown)",
+            patients=[Patient(pk=row.order.patient_id) for row in page],
+            summary=f"API orders that cannot ship ({len(page)} shown)",
         )
-        return Response(self.get_serializer(blocked, many=True).data)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class _ShipmentStepView(generics.GenericAPIView):
@@ -475,14 +476,18 @@ class CarrierEventView(APIView):
     own ``X-Hmac-Signature`` too). Events may come twice or out of order: a replay
     answers 200 and changes nothing; a late event never moves a package backwards.
 
-    Nothing is written for a request refused: 401 for a missing or wrong signature (the
-    same answer for both), then 400 for a body that is not an event, 422 for a tracking
-    number that is not the carrier's, 404 for one we do not know.
+    Nothing is written for a request refused: 413 for a body over 64 KiB, 401 for a
+    missing or wrong signature (the same answer for both), then 400 for a body that is not
+    an event (a NUL character, a time more than a day ahead), 422 for a tracking number
+    that is not the carrier's, 404 for one we do not know, 409 for an event id the carrier
+    already used for another event.
     """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     parser_classes: list = []  # the body is read raw: the signature covers its bytes
+    # lib.request_limits answers 413 past this, before reading; it reads a chunked body.
+    max_body_bytes = MAX_WEBHOOK_BYTES
 
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
@@ -501,12 +506,21 @@ class CarrierEventView(APIView):
         ],
         responses={
             200: CarrierEventResultSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="Not JSON, or not an event."),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Not JSON, or not an event (a NUL character in it, a time more "
+                "than a day ahead).",
+            ),
             401: OpenApiResponse(ErrorSerializer, description="Missing or wrong signature."),
             404: OpenApiResponse(
                 ErrorSerializer, description="Unknown carrier or tracking number."
             ),
-            413: ErrorSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="event_id_reused: the carrier sent another event under this id "
+                "before (a true replay answers 200).",
+            ),
+            413: OpenApiResponse(ErrorSerializer, description="The body is over 64 KiB."),
             422: OpenApiResponse(
                 ErrorSerializer, description="Not a tracking number of this carrier."
             ),
@@ -515,12 +529,6 @@ class CarrierEventView(APIView):
         auth=[],
     )
     def post(self, request, carrier: str):
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > MAX_WEBHOOK_BYTES:
-            raise APIError("too_large", "The body is too large for a tracking event.", 413)
         signature = request.headers.get("X-Signature") or request.headers.get(
             "X-Hmac-Signature", ""
         )
@@ -566,8 +574,8 @@ class RecallTraceWithShipmentsView(RecallTraceView):
 
     serializer_class = RecallTraceWithShipmentsSerializer
 
-    def trace(self, ndc: str, lot_number: str) -> LotTrace:
-        trace = super().trace(ndc, lot_number)
+    def lot_trace(self, ndc: str, lot_number: str) -> LotTrace:
+        trace = super().lot_trace(ndc, lot_number)
         newest = Shipment.objects.filter(order_id=OuterRef("order_id")).order_by("-pk")
         return LotTrace(
             lots=trace.lots,

@@ -136,7 +136,8 @@ def test_orders_that_cannot_ship_are_listed_with_the_reason(api_technician):
 
     response = api_technician.get("/api/v1/shipments/blocked/")
 
-    assert response.json() == [
+    assert response.json()["count"] == 1
+    assert response.json()["results"] == [
         {
             "order": order.pk,
             "patient": patient.pk,

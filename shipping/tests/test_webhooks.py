@@ -4,7 +4,7 @@ nothing told to a caller who could not sign."""
 
 import json
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -33,8 +33,20 @@ SECRET = "local-webhook-secret-for-the-tests-0123456789"
 BAD_STATUS = "status must be one of in_transit, out_for_delivery, delivered, exception, returned."
 # The carrier's times fall after the package was labelled and handed over (now), as they
 # do for a real package: the shipment's events are listed in the carrier's time order.
-DAY_1 = (timezone.now() + timedelta(days=1)).date().isoformat()
-DAY_2 = (timezone.now() + timedelta(days=2)).date().isoformat()
+# They stay within the day of clock skew the webhook allows (hour 14 is the latest used).
+START = (timezone.now() + timedelta(hours=6)).replace(minute=0, second=0, microsecond=0)
+
+
+def at(hour: int) -> datetime:
+    """Hour ``hour`` of the carrier's day, in UTC."""
+    return (START + timedelta(hours=hour)).astimezone(UTC)
+
+
+def when(hour: int) -> str:
+    """The same as the carrier writes it."""
+    return at(hour).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 NO_OFFSET = "occurred_at must be an ISO 8601 time with its UTC offset."
 BAD_SIGNATURE = {
     "error": "invalid_signature",
@@ -57,12 +69,12 @@ def shipment():
     return shipment
 
 
-def event(shipment, status="in_transit", event_id="evt-1", at=f"{DAY_1}T09:00:00Z", **more):
+def event(shipment, status="in_transit", event_id="evt-1", at: str | None = None, **more):
     return {
         "event_id": event_id,
         "tracking_number": shipment.tracking_number,
         "status": status,
-        "occurred_at": at,
+        "occurred_at": at or when(0),
         "detail": more.pop("detail", "Scanned at the depot"),
         **more,
     }
@@ -111,7 +123,7 @@ def test_a_signed_event_moves_the_package_with_the_carriers_time(shipment):
         kept,
         None,
     )
-    assert last.occurred_at.isoformat() == f"{DAY_1}T09:00:00+00:00"
+    assert last.occurred_at.isoformat() == at(0).isoformat()
     assert last.detail == "Local delivery: Scanned at the depot"
 
 
@@ -127,18 +139,15 @@ def test_a_replay_answers_200_and_changes_nothing(shipment):
 
 
 def test_a_late_event_never_moves_a_package_backwards(shipment):
-    assert (
-        post(event(shipment, "delivered", "evt-2", f"{DAY_2}T15:00:00Z")).json()["outcome"]
-        == "applied"
-    )
+    assert post(event(shipment, "delivered", "evt-2", when(14))).json()["outcome"] == "applied"
 
-    late = post(event(shipment, "in_transit", "evt-1", f"{DAY_1}T09:00:00Z"))
+    late = post(event(shipment, "in_transit", "evt-1", when(0)))
 
     assert (late.status_code, late.json()["outcome"]) == (200, "stale")
     shipment.refresh_from_db()
     assert (shipment.status, shipment.delivered_at.isoformat()) == (
         S.DELIVERED,
-        f"{DAY_2}T15:00:00+00:00",
+        at(14).isoformat(),
     )
     assert CarrierEvent.objects.count() == 2  # the late event is kept
     assert list(shipment.events.values_list("to_status", flat=True)) == [
@@ -149,10 +158,10 @@ def test_a_late_event_never_moves_a_package_backwards(shipment):
 
 
 def test_an_older_event_after_an_exception_is_stale_a_newer_one_applies(shipment):
-    post(event(shipment, "exception", "evt-3", f"{DAY_1}T12:00:00Z", detail="Damaged"))
+    post(event(shipment, "exception", "evt-3", when(3), detail="Damaged"))
 
-    older = post(event(shipment, "in_transit", "evt-2", f"{DAY_1}T10:00:00Z"))
-    newer = post(event(shipment, "in_transit", "evt-4", f"{DAY_1}T18:00:00Z"))
+    older = post(event(shipment, "in_transit", "evt-2", when(1)))
+    newer = post(event(shipment, "in_transit", "evt-4", when(9)))
 
     assert (older.json()["outcome"], newer.json()["outcome"]) == ("stale", "applied")
     shipment.refresh_from_db()
@@ -162,7 +171,7 @@ def test_an_older_event_after_an_exception_is_stale_a_newer_one_applies(shipment
 def test_out_for_delivery_keeps_a_package_in_transit(shipment):
     post(event(shipment))
 
-    response = post(event(shipment, "out_for_delivery", "evt-2", f"{DAY_1}T11:00:00Z"))
+    response = post(event(shipment, "out_for_delivery", "evt-2", when(2)))
 
     assert response.json()["outcome"] == "no_change"
     shipment.refresh_from_db()
@@ -184,7 +193,7 @@ def test_an_exception_event_opens_a_delivery_exception(shipment):
     )
     assert problem.carrier_event == CarrierEvent.objects.get()
     # A second exception event moves nothing and opens nothing more.
-    post(event(shipment, "exception", "evt-2", f"{DAY_1}T10:00:00Z"))
+    post(event(shipment, "exception", "evt-2", when(1)))
     assert DeliveryException.objects.count() == 1
 
 
@@ -368,3 +377,85 @@ def test_the_same_event_delivered_twice_at_once_is_kept_once():
     assert sorted(answer["replay"] for answer in answers) == [False, True]
     assert CarrierEvent.objects.count() == 1
     assert shipment.events.filter(to_status=S.IN_TRANSIT).count() == 1
+
+
+@pytest.mark.parametrize("field", ["event_id", "detail"])
+def test_a_signed_event_with_a_nul_character_is_a_400_with_nothing_written(shipment, field):
+    before = written()
+
+    response = post(event(shipment) | {field: "evt\u0000-1"})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "error": "malformed_event",
+            "detail": "The event contains a NUL character (\\u0000); nothing was kept.",
+        },
+    )
+    assert written() == before
+    shipment.refresh_from_db()
+    assert shipment.status == S.HANDED_TO_CARRIER
+
+
+def test_an_event_id_reused_for_another_tracking_number_is_refused(shipment):
+    other = labelled_shipment()
+    hand_over_to_carrier([other], by=another_staff(Role.TECHNICIAN))
+    post(event(shipment))
+    before = written()
+
+    response = post(event(other))
+
+    assert (response.status_code, response.json()) == (
+        409,
+        {
+            "error": "event_id_reused",
+            "detail": "Event 'evt-1' was received before for another tracking number, status "
+            "or time; nothing was changed. Send each event under an id of its own.",
+        },
+    )
+    assert written() == before
+    other.refresh_from_db()
+    assert other.status == S.HANDED_TO_CARRIER
+
+
+def test_an_event_id_reused_for_another_status_is_refused_too(shipment):
+    post(event(shipment))
+
+    response = post(event(shipment, "delivered"))
+
+    assert (response.status_code, response.json()["error"]) == (409, "event_id_reused")
+    shipment.refresh_from_db()
+    assert shipment.status == S.IN_TRANSIT
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        (timezone.now() + timedelta(hours=25)).isoformat(),
+        "2099-01-01T09:00:00Z",
+        "9999-12-31T23:00:00-12:00",  # not even a time in UTC
+    ],
+)
+def test_an_event_dated_more_than_a_day_ahead_is_a_400(shipment, occurred_at):
+    before = written()
+
+    response = post(event(shipment, at=occurred_at))
+
+    assert (response.status_code, response.json()["error"]) == (400, "malformed_event")
+    assert "occurred_at" in response.json()["detail"]
+    assert written() == before
+
+
+def test_an_event_a_few_hours_ahead_is_kept_a_carrier_clock_may_run_fast(shipment):
+    response = post(event(shipment, at=(timezone.now() + timedelta(hours=23)).isoformat()))
+
+    assert (response.status_code, response.json()["outcome"]) == (200, "applied")
+
+
+def test_a_body_over_64_kib_is_a_413_before_it_is_read(shipment):
+    body = json.dumps(event(shipment) | {"detail": "x" * 70_000}).encode()
+
+    response = post(body)
+
+    assert (response.status_code, response.json()["error"]) == (413, "too_large")
+    assert written() == (0, 2, 0)

@@ -4,14 +4,20 @@ behind the shipment's, or older than the last applied event without being furthe
 along, is kept with the outcome ``stale``; events for a package not yet handed over are
 kept as ``not_handed_over``; ``out_for_delivery`` keeps a shipment in transit."""
 
-from datetime import datetime
+from dataclasses import astuple
+from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from shipping.carriers import INFO, EventRejected, carrier_for
 from shipping.models import SHIPMENT_MOVES, CarrierEvent, DeliveryException, Shipment
 from shipping.services.shipments.helpers import BEFORE_HANDOVER, S, ShippingError, _move
+
+# A carrier's clock may run ahead of ours, never by a day: an event dated later is a
+# bad date (a typo, a wrong year), kept nowhere, since it would outrank every real one.
+CARRIER_CLOCK_SKEW = timedelta(hours=24)
 
 # How far along a status is, for telling a late carrier event from a new one.
 PROGRESS = {
@@ -47,8 +53,11 @@ def record_carrier_event(carrier: str, *, body: bytes, signature: str) -> Carrie
 
     Raises ShippingError, with nothing written: ``unknown_carrier`` (404),
     ``invalid_signature`` (401, the same whether the header is missing or wrong),
-    ``malformed_json``/``malformed_event`` (400), ``invalid_tracking_number`` (422, not
-    this carrier's format or check digit), ``unknown_tracking_number`` (404).
+    ``malformed_json``/``malformed_event`` (400: also a NUL character in a field, a time
+    more than ``CARRIER_CLOCK_SKEW`` ahead), ``invalid_tracking_number`` (422, not this
+    carrier's format or check digit), ``unknown_tracking_number`` (404),
+    ``event_id_reused`` (409: the event id is kept for another tracking number, status or
+    time; a carrier never reuses one, so this is no replay and is not dropped silently).
     """
     try:
         courier = carrier_for(carrier)
@@ -66,6 +75,7 @@ def record_carrier_event(carrier: str, *, body: bytes, signature: str) -> Carrie
         raise ShippingError(rejected.code, rejected.detail, rejected.status) from None
     if update is None:
         return CarrierEvent(carrier=carrier, outcome="ignored")
+    _check_storable(update)
     if not courier.is_tracking_number(update.tracking_number):
         raise ShippingError(
             "invalid_tracking_number",
@@ -84,21 +94,33 @@ def record_carrier_event(carrier: str, *, body: bytes, signature: str) -> Carrie
             )
         kept = CarrierEvent.objects.filter(carrier=carrier, event_id=update.event_id).first()
         if kept is not None:
+            if (kept.tracking_number, kept.status, kept.occurred_at) != (
+                update.tracking_number,
+                update.status,
+                update.occurred_at,
+            ):
+                raise _event_id_reused(update.event_id)
             kept.is_replay = True
             return kept
         target = CARRIER_EVENT_SHIPMENT_STATUS.get(update.status)
         outcome = _outcome(shipment, target, update.occurred_at)
-        event = CarrierEvent.objects.create(
-            carrier=carrier,
-            event_id=update.event_id,
-            tracking_number=update.tracking_number,
-            status=update.status,
-            occurred_at=update.occurred_at,
-            detail=update.detail,
-            body=body.decode("utf-8", errors="replace"),
-            shipment=shipment,
-            outcome=outcome,
-        )
+        try:
+            # The shipment's lock orders events of one package; the same id sent at the
+            # same moment for another package meets the unique constraint instead.
+            with transaction.atomic():
+                event = CarrierEvent.objects.create(
+                    carrier=carrier,
+                    event_id=update.event_id,
+                    tracking_number=update.tracking_number,
+                    status=update.status,
+                    occurred_at=update.occurred_at,
+                    detail=update.detail,
+                    body=body.decode("utf-8", errors="replace"),
+                    shipment=shipment,
+                    outcome=outcome,
+                )
+        except IntegrityError:
+            raise _event_id_reused(update.event_id) from None
         if outcome == "applied":
             detail = update.detail or update.status.replace("_", " ").capitalize()
             _move(
@@ -120,6 +142,39 @@ def record_carrier_event(carrier: str, *, body: bytes, signature: str) -> Carrie
                 )
         event.is_replay = False
         return event
+
+
+def _event_id_reused(event_id: str) -> ShippingError:
+    return ShippingError(
+        "event_id_reused",
+        f"Event {event_id!r} was received before for another tracking number, status or "
+        "time; nothing was changed. Send each event under an id of its own.",
+        409,
+    )
+
+
+def _check_storable(update) -> None:
+    """A signed event is still refused when it cannot be a real one: text that PostgreSQL
+    cannot store (NUL), a time that cannot be in UTC or is more than a day ahead."""
+    if any(isinstance(value, str) and "\x00" in value for value in astuple(update)):
+        raise ShippingError(
+            "malformed_event",
+            "The event contains a NUL character (\\u0000); nothing was kept.",
+            400,
+        )
+    try:
+        occurred_at = update.occurred_at.astimezone(UTC)
+    except OverflowError:
+        raise ShippingError(
+            "malformed_event", "occurred_at is not a time that can be told in UTC.", 400
+        ) from None
+    if occurred_at > timezone.now() + CARRIER_CLOCK_SKEW:
+        raise ShippingError(
+            "malformed_event",
+            f"occurred_at {update.occurred_at.isoformat()} is more than a day ahead of our "
+            "clock; nothing was kept.",
+            400,
+        )
 
 
 def _outcome(shipment: Shipment, target: str | None, occurred_at: datetime) -> str:
