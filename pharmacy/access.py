@@ -97,6 +97,10 @@ class SecondFactorMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs) -> HttpResponse | None:
         if request.resolver_match.url_name in SECOND_FACTOR_EXEMPT_URL_NAMES:
             return None
+        if not request.user.is_authenticated:
+            # Signed out, or signed out just now by the session limits (a fresh anonymous
+            # user, which OTPMiddleware never saw): there is no second factor to pass.
+            return None
         if not hasattr(request.user, "is_verified"):
             raise ImproperlyConfigured(
                 "SecondFactorMiddleware must follow django_otp.middleware.OTPMiddleware."

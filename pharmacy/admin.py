@@ -7,13 +7,22 @@ writes one row to the audit trail. Prescribers are read-only too: their staff pa
 (``/prescribers/``) change them through ``create_prescriber`` and ``update_prescriber``,
 which check the NPI and DEA number and audit the change. The audit trail itself is
 read-only.
+
+The second factor's devices are not in the admin: django-otp's pages would show an
+authenticator's secret again (its QR code), which only its owner sees, once, when setting
+it up; removing one is a manager's audited reset on ``/manager/access/``.
 """
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from pharmacy.models import AuditEvent, Patient, Prescriber, User
 from pharmacy.services import record_audit_event
+
+# django-otp's apps come first in INSTALLED_APPS, so their admin is registered by now.
+admin.site.unregister([TOTPDevice, StaticDevice])
 
 
 @admin.register(User)

@@ -6,8 +6,7 @@ from inventory.models import Storage
 from inventory.ndc import GROUP_SEPARATOR as GS
 from inventory.ndc import gtin14_from_ndc, upc_from_ndc
 from inventory.tests.factories import IngredientFactory, PackageFactory, ProductIngredientFactory
-from pharmacy.tests.factories import STAFF_PASSWORD
-from pharmacy.tests.second_factor import pass_second_factor_in_browser
+from pharmacy.tests.second_factor import sign_in_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -28,11 +27,7 @@ def strattera(db):
 
 
 def sign_in(page, user):
-    page.goto("/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    pass_second_factor_in_browser(page, user.username)
+    sign_in_in_browser(page, user.username)
 
 
 def test_technician_scans_a_bottle_and_lands_on_its_product(

@@ -15,8 +15,7 @@ from inventory.services.receiving import create_purchase_order
 from inventory.tests.factories import PackageFactory, StockLotFactory, SupplierFactory
 from inventory.tests.test_receiving import datamatrix
 from inventory.tests.test_stock_allocation import ledger_matches_stock
-from pharmacy.tests.factories import STAFF_PASSWORD
-from pharmacy.tests.second_factor import pass_second_factor_in_browser
+from pharmacy.tests.second_factor import sign_in_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -24,11 +23,7 @@ EXPIRY = timezone.localdate() + timedelta(days=400)
 
 
 def sign_in(page, user):
-    page.goto("/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    pass_second_factor_in_browser(page, user.username)
+    sign_in_in_browser(page, user.username)
 
 
 def scan(page, text: str):

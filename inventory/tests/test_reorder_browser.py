@@ -10,8 +10,7 @@ from inventory.models import ReorderAlert, ReorderRule
 from inventory.services.stock import dispense_from_lot
 from inventory.tests.factories import PackageFactory, StockLotFactory, SupplierFactory
 from outbox.models import OutboxMessage
-from pharmacy.tests.factories import STAFF_PASSWORD
-from pharmacy.tests.second_factor import pass_second_factor_in_browser
+from pharmacy.tests.second_factor import sign_in_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -20,11 +19,7 @@ POLL_TIMEOUT_MS = 15_000
 
 
 def sign_in(page, user):
-    page.goto("/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    pass_second_factor_in_browser(page, user.username)
+    sign_in_in_browser(page, user.username)
 
 
 def stock_with_rule(name: str, *, units: int = 110):

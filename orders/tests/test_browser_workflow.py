@@ -13,8 +13,8 @@ from orders.models import DurOverride, Fill, FillScan
 from orders.tests.factories import DurAlertFactory, fill_at, stocked_package
 from pharmacy.drug_checks import invalidate_interaction_index
 from pharmacy.models import Role
-from pharmacy.tests.factories import STAFF_PASSWORD, make_staff
-from pharmacy.tests.second_factor import pass_second_factor_in_browser
+from pharmacy.tests.factories import make_staff
+from pharmacy.tests.second_factor import sign_in_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -32,11 +32,7 @@ def second_pharmacist(transactional_db):
 
 
 def sign_in(page, username):
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    pass_second_factor_in_browser(page, username)
+    sign_in_in_browser(page, username)
     expect(page.get_by_test_id("current-user")).to_be_visible()
 
 

@@ -1,6 +1,7 @@
 """The second sign-in factor as tests meet it: an authenticator app for a staff member, the
 code it shows, a test client's session that passed the factor, and passing it in Chromium
-after the password (setting the app up first when the person has none)."""
+after the password (setting the app up first when the person has none), and the whole
+sign-in in Chromium."""
 
 import time
 from base64 import b32decode
@@ -13,6 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from pharmacy.access import must_pass_second_factor
 from pharmacy.models import User
+from pharmacy.tests.factories import STAFF_PASSWORD
 
 
 def give_authenticator(user: User) -> TOTPDevice:
@@ -86,3 +88,13 @@ def pass_second_factor_in_browser(page, username: str) -> None:
         page.get_by_label("Code").fill(current_code(device))
         page.get_by_role("button", name="Continue").click()
     page.wait_for_url(lambda url: not _path(url).startswith("/login/"))
+
+
+def sign_in_in_browser(page, username: str, password: str = STAFF_PASSWORD) -> None:
+    """Sign in on the sign-in page as a person would: the password, then the second
+    factor when their role asks for one. Returns once the page is past the sign-in pages."""
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    pass_second_factor_in_browser(page, username)

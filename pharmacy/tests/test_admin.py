@@ -104,3 +104,8 @@ def test_a_patients_admin_history_is_audited_and_a_missing_one_is_not(admin_clie
     assert (shown.status_code, missing.status_code) == (200, 302)
     event = AuditEvent.objects.get()
     assert (event.patient, event.summary) == (patient, f"Admin: history of patient {patient.pk}")
+
+
+def test_the_admin_has_no_second_factor_devices_to_show_a_secret_again(admin_client):
+    assert admin_client.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert admin_client.get("/admin/otp_static/staticdevice/").status_code == 404

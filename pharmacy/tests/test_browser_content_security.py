@@ -2,6 +2,8 @@
 whose script or style moved to our static files) load without one violation, and what
 moved still works."""
 
+from urllib.parse import urlsplit
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -10,7 +12,8 @@ from inventory.services.counts import start_cycle_count
 from inventory.tests.factories import StockLotFactory
 from orders.models import Fill
 from orders.tests.factories import fill_at
-from pharmacy.tests.factories import STAFF_PASSWORD, PatientFactory
+from pharmacy.tests.factories import PatientFactory
+from pharmacy.tests.second_factor import sign_in_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -39,6 +42,8 @@ def violations(page):
     def check(path: str) -> list[str]:
         response = page.goto(path)
         assert response.status == 200, path
+        # The page itself, not a sign-in step it was sent to instead.
+        assert urlsplit(page.url).path == urlsplit(path).path, page.url
         page.wait_for_load_state("networkidle")
         return found + page.evaluate("window.cspViolations")
 
@@ -46,10 +51,7 @@ def violations(page):
 
 
 def sign_in(page, user):
-    page.goto("/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_in_browser(page, user.username)
     expect(page.get_by_test_id("current-user")).to_be_visible()
 
 
