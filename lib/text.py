@@ -10,6 +10,7 @@ no label, screen or claim can show; free text (notes, directions, descriptions) 
 its line breaks and tabs (and U+2028, U+2029), a name or any other one-line value may not.
 
 ``text_problem`` is the rule; ``text_errors`` applies it to a service's fields,
+``checked_free_text`` to one note or reason of a service,
 ``validate_one_line_text`` and ``validate_free_text`` to a form's or serializer's.
 """
 
@@ -66,6 +67,14 @@ def stored(value: str) -> str:
     serializers and services trim); a control character at either end is kept, and so
     refused."""
     return value.strip(" \t\n\r")
+
+
+def checked_free_text(value: str | None, what: str) -> tuple[str, str | None]:
+    """A service's note, reason or description as it is stored (``stored``), and what
+    makes it unfit ("The {what} contains ...", a sentence) or None. Line breaks are kept."""
+    text = stored(value or "")
+    problem = text_problem(text, line_breaks=True)
+    return text, (f"The {what} {problem}." if problem else None)
 
 
 def validate_one_line_text(value: str) -> None:

@@ -28,6 +28,7 @@ from inventory.models import (
 )
 from inventory.ndc import is_product_ndc, normalize_ndc_input
 from inventory.services.reorder import check_reorder_point
+from lib.text import checked_free_text
 
 Status = StockLot.Status
 
@@ -63,7 +64,9 @@ def _change_status(
     """Move the lots to ``to`` (from a status in ``only_from``, when given). ``strict``
     (one lot named by a person): refuse a move the table does not allow; otherwise
     (every lot of an NDC, the expiry sweep) skip it."""
-    reason = reason.strip()
+    reason, problem = checked_free_text(reason, "reason")
+    if problem:
+        raise LotStatusError("invalid_reason", problem)
     if not reason:
         raise LotStatusError("reason_required", "Give the reason for the change.")
     changed: list[StockLot] = []

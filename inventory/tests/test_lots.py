@@ -128,6 +128,17 @@ def test_a_status_change_needs_a_reason(package, pharmacist):
     assert lot.status == "available"
 
 
+def test_a_reason_with_a_control_character_is_refused(package, pharmacist):
+    lot = StockLotFactory(package=package, quantity_on_hand=50)
+
+    with pytest.raises(LotStatusError, match="control character") as refused:
+        quarantine_lot(lot, by=pharmacist, reason="Water damage\x07")
+
+    assert refused.value.code == "invalid_reason"
+    lot.refresh_from_db()
+    assert lot.status == "available"
+
+
 def test_recalling_a_product_ndc_recalls_every_lot_of_every_package(package, manager):
     other_package = PackageFactory(product=package.product)
     unrelated = StockLotFactory(quantity_on_hand=10)

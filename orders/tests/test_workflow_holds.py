@@ -263,3 +263,31 @@ def test_an_order_reads_its_status_from_its_fills():
     )
 
     assert Order.objects.prefetch_related("fills").get(pk=order.pk).status == "on_hold"
+
+
+@pytest.mark.parametrize(
+    "text", ["Call Dr \u202eAbe", "Strength unclear\x1b[2J", "Line one\u0085"]
+)
+def test_notes_and_descriptions_with_hidden_characters_are_refused_and_nothing_written(
+    technician, pharmacist, text
+):
+    fill = fill_at(S.PV1)
+    before = state(fill)
+
+    with pytest.raises(WorkflowError) as refused:
+        hold_fill(fill, by=pharmacist, reason_code="clarification", note=text)
+    assert (refused.value.code, refused.value.status) == ("invalid_note", 400)
+    with pytest.raises(WorkflowError) as refused:
+        record_discrepancy(fill, by=technician, kind="wrong_count", description=text)
+    assert refused.value.code == "invalid_description"
+
+    assert state(fill) == before
+    assert not Discrepancy.objects.exists()
+
+
+def test_a_note_keeps_its_line_breaks(pharmacist):
+    fill = fill_at(S.PV1)
+
+    hold = hold_fill(fill, by=pharmacist, reason_code="clarification", note="Line one\nLine two")
+
+    assert hold.note == "Line one\nLine two"

@@ -122,7 +122,13 @@ def test_a_package_not_yet_handed_over_has_no_delivery_exception(technician_):
 
 @pytest.mark.parametrize(
     ("kind", "description", "code"),
-    [("stolen", "x", "invalid_kind"), (K.LOST, "  ", "description_required")],
+    [
+        ("stolen", "x", "invalid_kind"),
+        (K.LOST, "  ", "description_required"),
+        # An override that would show "left at door" reversed on screens and reports.
+        (K.LOST, "\u202erood ta tfel", "invalid_description"),
+        (K.LOST, "Box torn\x00", "invalid_description"),
+    ],
 )
 def test_bad_reports_are_400(technician_, kind, description, code):
     shipment = on_its_way()

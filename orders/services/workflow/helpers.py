@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from lib.text import checked_free_text
 from orders.models import FILL_MOVES, Fill, FillEvent, Order
 from outbox.services import record_side_effect
 from pharmacy.models import User
@@ -248,8 +249,17 @@ def _claim_quietly(fill_pk: int, by: User) -> None:
     ).update(claimed_by=by, claimed_at=now)
 
 
+def _free_text(value: str, what: str) -> str:
+    """A note or reason as it is kept: trimmed, and refused (400) when it holds a control
+    character or a text-direction override (``lib.text``)."""
+    text, problem = checked_free_text(value, what)
+    if problem:
+        raise WorkflowError(f"invalid_{what}", problem, 400)
+    return text
+
+
 def _required_text(value: str, what: str) -> str:
-    text = (value or "").strip()
+    text = _free_text(value, what)
     if not text:
         raise WorkflowError(f"{what}_required", f"Give a {what}: it is kept on the record.", 400)
     return text

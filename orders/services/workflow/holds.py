@@ -9,6 +9,7 @@ from orders.services.workflow.helpers import (
     WorkflowError,
     _check_move,
     _describe,
+    _free_text,
     _lock,
     _refuse_wrong_status,
     move_locked_fill,
@@ -28,7 +29,7 @@ def hold_fill(fill: Fill, *, by: User, reason_code: str, note: str = "") -> Fill
             f"{reason_code!r} is not a hold reason; use one of {', '.join(HoldReason.values)}.",
             400,
         )
-    note = (note or "").strip()
+    note = _free_text(note, "note")
     with transaction.atomic():
         fill = _lock(fill)
         if fill.status == S.ON_HOLD:
@@ -54,7 +55,7 @@ def release_fill(fill: Fill, *, by: User, note: str = "") -> Fill:
     """Release a fill from hold back to the step it was held at, closing its hold.
     Raises WorkflowError: not on hold, a role that may not return it there (a technician
     cannot release a fill held at PV2), claimed by someone else."""
-    note = (note or "").strip()
+    note = _free_text(note, "note")
     with transaction.atomic():
         fill = _lock(fill)
         if fill.status != S.ON_HOLD:

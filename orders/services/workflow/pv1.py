@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from lib.text import stored
 from orders.models import DurAlert, DurOverride, Fill, OverrideReason
 from orders.services.labels import queue_rx_label
 from orders.services.workflow.helpers import (
     S,
     WorkflowError,
     _check_move,
+    _free_text,
     _lock,
     _required_text,
     move_locked_fill,
@@ -79,6 +81,7 @@ def approve_pv1(fill: Fill, *, by: User, overrides: list[Override]) -> Fill:
                     f"Alert {alert.pk} says the drug could not be checked ({alert.message}); "
                     f"it passes only as {OverrideReason.CHECKED_MANUALLY.label.lower()}.",
                 )
+            _free_text(override.note, "note")
             given.add(override.alert_id)
         missing = [alert for pk, alert in alerts.items() if pk not in given and pk not in done]
         if missing:
@@ -95,7 +98,7 @@ def approve_pv1(fill: Fill, *, by: User, overrides: list[Override]) -> Fill:
                 alert_id=override.alert_id,
                 fill=fill,
                 reason_code=override.reason_code,
-                note=override.note,
+                note=stored(override.note),
                 by=by,
             )
             for override in overrides

@@ -17,6 +17,7 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
+from lib.text import checked_free_text
 from orders.models import Fill, Order, Prescription
 from orders.services.intake import create_fill
 from orders.services.labels import queue_rx_label
@@ -57,7 +58,9 @@ def report_delivery_exception(
             f"{', '.join(DeliveryException.Kind.values)}.",
             400,
         )
-    description = (description or "").strip()
+    description, problem = checked_free_text(description, "description")
+    if problem:
+        raise ShippingError("invalid_description", problem, 400)
     if not description:
         raise ShippingError(
             "description_required", "Describe what happened: it is kept on the record.", 400
@@ -113,7 +116,9 @@ def resolve_delivery_exception(
     the package or must be replaced, a prescription that is no longer valid, an address
     that cannot be shipped to.
     """
-    resolution = (resolution or "").strip()
+    resolution, problem = checked_free_text(resolution, "resolution")
+    if problem:
+        raise ShippingError("invalid_resolution", problem, 400)
     if not resolution:
         raise ShippingError(
             "resolution_required", "Write the resolution: it is kept on the record.", 400
