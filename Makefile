@@ -6,12 +6,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: help install pdf-libraries run test fuzz check bench services stop-services chromium pgbouncer clean-var
+.PHONY: chaos help install pdf-libraries run test fuzz check bench services stop-services chromium pgbouncer clean-var
 
 help:
 	@echo "make run     set up and start web + Celery worker + beat with demo data on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test    set up and run the whole test suite (real PostgreSQL, Redis, Celery, Chromium)"
 	@echo "make fuzz    fuzz every API operation as each role, 100 random examples each (FUZZ_EXAMPLES)"
+	@echo "make chaos   25 rounds of killed workers and a stopped or frozen Redis (CHAOS_ROUNDS): lost, doubled, slowest"
 	@echo "make check   ruff, migrations check, deploy checks, tests"
 	@echo "make bench   benchmarks (import, /health/, intake, allocation, queue page, Rx and shipping labels)"
 
@@ -83,6 +84,15 @@ fuzz: install
 		$(PY) -m pytest -q -m fuzz pharmacy/tests/test_api_fuzz.py $(PYTEST_ARGS); \
 		status=$$?; echo "==> Summary (test-artifacts/api-fuzz.json)"; \
 		cat test-artifacts/api-fuzz.json; echo; exit $$status
+
+# The chaos gate of `make test` (one round) run 25 times: kill -9 the worker in the middle
+# of each kind of side effect, stop Redis 20 s, freeze it 20 s; prints what was lost, what
+# doubled and the slowest request (test-artifacts/stack-*.log hold the servers' logs).
+CHAOS_ROUNDS ?= 25
+chaos: install
+	@echo "==> Chaos: $(CHAOS_ROUNDS) rounds (about 2 minutes each) of killed workers and a stopped or frozen Redis"
+	@CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(PY) -m pharmacy.devservices exec -- \
+		$(PY) -m pytest -q -m chaos pharmacy/tests/test_chaos.py $(PYTEST_ARGS)
 
 check: install
 	@echo "==> ruff"

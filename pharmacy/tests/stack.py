@@ -1,0 +1,143 @@
+"""The whole application on real processes, started by a test for itself: web servers
+(gunicorn, as in production), Celery workers, beat, and a Redis of its own that the test
+may stop, restart or freeze; the database is the test database, directly or through a
+PgBouncer. What the many-hosts and chaos tests run and break."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pharmacy.tests.servers import (
+    ROOT,
+    RedisServer,
+    free_port,
+    process_environment,
+    start_gunicorn,
+    start_redis,
+    stop_process,
+    wait_for_health,
+)
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@dataclass
+class Stack:
+    """What ``start_stack`` started; ``stop`` ends it all."""
+
+    directory: Path
+    env: dict[str, str]
+    start_worker: callable  # conftest's start_celery_worker: (**env) -> process
+    redis: RedisServer | None = None
+    web: list[tuple[int, subprocess.Popen]] = field(default_factory=list)
+    workers: list[subprocess.Popen] = field(default_factory=list)
+    beat: subprocess.Popen | None = None
+
+    @property
+    def ports(self) -> list[int]:
+        return [port for port, _ in self.web]
+
+    def add_worker(self) -> subprocess.Popen:
+        """One more worker (``--pool solo``: the process that delivers is the one a kill
+        stops), started once it answers a ping through this stack's broker."""
+        worker = self.start_worker(**self.env)
+        self.workers.append(worker)
+        return worker
+
+    def stop_redis(self) -> None:
+        """Redis goes away: connections refused, what it held (queued tasks) lost."""
+        self.redis.stop()
+
+    def start_redis_again(self) -> None:
+        self.redis = start_redis(self.directory / "redis")
+
+    def stop(self) -> None:
+        for process in [*(p for _, p in self.web), *self.workers, self.beat]:
+            if process is not None:
+                stop_process(process)
+        if self.redis is not None:
+            self.redis.stop()
+
+
+def _start_beat(directory: Path, env: dict[str, str]) -> subprocess.Popen:
+    """Celery beat as the deployment runs it (one per installation)."""
+    log = ARTIFACTS / "stack-beat.log"
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "pharmacy",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(directory / "celerybeat-schedule"),
+        ],
+        cwd=ROOT,
+        env=process_environment(**env),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def start_stack(
+    directory: Path,
+    start_worker,
+    *,
+    web_servers: int = 1,
+    workers: int = 1,
+    database_url: str | None = None,
+    **settings: str,
+) -> Stack:
+    """Start Redis, ``web_servers`` gunicorns (2 processes x 4 threads each), ``workers``
+    workers and beat, all on one Redis of the test's own; ``database_url`` (PgBouncer's,
+    in transaction pooling) instead of the test database's own server when given.
+    ``settings`` go to every process's environment. Beat sweeps the outbox every two
+    seconds, so what a broker outage kept back goes out soon after it."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    redis = start_redis(directory / "redis")
+    env = {
+        "REDIS_URL": redis.url(),
+        "OUTBOX_SWEEP_SECONDS": "2",
+        "EMAIL_URL": f"file:{directory / 'mail'}",
+        **settings,
+    }
+    if database_url:
+        env |= {"DATABASE_URL": database_url, "DATABASE_TRANSACTION_POOLING": "true"}
+    stack = Stack(directory=directory, env=env, start_worker=start_worker, redis=redis)
+    try:
+        for number in range(web_servers):
+            port = free_port()
+            log = ARTIFACTS / f"stack-web-{number + 1}.log"
+            stack.web.append(
+                (
+                    port,
+                    start_gunicorn(port, process_environment(**env), workers=2, threads=4, log=log),
+                )
+            )
+        for _ in range(workers):
+            stack.add_worker()
+        stack.beat = _start_beat(directory, env)
+        for port in stack.ports:
+            wait_for_health(port, worker="ok", timeout=60)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def wait_until(what: str, check, *, timeout: float = 120, every: float = 0.2):
+    """``check()``'s first true answer; AssertionError naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {timeout} s (see {ARTIFACTS})")
+        time.sleep(every)
