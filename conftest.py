@@ -10,6 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
+import kombu.exceptions
 import pytest
 import redis
 from celery import Celery
@@ -177,7 +178,7 @@ def _start_celery_worker(extra_env: dict[str, str] | None = None) -> subprocess.
         )
     deadline = time.monotonic() + 30
     try:
-        while not pinger.control.ping(timeout=0.5):
+        while not _answers_ping(pinger):
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 pytest.fail(f"the Celery worker did not start; see {log}")
@@ -185,6 +186,15 @@ def _start_celery_worker(extra_env: dict[str, str] | None = None) -> subprocess.
         if pinger is not app:
             pinger.close()
     return process
+
+
+def _answers_ping(pinger: Celery) -> bool:
+    """Whether a worker answered; a broker just restarted (the chaos test's) may break
+    the first connection, which counts as no answer yet."""
+    try:
+        return bool(pinger.control.ping(timeout=0.5))
+    except (OSError, redis.RedisError, kombu.exceptions.OperationalError):
+        return False
 
 
 def _stop_celery_worker(process: subprocess.Popen) -> None:

@@ -113,6 +113,9 @@ class KillWorkerMidSideEffect(Disruption):
 
 
 class StopRedis(Disruption):
+    """Redis stopped for ``OUTAGE_SECONDS`` (the tasks it held are gone), then started
+    again empty."""
+
     def disrupt(self):
         self.stack.stop_redis()
         time.sleep(OUTAGE_SECONDS)
@@ -120,6 +123,8 @@ class StopRedis(Disruption):
 
 
 class FreezeRedis(Disruption):
+    """Redis frozen (``SIGSTOP``) for ``OUTAGE_SECONDS``, then thawed."""
+
     def disrupt(self):
         self.stack.redis.freeze()
         time.sleep(OUTAGE_SECONDS)
