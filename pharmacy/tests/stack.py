@@ -5,8 +5,10 @@ PgBouncer. What the many-hosts and chaos tests run and break."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,7 @@ class Stack:
                 stop_process(process)
         if self.redis is not None:
             self.redis.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _start_beat(directory: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -85,7 +88,6 @@ def _start_beat(directory: Path, env: dict[str, str]) -> subprocess.Popen:
 
 
 def start_stack(
-    directory: Path,
     start_worker,
     *,
     web_servers: int = 1,
@@ -99,7 +101,7 @@ def start_stack(
     ``settings`` go to every process's environment. Beat sweeps the outbox every two
     seconds, so what a broker outage kept back goes out soon after it."""
     ARTIFACTS.mkdir(exist_ok=True)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = stack_directory()
     redis = start_redis(directory / "redis")
     env = {
         "REDIS_URL": redis.url(),
@@ -129,6 +131,13 @@ def start_stack(
         stack.stop()
         raise
     return stack
+
+
+def stack_directory() -> Path:
+    """A new directory for a stack's Redis, mail and beat schedule. Not pytest's
+    ``tmp_path``: pytest deletes all but the last three sessions' temporary directories, so
+    another test session started meanwhile would delete the running Redis's socket."""
+    return Path(tempfile.mkdtemp(prefix="pharmacy-stack-"))
 
 
 def wait_until(what: str, check, *, timeout: float = 120, every: float = 0.2):
