@@ -101,6 +101,16 @@ def patient_search_values(
     }
 
 
+def search_values_of(patient) -> dict[str, object]:
+    """``patient_search_values`` of a patient's current names and phone."""
+    return patient_search_values(
+        first_name=patient.first_name,
+        middle_name=patient.middle_name,
+        last_name=patient.last_name,
+        phone=patient.phone,
+    )
+
+
 def names_look_alike(first_a: str, last_a: str, first_b: str, last_b: str) -> bool:
     """Whether two people's names may be one person's, as duplicate detection judges it:
     the same last name key and first names that start alike (Bob/Bobby, J/John), or the

@@ -25,7 +25,7 @@ from pharmacy.models import (
     Role,
     User,
 )
-from pharmacy.patient_keys import patient_search_values
+from pharmacy.patient_keys import search_values_of
 from pharmacy.services import merged_record_message, record_audit_event
 
 __all__ = [
@@ -182,12 +182,7 @@ def _complete_survivor(survivor: Patient, merged: Patient) -> None:
         # An allergy recorded on the other record: "no known allergies" is no longer true.
         survivor.no_known_allergies = False
         changed.append("no_known_allergies")
-    keys = patient_search_values(
-        first_name=survivor.first_name,
-        middle_name=survivor.middle_name,
-        last_name=survivor.last_name,
-        phone=survivor.phone,
-    )
+    keys = search_values_of(survivor)
     for name, value in keys.items():
         setattr(survivor, name, value)
     survivor.save(update_fields=[*changed, *keys, "updated_at"])

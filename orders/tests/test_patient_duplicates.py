@@ -16,19 +16,20 @@ from pharmacy.services import (
     create_patient,
     find_possible_duplicates,
 )
-from pharmacy.tests.factories import PatientAddressFactory, PatientFactory, PrescriberFactory
+from pharmacy.tests.factories import (
+    HERNANDEZ_BORN,
+    PatientFactory,
+    PrescriberFactory,
+    hernandez_patient,
+)
 from pharmacy.tests.second_factor import signed_in_client
 
-BORN = datetime.date(1971, 7, 22)
+BORN = HERNANDEZ_BORN
 
 
 @pytest.fixture
 def maria(db):
-    patient = PatientFactory(
-        first_name="María", last_name="Hernández", date_of_birth=BORN, phone="(614) 555-0103"
-    )
-    PatientAddressFactory(patient=patient, line1="77 Oak Street", postal_code="43215")
-    return patient
+    return hernandez_patient()
 
 
 def duplicates(**fields) -> dict[int, list[str]]:
@@ -217,14 +218,18 @@ def test_the_api_creates_the_patient_when_confirmed(api_technician, maria):
 # --------------------------------------------------------------------------- intake
 
 
-def test_an_erx_for_a_likely_duplicate_creates_no_patient_and_waits_for_a_technician(maria):
+def received(**patient) -> Prescription:
+    """An e-prescription from a prescriber on file for the patient named (Ada Lovelace's
+    message with these changes)."""
     prescriber = PrescriberFactory(first_name="Grace", last_name="Hopper")
-    incoming = message(
-        patient={"first_name": "Marie", "last_name": "Hernandez", "date_of_birth": BORN},
-        prescriber={"npi": prescriber.npi},
-    )
+    return receive(message(patient=patient, prescriber={"npi": prescriber.npi}))
 
-    prescription = receive(incoming)
+
+MARIE = {"first_name": "Marie", "last_name": "Hernandez", "date_of_birth": BORN}
+
+
+def test_an_erx_for_a_likely_duplicate_creates_no_patient_and_waits_for_a_technician(maria):
+    prescription = received(**MARIE)
 
     assert prescription.patient is None
     assert prescription.status == Prescription.Status.INTAKE
@@ -234,41 +239,21 @@ def test_an_erx_for_a_likely_duplicate_creates_no_patient_and_waits_for_a_techni
 
 
 def test_an_erx_matches_the_record_whatever_the_accents_of_the_name(maria):
-    prescriber = PrescriberFactory(first_name="Grace", last_name="Hopper")
-
-    prescription = receive(
-        message(
-            patient={"first_name": "MARIA", "last_name": "HERNANDEZ", "date_of_birth": BORN},
-            prescriber={"npi": prescriber.npi},
-        )
-    )
+    prescription = received(first_name="MARIA", last_name="HERNANDEZ", date_of_birth=BORN)
 
     assert prescription.patient == maria
     assert IntakeIssue.PATIENT_UNCERTAIN not in prescription.intake_issues
 
 
 def test_an_erx_with_the_phone_of_a_patient_on_file_is_flagged(maria):
-    prescriber = PrescriberFactory(first_name="Grace", last_name="Hopper")
-
-    prescription = receive(
-        message(
-            patient={"phone": "614-555-0103"},
-            prescriber={"npi": prescriber.npi},
-        )
-    )
+    prescription = received(phone="614-555-0103")
 
     assert prescription.patient is None
     assert "same phone number" in prescription.note
 
 
 def test_the_technician_creating_the_patient_as_received_is_the_confirmation(technician, maria):
-    prescriber = PrescriberFactory(first_name="Grace", last_name="Hopper")
-    prescription = receive(
-        message(
-            patient={"first_name": "Marie", "last_name": "Hernandez", "date_of_birth": BORN},
-            prescriber={"npi": prescriber.npi},
-        )
-    )
+    prescription = received(**MARIE)
 
     resolved = resolve_intake(prescription, by=technician, create_patient_as_received=True)
 
@@ -277,13 +262,7 @@ def test_the_technician_creating_the_patient_as_received_is_the_confirmation(tec
 
 
 def test_the_intake_page_shows_phone_and_address_of_each_candidate(technician, maria):
-    prescriber = PrescriberFactory(first_name="Grace", last_name="Hopper")
-    prescription = receive(
-        message(
-            patient={"first_name": "Marie", "last_name": "Hernandez", "date_of_birth": BORN},
-            prescriber={"npi": prescriber.npi},
-        )
-    )
+    prescription = received(**MARIE)
 
     html = signed_in_client(technician).get(f"/intake/{prescription.pk}/").content.decode()
 

@@ -60,31 +60,41 @@ def in_thread(work, *, hold: threading.Event | None = None, started: threading.E
     return thread, outcome
 
 
+def second_waits_for_first(first, second) -> tuple[dict, dict]:
+    """Run ``first`` in a transaction held open, then ``second`` in another: check that
+    ``second`` waits for ``first``'s locks, then let ``first`` commit. Returns both
+    outcomes (``result`` or ``error``)."""
+    hold, done_but_open = threading.Event(), threading.Event()
+    first_thread, first_outcome = in_thread(first, hold=hold, started=done_but_open)
+    done_but_open.wait(10)
+    second_thread, second_outcome = in_thread(second)
+    time.sleep(SETTLE)
+    assert second_thread.is_alive()  # waiting for the first transaction's lock
+    hold.set()
+    first_thread.join(10)
+    second_thread.join(10)
+    return first_outcome, second_outcome
+
+
+def receive_for(message_id: str, prescriber, *, patient=None, by=None):
+    """A prescription for Ada Lovelace: an e-prescription matched by name, or, given
+    ``patient``, one a technician (``by``) typed for the record they picked."""
+    return lambda: receive_prescription(
+        message(message_id=message_id, prescriber={"npi": prescriber.npi}),
+        channel=Channel.PHONE if patient else Channel.NCPDP,
+        patient=patient,
+        by=by,
+    )
+
+
 def test_a_prescription_picked_for_a_record_being_merged_waits_then_is_refused(pair):
     survivor, merged = pair
     pharmacist, technician = another_staff(Role.PHARMACIST), another_staff(Role.TECHNICIAN)
-    prescriber = PrescriberFactory()
-    hold, merged_but_open = threading.Event(), threading.Event()
-    merging, merge_outcome = in_thread(
-        lambda: merge_patients(survivor, merged, by=pharmacist),
-        hold=hold,
-        started=merged_but_open,
-    )
-    merged_but_open.wait(10)
 
-    entering, entry_outcome = in_thread(
-        lambda: receive_prescription(
-            message(message_id="RACE-PICKED", prescriber={"npi": prescriber.npi}),
-            channel=Channel.PHONE,
-            by=technician,
-            patient=merged,
-        )
+    merge_outcome, entry_outcome = second_waits_for_first(
+        lambda: merge_patients(survivor, merged, by=pharmacist),
+        receive_for("RACE-PICKED", PrescriberFactory(), patient=merged, by=technician),
     )
-    time.sleep(SETTLE)
-    assert entering.is_alive()  # waiting for the merge's lock
-    hold.set()
-    merging.join(10)
-    entering.join(10)
 
     assert "error" not in merge_outcome
     refused = entry_outcome["error"]
@@ -97,27 +107,11 @@ def test_a_prescription_picked_for_a_record_being_merged_waits_then_is_refused(p
 def test_an_erx_matched_to_a_record_being_merged_waits_then_goes_to_the_survivor(pair):
     survivor, merged = pair
     pharmacist = another_staff(Role.PHARMACIST)
-    prescriber = PrescriberFactory()
-    hold, merged_but_open = threading.Event(), threading.Event()
-    merging, merge_outcome = in_thread(
-        lambda: merge_patients(survivor, merged, by=pharmacist),
-        hold=hold,
-        started=merged_but_open,
-    )
-    merged_but_open.wait(10)
 
-    receiving, erx_outcome = in_thread(
-        lambda: receive_prescription(
-            message(message_id="RACE-ERX", prescriber={"npi": prescriber.npi}),
-            channel=Channel.NCPDP,
-            by=None,
-        )
+    merge_outcome, erx_outcome = second_waits_for_first(
+        lambda: merge_patients(survivor, merged, by=pharmacist),
+        receive_for("RACE-ERX", PrescriberFactory()),
     )
-    time.sleep(SETTLE)
-    assert receiving.is_alive()
-    hold.set()
-    merging.join(10)
-    receiving.join(10)
 
     assert "error" not in merge_outcome
     assert "error" not in erx_outcome
@@ -130,26 +124,11 @@ def test_an_erx_matched_to_a_record_being_merged_waits_then_goes_to_the_survivor
 def test_a_prescription_that_lands_first_moves_with_the_merge(pair):
     survivor, merged = pair
     pharmacist, technician = another_staff(Role.PHARMACIST), another_staff(Role.TECHNICIAN)
-    prescriber = PrescriberFactory()
-    hold, received_but_open = threading.Event(), threading.Event()
-    entering, entry_outcome = in_thread(
-        lambda: receive_prescription(
-            message(message_id="RACE-FIRST", prescriber={"npi": prescriber.npi}),
-            channel=Channel.PHONE,
-            by=technician,
-            patient=merged,
-        ),
-        hold=hold,
-        started=received_but_open,
-    )
-    received_but_open.wait(10)
 
-    merging, merge_outcome = in_thread(lambda: merge_patients(survivor, merged, by=pharmacist))
-    time.sleep(SETTLE)
-    assert merging.is_alive()  # waiting for the prescription's transaction
-    hold.set()
-    entering.join(10)
-    merging.join(10)
+    entry_outcome, merge_outcome = second_waits_for_first(
+        receive_for("RACE-FIRST", PrescriberFactory(), patient=merged, by=technician),
+        lambda: merge_patients(survivor, merged, by=pharmacist),
+    )
 
     assert "error" not in entry_outcome
     assert "error" not in merge_outcome

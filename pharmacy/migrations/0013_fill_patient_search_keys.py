@@ -3,7 +3,7 @@
 
 from django.db import migrations
 
-from pharmacy.patient_keys import address_key, patient_search_values
+from pharmacy.patient_keys import address_key, search_values_of
 
 BATCH = 2000
 
@@ -14,12 +14,7 @@ def fill_keys(apps, schema_editor):
     fields = ["search_last_name", "search_first_name", "search_name_words", "search_phone"]
     batch = []
     for patient in Patient.objects.order_by("pk").iterator(chunk_size=BATCH):
-        for name, value in patient_search_values(
-            first_name=patient.first_name,
-            middle_name=patient.middle_name,
-            last_name=patient.last_name,
-            phone=patient.phone,
-        ).items():
+        for name, value in search_values_of(patient).items():
             setattr(patient, name, value)
         batch.append(patient)
         if len(batch) >= BATCH:

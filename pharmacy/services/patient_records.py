@@ -20,7 +20,7 @@ from pharmacy.models import (
     PatientAddress,
     User,
 )
-from pharmacy.patient_keys import address_key, patient_search_values
+from pharmacy.patient_keys import address_key, search_values_of
 from pharmacy.services._common import PatientDataError, too_long_errors
 from pharmacy.services.audit import record_audit_event
 from pharmacy.services.identity import lock_patient_for_new_work
@@ -96,12 +96,7 @@ def update_patient(patient: Patient, *, by: User, today: date | None = None, **f
         setattr(patient, name, values[name])
     update_fields = [*changed, "updated_at"]
     if {"first_name", "middle_name", "last_name", "phone"} & set(changed):
-        keys = patient_search_values(
-            first_name=patient.first_name,
-            middle_name=patient.middle_name,
-            last_name=patient.last_name,
-            phone=patient.phone,
-        )
+        keys = search_values_of(patient)
         for name, value in keys.items():
             setattr(patient, name, value)
         update_fields += list(keys)

@@ -82,6 +82,22 @@ class PatientAddressFactory(factory.django.DjangoModelFactory):
     match_key = factory.LazyAttribute(lambda a: address_key(a.line1, a.postal_code))
 
 
+HERNANDEZ_BORN = datetime.date(1971, 7, 22)
+
+
+def hernandez_patient() -> Patient:
+    """María Hernández (accents in both names), phone (614) 555-0103, shipping to
+    77 Oak Street, Columbus, OH 43215: whom "hernandez" must find."""
+    patient = PatientFactory(
+        first_name="María",
+        last_name="Hernández",
+        date_of_birth=HERNANDEZ_BORN,
+        phone="(614) 555-0103",
+    )
+    PatientAddressFactory(patient=patient, line1="77 Oak Street", postal_code="43215")
+    return patient
+
+
 class AllergyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Allergy
