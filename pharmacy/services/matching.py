@@ -79,7 +79,8 @@ def match_or_create_patient(
     )
     if duplicates:
         found = "; ".join(
-            f"{d.patient.full_name} (#{d.patient.pk}, born {d.patient.date_of_birth}): {d.why}"
+            f"{d.patient.first_name} {d.patient.last_name} (#{d.patient.pk}, born "
+            f"{d.patient.date_of_birth}): {d.why}"
             for d in duplicates[:3]
         )
         return RecordMatch(None, uncertain=f"{name}, born {date_of_birth}, may be {found}.")
