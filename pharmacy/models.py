@@ -271,8 +271,10 @@ class PatientQuerySet(models.QuerySet):
             number = int(order_number[1] or order_number[2])
             return queryset.filter(orders__pk=number).distinct() if number < 2**63 else self.none()
         if re.fullmatch(r"[\d\s()+.\-]+", text) and len(digits) >= 7 and not _as_date(text):
-            # A phone number in any layout, or an Rx number (digits only).
-            found = Q(search_phone__endswith=patient_keys.phone_key(text))
+            # A phone number in any layout, or an Rx number (digits only). A whole number
+            # is one indexed lookup; a local one (7 to 9 digits) compares the last digits.
+            phone = patient_keys.phone_key(text)
+            found = Q(search_phone=phone) if len(phone) == 10 else Q(search_phone__endswith=phone)
             if text.isdigit():
                 found |= Q(prescriptions__rx_number=text)
             return queryset.filter(found).distinct()

@@ -8,78 +8,118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('pharmacy', '0011_hash_existing_api_tokens'),
+        ("pharmacy", "0011_hash_existing_api_tokens"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='patient',
-            options={'ordering': ['last_name', 'first_name', 'date_of_birth'], 'permissions': [('merge_patient', 'Can merge two records of one patient')]},
+            name="patient",
+            options={
+                "ordering": ["last_name", "first_name", "date_of_birth"],
+                "permissions": [("merge_patient", "Can merge two records of one patient")],
+            },
         ),
         migrations.AddField(
-            model_name='patient',
-            name='merged_at',
+            model_name="patient",
+            name="merged_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='merged_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="patient",
+            name="merged_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='merged_into',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_records', to='pharmacy.patient'),
+            model_name="patient",
+            name="merged_into",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="merged_records",
+                to="pharmacy.patient",
+            ),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='search_first_name',
+            model_name="patient",
+            name="search_first_name",
             field=models.CharField(blank=True, editable=False, max_length=100),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='search_last_name',
+            model_name="patient",
+            name="search_last_name",
             field=models.CharField(blank=True, editable=False, max_length=100),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='search_name_words',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=100), blank=True, default=list, editable=False, size=None),
+            model_name="patient",
+            name="search_name_words",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.CharField(max_length=100),
+                blank=True,
+                default=list,
+                editable=False,
+                size=None,
+            ),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='search_phone',
+            model_name="patient",
+            name="search_phone",
             field=models.CharField(blank=True, editable=False, max_length=10),
         ),
         migrations.AddField(
-            model_name='patientaddress',
-            name='match_key',
+            model_name="patientaddress",
+            name="match_key",
             field=models.CharField(blank=True, db_index=True, editable=False, max_length=220),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['search_last_name'], name='patient_search_last_idx', opclasses=['varchar_pattern_ops']),
+            model_name="patient",
+            index=models.Index(
+                fields=["search_last_name"],
+                name="patient_search_last_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['search_first_name'], name='patient_search_first_idx', opclasses=['varchar_pattern_ops']),
+            model_name="patient",
+            index=models.Index(
+                fields=["search_first_name"],
+                name="patient_search_first_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_name_words'], name='patient_search_words_idx'),
+            model_name="patient",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["search_name_words"], name="patient_search_words_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['search_phone'], name='patient_search_phone_idx'),
+            model_name="patient",
+            index=models.Index(fields=["search_phone"], name="patient_search_phone_idx"),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('merged_at__isnull', True), ('merged_into__isnull', True)), models.Q(('merged_at__isnull', False), ('merged_into__isnull', False)), _connector='OR'), name='patient_merged_into_with_date'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("merged_at__isnull", True), ("merged_into__isnull", True)),
+                    models.Q(("merged_at__isnull", False), ("merged_into__isnull", False)),
+                    _connector="OR",
+                ),
+                name="patient_merged_into_with_date",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('merged_into', models.F('pk')), _negated=True), name='patient_not_merged_into_itself'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("merged_into", models.F("pk")), _negated=True),
+                name="patient_not_merged_into_itself",
+            ),
         ),
     ]
