@@ -14,8 +14,9 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import Fill, Order, Prescription
+from orders.models import DurAlert, Fill, FillHold, HoldReason, Order, Prescription
 from orders.services.drug_checks import run_drug_checks
+from orders.services.workflow import move_locked_fill
 from pharmacy.models import (
     Allergy,
     AuditEvent,
@@ -55,8 +56,10 @@ PATIENT_REFERENCES_KEPT = {
 }
 
 # Fills whose drug checks are re-run on the survivor's profile: those a pharmacist has
-# not verified yet (intake and PV1), as resolving intake does.
+# not verified yet (intake and PV1), as resolving intake does; and those verified but not
+# packed, held for a pharmacist when the merged profile raises an alert they lacked.
 RECHECKED_STATUSES = (Fill.Status.INTAKE, Fill.Status.PV1)
+HELD_WHEN_NEWLY_ALERTED = (Fill.Status.FILL, Fill.Status.PV2, Fill.Status.READY_TO_PACK)
 
 # Details of the merged record that fill the survivor's when the survivor has none.
 FILLED_WHEN_BLANK = ("middle_name", "phone", "email", "child_resistant_waiver_on")
@@ -79,6 +82,7 @@ class MergeResult:
     merged: Patient
     moved: dict[str, int] = field(default_factory=dict)
     rechecked_fills: list[int] = field(default_factory=list)
+    held_fills: list[int] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -86,7 +90,12 @@ class MergeResult:
         return (
             f"Record #{self.merged.pk} merged into #{self.survivor.pk}"
             + (f"; moved {moved}" if moved else "; nothing to move")
-            + (f"; drug checks re-run on {len(self.rechecked_fills)} fills")
+            + f"; drug checks re-run on {len(self.rechecked_fills)} fills"
+            + (
+                f"; {len(self.held_fills)} verified fills held for a pharmacist (new alerts)"
+                if self.held_fills
+                else ""
+            )
         )
 
 
@@ -108,8 +117,9 @@ def merge_patients(
     is kept, marked ``merged_into``/``merged_at``/``merged_by``, hidden from searches and
     refused as the target of new work. The survivor keeps its own details and takes the
     merged record's where it has none (``FILLED_WHEN_BLANK``); its default shipping
-    address stays the default. Drug checks run again on the survivor's open fills not yet
-    verified (``RECHECKED_STATUSES``), since its allergies and medication list changed.
+    address stays the default. Drug checks run again on the survivor's open fills, since
+    its allergies and medication list changed (``_rerun_drug_checks``: fills not yet
+    verified get fresh alerts, verified ones with a new alert go on hold).
 
     One transaction; locks both patient rows FOR UPDATE in primary-key order (so two
     merges of the same pair cannot deadlock, and new work for either record waits for
@@ -149,7 +159,7 @@ def merge_patients(
         merged.merged_at = timezone.now()
         merged.merged_by = by
         merged.save(update_fields=["merged_into", "merged_at", "merged_by", "updated_at"])
-        result.rechecked_fills = _rerun_drug_checks(survivor, today=today)
+        result.rechecked_fills, result.held_fills = _rerun_drug_checks(survivor, by=by, today=today)
         for patient in (survivor, merged):
             record_audit_event(
                 actor=by,
@@ -188,19 +198,26 @@ def _complete_survivor(survivor: Patient, merged: Patient) -> None:
     survivor.save(update_fields=[*changed, *keys, "updated_at"])
 
 
-def _rerun_drug_checks(survivor: Patient, *, today: date) -> list[int]:
-    """Drug checks again, on the merged profile, for each open fill not yet verified."""
+def _rerun_drug_checks(survivor: Patient, *, by: User, today: date) -> tuple[list[int], list[int]]:
+    """Drug checks again, on the merged profile, for each open fill of the survivor.
+
+    A fill not verified yet (``RECHECKED_STATUSES``) has its alerts replaced, as resolving
+    intake does: no pharmacist's override is lost. A fill verified at PV1 but not packed
+    (``HELD_WHEN_NEWLY_ALERTED``) keeps its alerts; an alert the merged profile raises
+    that it did not have is added and the fill is put on hold for a pharmacist, so it
+    never ships on a verification that could not see the other record's allergies or
+    medications. Returns the fills re-checked and those held."""
     fills = (
         Fill.objects.select_for_update(of=("self",))
         .filter(
             prescription__patient=survivor,
             prescription__product__isnull=False,
-            status__in=RECHECKED_STATUSES,
+            status__in=(*RECHECKED_STATUSES, *HELD_WHEN_NEWLY_ALERTED),
         )
         .select_related("prescription__product", "prescription__patient")
         .order_by("pk")
     )
-    rechecked = []
+    rechecked, held = [], []
     for fill in fills:
         prescription = fill.prescription
         last_fill = (
@@ -210,9 +227,41 @@ def _rerun_drug_checks(survivor: Patient, *, today: date) -> list[int]:
             .order_by("-fill_number", "-created_at")
             .first()
         )
-        # Not verified yet, so no pharmacist's override is lost: the alerts are replaced
-        # by those of the merged medication list and allergies.
-        fill.dur_alerts.all().delete()
-        run_drug_checks(prescription, fill, today=today, last_fill=last_fill)
+        before = {(a.type, a.message) for a in DurAlert.objects.for_fill(fill)}
+        if fill.status in RECHECKED_STATUSES:
+            fill.dur_alerts.all().delete()
+        alerts = run_drug_checks(prescription, fill, today=today, last_fill=last_fill)
         rechecked.append(fill.pk)
-    return rechecked
+        if fill.status in RECHECKED_STATUSES:
+            continue
+        new = [a for a in alerts if (a.type, a.message) not in before]
+        DurAlert.objects.filter(pk__in=[a.pk for a in alerts if a not in new]).delete()
+        if new:
+            _hold_for_new_alerts(fill, new, by=by)
+            held.append(fill.pk)
+    return rechecked, held
+
+
+def _hold_for_new_alerts(fill: Fill, alerts: list[DurAlert], *, by: User) -> None:
+    """Hold a verified fill for a pharmacist: the merge raised alerts PV1 never saw. A hold
+    of its own kind of step, as intake's release is (``move_locked_fill`` after the
+    caller's checks): a manager may merge, and the fill must stop whoever merged."""
+    note = "Patient records merged: new drug-check alert to review: " + "; ".join(
+        a.message for a in alerts
+    )
+    FillHold.objects.create(
+        fill=fill,
+        reason_code=HoldReason.CLARIFICATION,
+        note=note[:1000],
+        from_status=fill.status,
+        placed_by=by,
+    )
+    fill.held_from_status = fill.status
+    move_locked_fill(
+        fill,
+        to=Fill.Status.ON_HOLD,
+        by=by,
+        reason=note,
+        reason_code=HoldReason.CLARIFICATION,
+        update_fields=["held_from_status"],
+    )

@@ -8,9 +8,21 @@ import datetime
 import pytest
 from django.apps import apps
 from django.db import models
+from django.utils import timezone
 
+from inventory.tests.factories import ProductFactory
 from orders.intake.messages import IntakeError
-from orders.models import Channel, DurAlert, Fill, IntakeIssue, Order, Prescription
+from orders.models import (
+    Channel,
+    DurAlert,
+    Fill,
+    FillHold,
+    HoldReason,
+    IntakeIssue,
+    Order,
+    Prescription,
+)
+from orders.services.drug_checks import run_drug_checks
 from orders.services.intake import receive_prescription, resolve_intake
 from orders.services.patient_merge import (
     PATIENT_REFERENCES_KEPT,
@@ -123,6 +135,41 @@ def test_a_merge_reruns_the_drug_checks_of_the_survivors_unverified_fills(
     assert waiting_fill.pk in result.rechecked_fills
     alert = DurAlert.objects.get(fill=waiting_fill, type=DurAlert.Type.ALLERGY)
     assert "Penicillin" in alert.message
+
+
+def test_a_verified_fill_with_a_new_alert_is_held_and_one_without_is_left_alone(
+    manager, survivor, merged
+):
+    amoxil = amoxicillin_product()
+    verified = FillFactory(
+        prescription=PrescriptionFactory(patient=survivor, product=amoxil),
+        status=Fill.Status.PV2,
+    )
+    metformin = ProductFactory(proprietary_name="Glucophage",
+                               nonproprietary_name="metformin hydrochloride")  # fmt: skip
+    untouched = FillFactory(prescription=PrescriptionFactory(patient=survivor, product=metformin),
+                            status=Fill.Status.READY_TO_PACK)  # fmt: skip
+    # Checked at its intake, as every fill is; nothing in the other record concerns it
+    # (its one prescription is completed, so not a current medication).
+    Prescription.objects.filter(patient=merged).update(status=Prescription.Status.COMPLETED)
+    run_drug_checks(untouched.prescription, untouched, today=timezone.localdate())
+    alerts_before = list(DurAlert.objects.filter(fill=untouched).values_list("pk", flat=True))
+
+    result = merge_patients(survivor, merged, by=manager)
+
+    verified.refresh_from_db()
+    untouched.refresh_from_db()
+    assert result.held_fills == [verified.pk]
+    assert (verified.status, verified.held_from_status) == (Fill.Status.ON_HOLD, Fill.Status.PV2)
+    hold = FillHold.objects.get(fill=verified)
+    assert (hold.reason_code, hold.placed_by) == (HoldReason.CLARIFICATION, manager)
+    assert hold.note.startswith("Patient records merged: new drug-check alert to review:")
+    assert "Penicillin" in hold.note
+    assert DurAlert.objects.filter(fill=verified, type=DurAlert.Type.ALLERGY).count() == 1
+    assert untouched.status == Fill.Status.READY_TO_PACK
+    assert list(DurAlert.objects.filter(fill=untouched).values_list("pk", flat=True)) == (
+        alerts_before
+    )
 
 
 def test_a_merge_writes_an_audit_row_on_each_record(pharmacist, survivor, merged):
