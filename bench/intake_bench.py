@@ -175,6 +175,7 @@ def seed(rng: random.Random) -> tuple[str, list[tuple[str, str, date]]]:
     from orders.tests.erx_samples import VALID_DEA, VALID_NPI
     from pharmacy.drug_checks import import_curated_interactions
     from pharmacy.models import Allergy, Patient, Prescriber, Role, User
+    from pharmacy.patient_keys import patient_search_values
     from pharmacy.services import create_api_token, create_staff
 
     if connection.settings_dict["NAME"] != BENCH_DATABASE:
@@ -250,6 +251,8 @@ def seed(rng: random.Random) -> tuple[str, list[tuple[str, str, date]]]:
                 date_of_birth=born,
                 sex="F" if n % 2 else "M",
                 no_known_allergies=n % 3 != 0,
+                # Intake matches on the search keys the patient services write.
+                **patient_search_values(first_name=first, middle_name="", last_name=last, phone=""),
             )
         )
     patients = Patient.objects.bulk_create(patients)

@@ -5,6 +5,9 @@ from django.urls import path
 from orders import views
 
 urlpatterns = [
+    # A patient page's merge: here, not in pharmacy, because a merge moves orders' rows.
+    path("patients/merge/", views.patient_merge_start, name="patient_merge_start"),
+    path("patients/<int:pk>/merge/", views.patient_merge, name="patient_merge"),
     path("intake/", views.intake_queue, name="intake_queue"),
     path("intake/rows/", views.intake_queue_rows, name="intake_queue_rows"),
     path("intake/new/", views.manual_entry, name="manual_entry"),

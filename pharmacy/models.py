@@ -2,17 +2,21 @@
 trail."""
 
 import hashlib
+import re
+from datetime import datetime
 from functools import cache
 
 from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Func, OuterRef, Q, Value
 
 from inventory.models import DEASchedule, Ingredient, PharmacologicClass
-from pharmacy import dur
+from lib.text import text_problem
+from pharmacy import dur, patient_keys
 from pharmacy.identifiers import validate_dea_number, validate_npi
 
 
@@ -218,15 +222,93 @@ class AuditEvent(models.Model):
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_username} {self.action}"
 
 
+class PatientSearchError(ValueError):
+    """A patient search that cannot be run as typed; the message says what to type."""
+
+
+# A patient search needs this many characters (one letter would list half the pharmacy)
+# and at most this many (nothing a person types at a counter is longer).
+MIN_PATIENT_SEARCH = 2
+MAX_PATIENT_SEARCH = 100
+
+
 class PatientQuerySet(models.QuerySet):
+    def active(self) -> "PatientQuerySet":
+        """Records in use: not merged into another patient's record."""
+        return self.filter(merged_into__isnull=True)
+
     def search(self, text: str) -> "PatientQuerySet":
-        parts = text.replace(",", " ").split()
-        queryset = self
-        for part in parts:
+        """The one patient search (staff patient page, intake picker, API ``q``): records
+        in use whose name matches every word typed, whatever its accents, case,
+        apostrophes and hyphens ("hernandez" finds "Hernández", "oconnor" "O'Connor";
+        each word the start of the first or last name, or any whole part of a name), a
+        date of birth (1960-12-10, 12/10/1960), a phone number in any layout (7 digits or
+        more), an Rx number or an order number ("order 12", "#12").
+
+        Raises PatientSearchError for fewer than 2 or more than 100 characters, or
+        control characters.
+        """
+        text = (text or "").strip()
+        if text_problem(text):
+            raise PatientSearchError(
+                "The search contains a control or invisible character; type letters, digits "
+                "and punctuation only."
+            )
+        if len(text) < MIN_PATIENT_SEARCH:
+            raise PatientSearchError(
+                f"Type at least {MIN_PATIENT_SEARCH} characters: part of a name, a date of "
+                "birth, a phone number, an Rx number or an order number."
+            )
+        if len(text) > MAX_PATIENT_SEARCH:
+            raise PatientSearchError(
+                f"The search is too long ({len(text)} characters; at most "
+                f"{MAX_PATIENT_SEARCH}): type part of a name, a date of birth or a number."
+            )
+        queryset = self.active()
+        digits = re.sub(r"\D", "", text)
+        order_number = re.fullmatch(r"(?:order\s*)?#\s*(\d+)|order\s*(\d+)", text, re.I)
+        if order_number:
+            number = int(order_number[1] or order_number[2])
+            return queryset.filter(orders__pk=number).distinct() if number < 2**63 else self.none()
+        if re.fullmatch(r"[\d\s()+.\-]+", text) and len(digits) >= 7 and not _as_date(text):
+            # A phone number in any layout, or an Rx number (digits only). A whole number
+            # is one indexed lookup; a local one (7 to 9 digits) compares the last digits.
+            phone = patient_keys.phone_key(text)
+            found = Q(search_phone=phone) if len(phone) == 10 else Q(search_phone__endswith=phone)
+            if text.isdigit():
+                found |= Q(prescriptions__rx_number=text)
+            return queryset.filter(found).distinct()
+        for part in text.replace(",", " ").split():
+            born = _as_date(part)
+            if born is not None:
+                queryset = queryset.filter(date_of_birth=born)
+                continue
+            if part.isdigit():
+                # A short number: an Rx number or an order number.
+                found = Q(prescriptions__rx_number=part)
+                if int(part) < 2**63:
+                    found |= Q(orders__pk=int(part))
+                queryset = queryset.filter(found).distinct()
+                continue
+            key = patient_keys.name_key(part)
+            if not key:
+                continue
             queryset = queryset.filter(
-                Q(last_name__istartswith=part) | Q(first_name__istartswith=part)
+                Q(search_last_name__startswith=key)
+                | Q(search_first_name__startswith=key)
+                | Q(search_name_words__contains=[key])
             )
         return queryset
+
+
+def _as_date(text: str):
+    """A date typed as 1960-12-10, 12/10/1960 or 12-10-1960, or None."""
+    for layout in ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y"):
+        try:
+            return datetime.strptime(text.strip(), layout).date()  # noqa: DTZ007 - a date only
+        except ValueError:
+            continue
+    return None
 
 
 class Patient(models.Model):
@@ -259,15 +341,56 @@ class Patient(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Search keys (pharmacy.patient_keys.patient_search_values), written by the patient
+    # services with the names and phone they are made from.
+    search_last_name = models.CharField(max_length=100, blank=True, editable=False)
+    search_first_name = models.CharField(max_length=100, blank=True, editable=False)
+    search_name_words = ArrayField(
+        models.CharField(max_length=100), default=list, blank=True, editable=False
+    )
+    search_phone = models.CharField(max_length=10, blank=True, editable=False)
+    # A record merged into another (the survivor) is kept, never deleted, and takes no
+    # new work (orders.services.patient_merge.merge_patients).
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_records"
+    )
+    merged_at = models.DateTimeField(null=True, blank=True)
+    merged_by = models.ForeignKey(
+        "pharmacy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     objects = PatientQuerySet.as_manager()
 
     class Meta:
         ordering = ["last_name", "first_name", "date_of_birth"]
+        permissions = [("merge_patient", "Can merge two records of one patient")]
         indexes = [
             models.Index(fields=["last_name", "date_of_birth"], name="patient_name_dob_idx"),
             # Intake matches an incoming patient by birth date with any similar name.
             models.Index(fields=["date_of_birth"], name="patient_dob_idx"),
+            # Prefix searches (LIKE 'key%') use a pattern index whatever the collation.
+            models.Index(
+                fields=["search_last_name"],
+                name="patient_search_last_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["search_first_name"],
+                name="patient_search_first_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            GinIndex(fields=["search_name_words"], name="patient_search_words_idx"),
+            models.Index(fields=["search_phone"], name="patient_search_phone_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(merged_into__isnull=True, merged_at__isnull=True)
+                | Q(merged_into__isnull=False, merged_at__isnull=False),
+                name="patient_merged_into_with_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(merged_into=F("pk")), name="patient_not_merged_into_itself"
+            ),
         ]
 
     def __str__(self):
@@ -276,6 +399,10 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return " ".join(filter(None, [self.first_name, self.middle_name, self.last_name]))
+
+    @property
+    def is_merged(self) -> bool:
+        return self.merged_into_id is not None
 
     @property
     def default_shipping_address(self) -> "PatientAddress | None":
@@ -293,6 +420,8 @@ class PatientAddress(models.Model):
     state = models.CharField(max_length=2)
     postal_code = models.CharField(max_length=10)
     is_default_shipping = models.BooleanField(default=False)
+    # pharmacy.patient_keys.address_key of line 1 and the ZIP: duplicate detection.
+    match_key = models.CharField(max_length=220, blank=True, editable=False, db_index=True)
 
     class Meta:
         ordering = ["-is_default_shipping", "id"]

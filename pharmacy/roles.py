@@ -44,6 +44,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "pharmacy.add_patient",
         "pharmacy.change_patient",
         "pharmacy.add_allergy",
+        # One record per patient (issue 13): pharmacists and managers merge duplicates.
+        "pharmacy.merge_patient",
         "pharmacy.view_prescriber",
         "inventory.view_product",
         "inventory.change_product",
@@ -78,6 +80,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "pharmacy.view_dashboard",
         "pharmacy.manage_staff",
         "pharmacy.view_auditevent",
+        # One record per patient (issue 13): managers merge duplicate records, on the merge
+        # page only (it shows the two records compared); the patient pages stay closed.
+        "pharmacy.merge_patient",
         "pharmacy.view_prescriber",
         "inventory.view_product",
         "inventory.change_product",

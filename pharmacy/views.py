@@ -46,10 +46,20 @@ from pharmacy.forms import (
     SignInForm,
     add_service_errors,
 )
-from pharmacy.models import ApiToken, AuditEvent, Patient, Prescriber, Role, User
+from pharmacy.models import (
+    MAX_PATIENT_SEARCH,
+    ApiToken,
+    AuditEvent,
+    Patient,
+    PatientSearchError,
+    Prescriber,
+    Role,
+    User,
+)
 from pharmacy.roles import ROLE_HOME_URL_NAMES
 from pharmacy.services import (
     PatientDataError,
+    PossibleDuplicatesFound,
     PrescriberDataError,
     SecondFactorError,
     StaffError,
@@ -131,9 +141,14 @@ def home(request):
 @staff_permission_required("pharmacy.view_patient")
 def patient_list(request):
     query = request.GET.get("q", "").strip()
-    patients = Patient.objects.search(query) if query else Patient.objects.none()
-    page = Paginator(patients, 25).get_page(request.GET.get("page"))
-    if query:
+    search_error = ""
+    try:
+        patients = Patient.objects.search(query) if query else Patient.objects.none()
+    except PatientSearchError as error:
+        search_error, patients = str(error), Patient.objects.none()
+        query = query[:MAX_PATIENT_SEARCH]
+    page = Paginator(patients.prefetch_related("addresses"), 25).get_page(request.GET.get("page"))
+    if query and not search_error:
         record_audit_event(
             actor=request.user,
             action=AuditEvent.Action.SEARCH,
@@ -141,7 +156,12 @@ def patient_list(request):
             patients=page.object_list,
             summary=f"Patient search ({len(page.object_list)} shown)",
         )
-    return render(request, "pharmacy/patient_list.html", {"page": page, "query": query})
+    return render(
+        request,
+        "pharmacy/patient_list.html",
+        {"page": page, "query": query, "search_error": search_error},
+        status=400 if search_error else 200,
+    )
 
 
 @staff_permission_required("pharmacy.view_patient")
@@ -151,7 +171,7 @@ def patient_detail(request, pk: int):
 
 def _patient_or_404(pk: int) -> Patient:
     return get_object_or_404(
-        Patient.objects.prefetch_related(
+        Patient.objects.select_related("merged_into", "merged_by").prefetch_related(
             "addresses",
             "allergies__ingredient",
             "allergies__pharmacologic_class",
@@ -233,6 +253,7 @@ def _patient_form_page(request, template: str, context: dict, *, patient: Patien
 def patient_create(request):
     form = PatientForm(request.POST or None)
     address_form = AddressForm(request.POST or None, prefix="address")
+    duplicates = []
     # Both forms are validated (no short circuit) so every mistake shows at once.
     if request.method == "POST" and form.is_valid() & address_form.is_valid():
         data = form.cleaned_data
@@ -249,6 +270,16 @@ def patient_create(request):
                 preferred_language=data["preferred_language"],
                 child_resistant_waiver_on=data["child_resistant_waiver_on"],
                 addresses=[{**address_form.cleaned_data, "is_default_shipping": True}],
+                confirm_not_duplicate=request.POST.get("confirm_not_duplicate") == "on",
+            )
+        except PossibleDuplicatesFound as error:
+            duplicates = error.candidates
+            record_audit_event(
+                actor=request.user,
+                action=AuditEvent.Action.SEARCH,
+                request=request,
+                patients=[d.patient for d in duplicates],
+                summary=f"Possible duplicates shown while creating a patient ({len(duplicates)})",
             )
         except PatientDataError as error:
             address_errors = {k: v for k, v in error.errors.items() if k.startswith("addresses")}
@@ -259,7 +290,12 @@ def patient_create(request):
         else:
             messages.success(request, f"{patient.full_name} was added.")
             return redirect("patient_detail", pk=patient.pk)
-    context = {"form": form, "address_form": address_form, "title": "New patient"}
+    context = {
+        "form": form,
+        "address_form": address_form,
+        "title": "New patient",
+        "duplicates": duplicates,
+    }
     return _patient_form_page(request, "pharmacy/patient_form.html", context, patient=None)
 
 

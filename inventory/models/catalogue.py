@@ -1,6 +1,9 @@
 """The drug catalogue, shaped like the FDA NDC Directory it is imported from: products,
 their packages, active ingredients, pharmacologic classes, DEA schedules and storage."""
 
+import re
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import Q
 
@@ -72,9 +75,54 @@ class PharmacologicClass(models.Model):
         return f"{self.name} [{self.kind}]" if self.kind else self.name
 
 
+# A drug search's trailing strength: "lisinopril 10", "atorvastatin 40 mg", "Cymbalta 60",
+# "amoxicillin 250mg/5ml" (the number, then an optional unit as people type it).
+_STRENGTH_AT_END = re.compile(
+    r"^(?P<name>.*?[^\d\s.].*?)\s+(?P<number>\d+(?:\.\d+)?|\.\d+)\s*"
+    r"(?P<unit>mg|mcg|µg|ug|g|ml|meq|units?|iu|%)?(?:\s*/\s*\d*\s*(?:ml|g|l|actuat\w*|hr?))?$",
+    re.IGNORECASE,
+)
+# How people type a unit -> how the FDA NDC Directory starts it (strength_unit "MG/1").
+_UNIT_PREFIXES = {"µg": "ug", "mcg": "ug", "unit": "[iu]", "units": "[iu]", "iu": "[iu]"}
+
+
+def _strength_spellings(number: str) -> list[str]:
+    """The ways the FDA NDC Directory may write one strength: 10, 10.0; 0.5, .5; 2.50, 2.5."""
+    value = Decimal(number)
+    plain = format(value.normalize(), "f")
+    spellings = {plain, f"{plain}.0" if "." not in plain else plain}
+    if plain.startswith("0."):
+        spellings.add(plain[1:])
+    if "." in plain:
+        spellings.add(plain + "0")
+    return sorted(spellings)
+
+
 class ProductQuerySet(models.QuerySet):
     def search(self, text: str) -> "ProductQuerySet":
-        """Products whose brand, generic or ingredient name contains the text."""
+        """Products whose brand, generic or ingredient name contains the text; a trailing
+        strength ("lisinopril 10", "atorvastatin 40 mg", "Cymbalta 60") narrows them to
+        products with an ingredient of that strength (and unit, when typed). The one
+        drug search: the catalogue page, the API's ``search`` and the intake drug picker
+        use it."""
+        text = " ".join((text or "").split())
+        strength = _STRENGTH_AT_END.match(text)
+        if strength is None:
+            return self._named(text)
+        # One filter() call: the number and the unit must be those of the same ingredient.
+        same_ingredient = Q(strengths__strength__in=_strength_spellings(strength["number"]))
+        unit = (strength["unit"] or "").lower()
+        if unit:
+            prefix = _UNIT_PREFIXES.get(unit, unit)
+            same_ingredient &= (
+                Q(strengths__strength_unit__istartswith="u")
+                | Q(strengths__strength_unit__istartswith="[iu]")
+                if prefix == "[iu]"
+                else Q(strengths__strength_unit__istartswith=prefix)
+            )
+        return self._named(strength["name"]).filter(same_ingredient).distinct()
+
+    def _named(self, text: str) -> "ProductQuerySet":
         return self.filter(
             Q(proprietary_name__icontains=text)
             | Q(nonproprietary_name__icontains=text)

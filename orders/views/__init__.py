@@ -9,6 +9,7 @@
 ``claims``: claiming a fill from its queue, putting it back, the next one after a step.
 ``work``: the work pages of the fill workflow (PV1, the fill station, PV2).
 ``holds``: holds, releases and a fill's summary page.
+``patient_merge``: merging two records of one patient.
 ``_common``: the permissions and the quantity wording they share.
 
 Every page that shows a patient's data writes one audit row. The names below are the
@@ -21,6 +22,7 @@ from orders.views.claims import fill_claim, fill_queue_open, fill_unclaim
 from orders.views.entry import manual_entry, sig_preview
 from orders.views.holds import fill_detail, fill_hold, fill_release
 from orders.views.intake import intake_detail, intake_queue, intake_queue_rows
+from orders.views.patient_merge import patient_merge, patient_merge_start
 from orders.views.pickers import search_drugs, search_patients, search_prescribers
 from orders.views.prescriptions import prescription_detail, prescription_original
 from orders.views.queues import (
@@ -71,6 +73,8 @@ __all__ = [
     "intake_detail",
     "intake_queue",
     "intake_queue_rows",
+    "patient_merge",
+    "patient_merge_start",
     "manual_entry",
     "prescription_detail",
     "prescription_original",

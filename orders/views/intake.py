@@ -4,6 +4,7 @@ that choose the records. Both audit the patients they show.
 """
 
 import re
+from datetime import date
 
 from django.contrib import messages
 from django.db.models import Q
@@ -26,7 +27,8 @@ from orders.views.pickers import (
 from orders.views.prescriptions import _original
 from pharmacy.access import staff_permission_required
 from pharmacy.models import AuditEvent, Patient, Prescriber
-from pharmacy.services import record_audit_event, record_list_view
+from pharmacy.patient_keys import name_key
+from pharmacy.services import find_possible_duplicates, record_audit_event, record_list_view
 
 # Rows the queue page shows; the oldest come first, and the count says how many wait.
 QUEUE_PAGE_ROWS = 200
@@ -69,16 +71,37 @@ def intake_queue_rows(request):
     return render(request, "orders/_intake_rows.html", context)
 
 
-def _patient_candidates(prescription: Prescription) -> list[Patient]:
+def _patient_candidates(prescription: Prescription) -> list[tuple[Patient, str]]:
+    """Records in use that may be the patient received, with why: the likely duplicates
+    (same birth date and a similar name, same phone, same address), then anyone with
+    the same last name or birth date."""
     sent = prescription.received_data.get("patient") or {}
-    conditions = Q()
-    if sent.get("date_of_birth"):
-        conditions |= Q(date_of_birth=sent["date_of_birth"])
+    born = sent.get("date_of_birth")
+    address = sent.get("address") or {}
+    found = {
+        d.patient.pk: (d.patient, d.why)
+        for d in find_possible_duplicates(
+            first_name=sent.get("first_name", ""),
+            last_name=sent.get("last_name", ""),
+            date_of_birth=date.fromisoformat(born) if born else None,
+            phone=sent.get("phone", ""),
+            addresses=[address] if address.get("line1") else [],
+        )
+    }
+    others = Q()
     if sent.get("last_name"):
-        conditions |= Q(last_name__iexact=sent["last_name"])
-    if not conditions:
-        return []
-    return list(Patient.objects.filter(conditions).prefetch_related("allergies")[:PICK_RESULTS])
+        others |= Q(search_last_name=name_key(sent["last_name"]))
+    if born:
+        others |= Q(date_of_birth=born)
+    if others:
+        for patient in Patient.objects.active().filter(others).order_by("pk")[:PICK_RESULTS]:
+            same_born = born and patient.date_of_birth.isoformat() == born
+            found.setdefault(
+                patient.pk, (patient, "same date of birth" if same_born else "same last name")
+            )
+    pks = list(found)[:PICK_RESULTS]
+    loaded = Patient.objects.prefetch_related("allergies", "addresses").in_bulk(pks)
+    return [(loaded[pk], found[pk][1]) for pk in pks]
 
 
 def _prescriber_candidates(prescription: Prescription) -> list[Prescriber]:
@@ -92,9 +115,18 @@ def _prescriber_candidates(prescription: Prescription) -> list[Prescriber]:
 
 
 def _product_candidates(prescription: Prescription) -> list[dict]:
+    """Catalogue products for the drug as received: by its first name word and strength
+    ("Lisinopril 10 MG Oral Tablet" -> "Lisinopril 10 mg"), else by that word alone."""
     words = re.findall(r"[A-Za-z]{3,}", prescription.drug_description)
     if not words:
         return []
+    strength = re.search(
+        r"(\d+(?:\.\d+)?)\s*(mg|mcg|g|ml|meq|units?)\b", prescription.drug_description, re.I
+    )
+    if strength:
+        found = _with_strengths(Product.objects.search(f"{words[0]} {strength[1]} {strength[2]}"))
+        if found:
+            return [_product_option(p) for p in found]
     return [_product_option(p) for p in _with_strengths(Product.objects.search(words[0]))]
 
 
@@ -104,7 +136,8 @@ def _intake_page(request, prescription: Prescription, form: ResolveIntakeForm, s
     open_prescriber = prescription.prescriber is None or (
         IntakeIssue.PRESCRIBER_UNCERTAIN in issues
     )
-    patients = _patient_candidates(prescription) if open_patient else []
+    candidates = _patient_candidates(prescription) if open_patient else []
+    patients = [patient for patient, _ in candidates]
     context = {
         "prescription": prescription,
         "received": prescription.received_data,
@@ -115,7 +148,7 @@ def _intake_page(request, prescription: Prescription, form: ResolveIntakeForm, s
         "open_prescriber": open_prescriber,
         "open_drug": prescription.product is None or IntakeIssue.DRUG_NOT_MATCHED in issues,
         "open_dea": IntakeIssue.DEA_REGISTRATION_UNVERIFIED in issues,
-        "patient_options": [_patient_option(p) for p in patients],
+        "patient_options": [_patient_option(p, why=why) for p, why in candidates],
         "prescriber_options": [_prescriber_option(p) for p in _prescriber_candidates(prescription)]
         if open_prescriber
         else [],

@@ -3,8 +3,6 @@
 row.
 """
 
-from datetime import date, datetime
-
 from django.db.models import Prefetch, Q
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -14,7 +12,7 @@ from inventory.ndc import ScanError, is_partial_ndc, is_product_ndc, looks_like_
 from orders.units import dispensing_unit
 from orders.views._common import TECHNICIAN_WORK
 from pharmacy.access import staff_permission_required
-from pharmacy.models import AuditEvent, Patient, Prescriber
+from pharmacy.models import AuditEvent, Patient, PatientSearchError, Prescriber
 from pharmacy.services import record_audit_event
 
 PICK_RESULTS = 10
@@ -28,11 +26,20 @@ def _allergy_words(patient: Patient) -> str:
     return "No known allergies" if patient.no_known_allergies else "Allergies not recorded"
 
 
-def _patient_option(patient: Patient) -> dict:
+def _patient_option(patient: Patient, *, why: str = "") -> dict:
+    """A patient to pick, with what tells two records apart: phone and shipping address
+    beside the allergies (read with ``addresses`` and ``allergies`` prefetched)."""
+    address = patient.default_shipping_address
+    contact = [
+        f"Phone {patient.phone}" if patient.phone else "No phone on file",
+        f"Ships to {address}" if address else "No address on file",
+    ]
     return {
         "value": patient.pk,
         "label": f"{patient.full_name} ({patient.date_of_birth:%Y-%m-%d})",
-        "detail": _allergy_words(patient),
+        "detail": " · ".join(
+            [*([f"Possible match: {why}"] if why else []), *contact, _allergy_words(patient)]
+        ),
         "badges": [{"text": "Allergies", "class": "severe"}] if patient.allergies.all() else [],
     }
 
@@ -102,18 +109,6 @@ def _search_log(request, patients: list[Patient], what: str) -> None:
         )
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y")
-
-
-def _as_date(text: str) -> date | None:
-    for layout in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, layout).date()  # noqa: DTZ007 (a birth date)
-        except ValueError:
-            continue
-    return None
-
-
 def _pick_results(request, target: str, options: list[dict], *, query: str, empty: str):
     return render(
         request,
@@ -125,30 +120,24 @@ def _pick_results(request, target: str, options: list[dict], *, query: str, empt
 @require_GET
 @staff_permission_required(TECHNICIAN_WORK)
 def search_patients(request):
-    """Patients by name ("smith", "smith jo") and/or date of birth (1960-12-10, 12/10/1960)."""
-    query = request.GET.get("q", "").strip()[:100]
+    """Patients by name ("smith", "hernandez jo"), date of birth (1960-12-10,
+    12/10/1960), phone, Rx number or order number: ``PatientQuerySet.search``."""
+    query = request.GET.get("q", "").strip()
     if len(query) < MIN_SEARCH_LENGTH:
         return _pick_results(request, "patient", [], query=query, empty="")
-    names, born = [], None
-    for part in query.replace(",", " ").split():
-        day = _as_date(part)
-        if day is not None:
-            born = day
-        else:
-            names.append(part)
-    patients = Patient.objects.search(" ".join(names)) if names else Patient.objects.all()
-    if born is not None:
-        patients = patients.filter(date_of_birth=born)
-    elif not names:
-        patients = Patient.objects.none()
-    found = list(patients.prefetch_related("allergies")[:PICK_RESULTS])
+    try:
+        patients = Patient.objects.search(query)
+    except PatientSearchError as error:
+        return _pick_results(request, "patient", [], query=query[:100], empty=str(error))
+    found = list(patients.prefetch_related("allergies", "addresses")[:PICK_RESULTS])
     _search_log(request, found, "Patient search in intake")
     return _pick_results(
         request,
         "patient",
         [_patient_option(p) for p in found],
         query=query,
-        empty=f"No patient matches “{query}”. Check the spelling or search by date of birth.",
+        empty=f"No patient matches “{query}”. Check the spelling or search by date of birth, "
+        "phone or Rx number.",
     )
 
 

@@ -69,9 +69,27 @@ class PatientSerializer(serializers.ModelSerializer):
             "child_resistant_waiver_on",
             "allergies",
             "addresses",
+            "merged_into",
+            "merged_at",
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            "merged_into": {
+                "help_text": "Set when this record was merged into another patient's record "
+                "(the survivor): use that one. A merged record is kept, never deleted."
+            }
+        }
+
+
+class PossibleDuplicateSerializer(serializers.Serializer):
+    """A patient on file who may be the one a request tried to create."""
+
+    id = serializers.IntegerField(source="patient.pk")
+    first_name = serializers.CharField(source="patient.first_name")
+    last_name = serializers.CharField(source="patient.last_name")
+    date_of_birth = serializers.DateField(source="patient.date_of_birth")
+    reasons = serializers.ListField(child=serializers.CharField())
 
 
 # --------------------------------------------------------------------------- input
@@ -106,6 +124,12 @@ class PatientInputSerializer(serializers.Serializer):
         input_formats=["iso-8601"], required=False, allow_null=True, default=None
     )
     addresses = PatientAddressInputSerializer(many=True, required=False, default=list)
+    confirm_not_duplicate = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Create the patient even though records on file may be the same person "
+        "(the 409 answer lists them). Send it only after a person checked the candidates.",
+    )
 
 
 class AllergyInputSerializer(serializers.Serializer):

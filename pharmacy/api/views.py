@@ -15,10 +15,13 @@ from pharmacy.api.serializers import (
     AllergySerializer,
     PatientInputSerializer,
     PatientSerializer,
+    PossibleDuplicateSerializer,
 )
-from pharmacy.models import AuditEvent, Patient
+from pharmacy.models import AuditEvent, Patient, PatientSearchError
+from pharmacy.patient_keys import name_key
 from pharmacy.services import (
     PatientDataError,
+    PossibleDuplicatesFound,
     create_patient,
     record_allergy,
     record_audit_event,
@@ -46,11 +49,19 @@ class PatientListView(generics.ListAPIView):
     }
 
     def get_queryset(self):
-        patients = Patient.objects.prefetch_related(*PATIENT_PREFETCH)
+        # Merged records are hidden: their prescriptions and orders are the survivor's.
+        patients = Patient.objects.active().prefetch_related(*PATIENT_PREFETCH)
         last_name = self.request.query_params.get("last_name", "").strip()
         date_of_birth = self.request.query_params.get("date_of_birth", "").strip()
+        query = self.request.query_params.get("q", "")
+        if query:
+            try:
+                patients = patients.search(query)
+            except PatientSearchError as error:
+                raise APIError("invalid_search", str(error)) from None
         if last_name:
-            patients = patients.filter(last_name__iexact=last_name)
+            # Any case, accents, apostrophes and hyphens: "OConnor" finds "O'Connor".
+            patients = patients.filter(search_last_name=name_key(last_name))
         if date_of_birth:
             try:
                 patients = patients.filter(date_of_birth=date.fromisoformat(date_of_birth))
@@ -62,7 +73,18 @@ class PatientListView(generics.ListAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("last_name", str, description="Exact last name, any case"),
+            OpenApiParameter(
+                "q",
+                str,
+                description="Search: name words (any case, accents, apostrophes, hyphens), "
+                "date of birth, phone in any layout, Rx number or order number; 2 to 100 "
+                "characters",
+            ),
+            OpenApiParameter(
+                "last_name",
+                str,
+                description="Exact last name, whatever its case, accents, apostrophes or hyphens",
+            ),
             OpenApiParameter("date_of_birth", str, description="YYYY-MM-DD"),
         ],
         responses={200: PatientSerializer(many=True), 400: ErrorSerializer},
@@ -89,6 +111,12 @@ class PatientListView(generics.ListAPIView):
             400: OpenApiResponse(
                 ErrorSerializer, description="Invalid input; nothing written. See fields."
             ),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="possible_duplicates: patients on file may be this person "
+                "(`candidates`, each with `reasons`); nothing written. Send the same body "
+                'with `"confirm_not_duplicate": true` to create the patient anyway.',
+            ),
         },
     )
     def post(self, request):
@@ -97,6 +125,21 @@ class PatientListView(generics.ListAPIView):
         try:
             # create_patient writes the audit row of this request (the patient created).
             patient = create_patient(**given.validated_data, by=request.user)
+        except PossibleDuplicatesFound as error:
+            record_audit_event(
+                actor=request.user,
+                action=AuditEvent.Action.SEARCH,
+                request=request,
+                patients=[c.patient for c in error.candidates],
+                summary=f"API possible duplicates shown ({len(error.candidates)})",
+            )
+            raise APIError(
+                "possible_duplicates",
+                "Patients on file may be this person; nothing was created. Check them, and "
+                'send "confirm_not_duplicate": true to create the patient anyway.',
+                status_code=status.HTTP_409_CONFLICT,
+                candidates=PossibleDuplicateSerializer(error.candidates, many=True).data,
+            ) from None
         except PatientDataError as error:
             raise _invalid(error) from None
         patient = Patient.objects.prefetch_related(*PATIENT_PREFETCH).get(pk=patient.pk)

@@ -23,6 +23,7 @@ from pharmacy.demo.patients import PATIENTS
 from pharmacy.demo.prescribers import PRESCRIBERS
 from pharmacy.demo.staff import STAFF
 from pharmacy.models import Allergy, Patient, PatientAddress, Prescriber, User
+from pharmacy.patient_keys import address_key, patient_search_values
 from pharmacy.services import create_staff
 
 
@@ -283,6 +284,12 @@ def _seed_patients(
                 preferred_language=p.preferred_language,
                 no_known_allergies=p.no_known_allergies,
                 child_resistant_waiver_on=p.child_resistant_waiver_on,
+                **patient_search_values(
+                    first_name=p.first_name,
+                    middle_name=p.middle_name,
+                    last_name=p.last_name,
+                    phone=p.phone,
+                ),
             )
             for p in new
         ]
@@ -300,6 +307,7 @@ def _seed_patients(
                 state=a.state,
                 postal_code=a.postal_code,
                 is_default_shipping=index == 0,
+                match_key=address_key(a.line1, a.postal_code),
             )
             for index, a in enumerate(demo.addresses)
         ]

@@ -6,6 +6,8 @@
 ``patients``: creating a patient, recording an allergy.
 ``patient_records``: a patient's details, addresses, allergies removed, conditions.
 ``prescribers``: creating and changing prescribers.
+``identity``: likely duplicates of a new patient, and the guard against new work on a
+merged record.
 
 Callers import from ``pharmacy.services``; the names below are its public interface.
 """
@@ -14,6 +16,14 @@ from pharmacy.services.audit import (
     record_audit_event,
     record_failed_sign_in,
     record_list_view,
+)
+from pharmacy.services.identity import (
+    PatientMergedError,
+    PossibleDuplicate,
+    PossibleDuplicatesFound,
+    find_possible_duplicates,
+    lock_patient_for_new_work,
+    merged_record_message,
 )
 from pharmacy.services.matching import (
     RecordMatch,
@@ -67,6 +77,9 @@ __all__ = [
     "PRESCRIBER_FIELDS",
     "PRESCRIBING_SCHEDULES",
     "PatientDataError",
+    "PatientMergedError",
+    "PossibleDuplicate",
+    "PossibleDuplicatesFound",
     "PrescriberDataError",
     "RecordMatch",
     "SecondFactorError",
@@ -77,6 +90,9 @@ __all__ = [
     "create_prescriber",
     "create_staff",
     "enroll_authenticator",
+    "find_possible_duplicates",
+    "lock_patient_for_new_work",
+    "merged_record_message",
     "has_authenticator",
     "match_or_create_patient",
     "match_or_create_prescriber",

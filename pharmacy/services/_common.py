@@ -11,3 +11,11 @@ def too_long_errors(model: type[models.Model], values: dict) -> dict[str, str]:
         if isinstance(value, str) and max_length and len(value) > max_length:
             errors[name] = f"At most {max_length} characters."
     return errors
+
+
+class PatientDataError(ValueError):
+    """Patient data that cannot be stored; ``errors`` maps each field to what is wrong."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(" ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = errors

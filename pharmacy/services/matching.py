@@ -3,11 +3,12 @@ file, creating them when nobody on file could be meant."""
 
 from dataclasses import dataclass
 from datetime import date
-from difflib import SequenceMatcher
 
 from django.db.models import Q
 
 from pharmacy.models import Patient, PatientAddress, Prescriber
+from pharmacy.patient_keys import address_key, name_key, patient_search_values
+from pharmacy.services.identity import find_possible_duplicates
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,6 @@ class RecordMatch:
     record: Patient | Prescriber | None
     created: bool = False
     uncertain: str = ""
-
-
-def _similar(a: str, b: str) -> bool:
-    return SequenceMatcher(None, a.casefold(), b.casefold()).ratio() >= 0.8
 
 
 # What intake reads of a matched patient and prescriber (their other fields load if
@@ -48,19 +45,23 @@ def match_or_create_patient(
 ) -> RecordMatch:
     """Find the patient a prescription names, or create them when nobody could be meant.
 
-    Certain: exactly one patient with the same first and last name (any case) and date of
-    birth. Uncertain (nothing created, the prescription waits for a technician): the
-    same name with another date of birth, the same date of birth with a similar name,
-    several exact matches, or no date of birth. Otherwise a new patient is created,
-    marked ``needs_review`` for a technician to complete. One query for a patient on
-    file, two before creating one.
+    Names are compared as keys (``pharmacy.patient_keys.name_key``: "Hernandez" is
+    "Hernández", "OConnor" is "O'Connor"); merged records are never matched. Certain:
+    exactly one patient with the same first and last name and date of birth. Uncertain
+    (nothing created, the prescription waits for a technician): several exact matches,
+    no date of birth, the same name with another date of birth, or any likely duplicate
+    (``identity.find_possible_duplicates``: same birth date and a similar name, same
+    phone, same address). Otherwise a new patient is created, marked ``needs_review``
+    for a technician to complete. One query for a patient on file, three before
+    creating one.
     """
     name = f"{first_name} {last_name}".strip()
     if date_of_birth is None:
         return RecordMatch(None, uncertain=f"No date of birth was sent for {name}.")
-    same_name = Q(first_name__iexact=first_name, last_name__iexact=last_name)
+    patients = Patient.objects.active()
+    same_name = Q(search_first_name=name_key(first_name), search_last_name=name_key(last_name))
     exact = list(
-        Patient.objects.filter(same_name, date_of_birth=date_of_birth).only(*_MATCHED_PATIENT)[:2]
+        patients.filter(same_name, date_of_birth=date_of_birth).only(*_MATCHED_PATIENT)[:2]
     )
     if len(exact) == 1:
         return RecordMatch(exact[0])
@@ -68,30 +69,22 @@ def match_or_create_patient(
         return RecordMatch(
             None, uncertain=f"Several patients are called {name}, born {date_of_birth}."
         )
-    # Who else could be meant: the same birth date (any name), or the same name (any
-    # birth date).
-    candidates = list(
-        Patient.objects.filter(same_name | Q(date_of_birth=date_of_birth)).values_list(
-            "id", "first_name", "last_name", "date_of_birth"
-        )
+    addresses = [address] if address and address.get("line1") else []
+    duplicates = find_possible_duplicates(
+        first_name=first_name,
+        last_name=last_name,
+        date_of_birth=date_of_birth,
+        phone=phone,
+        addresses=addresses,
     )
-    # No exact match, so a candidate with another birth date is one with the same name.
-    similar = [
-        (pk, first, last)
-        for pk, first, last, born in candidates
-        if born == date_of_birth
-        and (
-            _similar(f"{first} {last}", name)
-            or last.casefold() == last_name.casefold()
-            or first.casefold() == first_name.casefold()
+    if duplicates:
+        found = "; ".join(
+            f"{d.patient.first_name} {d.patient.last_name} (#{d.patient.pk}, born "
+            f"{d.patient.date_of_birth}): {d.why}"
+            for d in duplicates[:3]
         )
-    ]
-    if similar:
-        names = ", ".join(f"{first} {last} (#{pk})" for pk, first, last in similar[:3])
-        return RecordMatch(
-            None, uncertain=f"{name}, born {date_of_birth}, may be {names}: same birth date."
-        )
-    other_birthdays = [(pk, born) for pk, _, _, born in candidates if born != date_of_birth][:3]
+        return RecordMatch(None, uncertain=f"{name}, born {date_of_birth}, may be {found}.")
+    other_birthdays = list(patients.filter(same_name).values_list("pk", "date_of_birth")[:3])
     if other_birthdays:
         found = ", ".join(f"#{pk} born {born}" for pk, born in other_birthdays)
         return RecordMatch(
@@ -105,6 +98,9 @@ def match_or_create_patient(
         sex=sex if sex in Patient.Sex.values else Patient.Sex.UNKNOWN,
         phone=phone,
         needs_review=True,
+        **patient_search_values(
+            first_name=first_name, middle_name=middle_name, last_name=last_name, phone=phone
+        ),
     )
     if address and address.get("line1") and address.get("city"):
         PatientAddress.objects.create(
@@ -115,6 +111,7 @@ def match_or_create_patient(
             state=address.get("state", "")[:2],
             postal_code=address.get("postal_code", "")[:10],
             is_default_shipping=True,
+            match_key=address_key(address["line1"], address.get("postal_code", "")),
         )
     return RecordMatch(patient, created=True)
 

@@ -20,9 +20,10 @@ from pharmacy.models import (
     PatientAddress,
     User,
 )
-from pharmacy.services._common import too_long_errors
+from pharmacy.patient_keys import address_key, search_values_of
+from pharmacy.services._common import PatientDataError, too_long_errors
 from pharmacy.services.audit import record_audit_event
-from pharmacy.services.patients import PatientDataError
+from pharmacy.services.identity import lock_patient_for_new_work
 
 # What update_patient may change; allergies and addresses have their own services.
 PATIENT_FIELDS = (
@@ -93,8 +94,15 @@ def update_patient(patient: Patient, *, by: User, today: date | None = None, **f
         return patient
     for name in changed:
         setattr(patient, name, values[name])
+    update_fields = [*changed, "updated_at"]
+    if {"first_name", "middle_name", "last_name", "phone"} & set(changed):
+        keys = search_values_of(patient)
+        for name, value in keys.items():
+            setattr(patient, name, value)
+        update_fields += list(keys)
     with transaction.atomic():
-        patient.save(update_fields=[*changed, "updated_at"])
+        lock_patient_for_new_work(patient)
+        patient.save(update_fields=update_fields)
         record_audit_event(
             actor=by,
             action=AuditEvent.Action.UPDATE,
@@ -120,7 +128,8 @@ def _address_values(values: dict) -> tuple[dict, dict[str, str]]:
 def _lock_patient(patient: Patient) -> None:
     # The patient row is the lock for "exactly one default shipping address": two
     # requests moving the default at once would otherwise both clear and both set it.
-    Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk").first()
+    # A record merged into another takes no changes (PatientMergedError names the survivor).
+    lock_patient_for_new_work(patient)
 
 
 def add_patient_address(
@@ -151,7 +160,10 @@ def add_patient_address(
         if make_default:
             current_default.update(is_default_shipping=False)
         address = PatientAddress.objects.create(
-            patient=patient, is_default_shipping=make_default, **values
+            patient=patient,
+            is_default_shipping=make_default,
+            match_key=address_key(values["line1"], values["postal_code"]),
+            **values,
         )
         record_audit_event(
             actor=by,
@@ -198,7 +210,8 @@ def update_patient_address(address: PatientAddress, *, by: User, **fields) -> Pa
             changed.append("is_default_shipping")
         for name in changed:
             setattr(address, name, values.get(name, getattr(address, name)))
-        address.save(update_fields=changed)
+        address.match_key = address_key(address.line1, address.postal_code)
+        address.save(update_fields=[*changed, "match_key"])
         record_audit_event(
             actor=by,
             action=AuditEvent.Action.UPDATE,
@@ -321,6 +334,7 @@ def record_condition(
     if errors:
         raise PatientDataError(errors)
     with transaction.atomic():
+        lock_patient_for_new_work(patient)
         condition = Condition.objects.create(
             patient=patient, name=name.strip(), icd10_code=code, noted_on=noted_on, recorded_by=by
         )

@@ -12,15 +12,16 @@ from inventory.models import Ingredient, PharmacologicClass
 from lib.text import text_errors
 from lib.us_addresses import address_problems
 from pharmacy.models import Allergy, AuditEvent, Patient, PatientAddress, User
+from pharmacy.patient_keys import address_key, patient_search_values
+from pharmacy.services._common import PatientDataError
 from pharmacy.services.audit import record_audit_event
+from pharmacy.services.identity import (
+    PossibleDuplicatesFound,
+    find_possible_duplicates,
+    lock_patient_for_new_work,
+)
 
-
-class PatientDataError(ValueError):
-    """Patient data that cannot be stored; ``errors`` maps each field to what is wrong."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(" ".join(f"{field}: {message}" for field, message in errors.items()))
-        self.errors = errors
+__all__ = ["PatientDataError", "create_patient", "record_allergy", "resolve_allergen"]
 
 
 def create_patient(
@@ -38,12 +39,19 @@ def create_patient(
     child_resistant_waiver_on: date | None = None,
     addresses: list[dict] = (),
     today: date | None = None,
+    confirm_not_duplicate: bool = False,
+    needs_review: bool = False,
 ) -> Patient:
     """Create a patient with their addresses (the first, or the one flagged, ships by default).
 
     Raises PatientDataError with every problem at once; nothing is written then. Names,
     contact details and addresses must be text that shows what it holds
-    (``lib.text``).
+    (``lib.text``). Raises PossibleDuplicatesFound (a PatientDataError, nothing
+    written) when patients on file may be the same person
+    (``identity.find_possible_duplicates``), unless a person confirmed that this is
+    someone else (``confirm_not_duplicate``); the audit row then names the records they
+    were shown. ``needs_review``: made from an incoming prescription, for a technician to
+    complete.
     """
     today = today or timezone.localdate()
     errors = {}
@@ -76,6 +84,15 @@ def create_patient(
         errors["addresses"] = "Only one address can be the default shipping address."
     if errors:
         raise PatientDataError(errors)
+    duplicates = find_possible_duplicates(
+        first_name=first_name,
+        last_name=last_name,
+        date_of_birth=date_of_birth,
+        phone=phone,
+        addresses=list(addresses),
+    )
+    if duplicates and not confirm_not_duplicate:
+        raise PossibleDuplicatesFound(duplicates)
     with transaction.atomic():
         patient = Patient.objects.create(
             first_name=first_name.strip(),
@@ -88,6 +105,13 @@ def create_patient(
             preferred_language=preferred_language or "English",
             no_known_allergies=no_known_allergies,
             child_resistant_waiver_on=child_resistant_waiver_on,
+            needs_review=needs_review,
+            **patient_search_values(
+                first_name=first_name.strip(),
+                middle_name=middle_name.strip(),
+                last_name=last_name.strip(),
+                phone=phone,
+            ),
         )
         default_index = next(
             (n for n, a in enumerate(addresses) if a.get("is_default_shipping")), 0
@@ -102,10 +126,20 @@ def create_patient(
                 state=a["state"].strip().upper(),
                 postal_code=a["postal_code"].strip(),
                 is_default_shipping=(n == default_index),
+                match_key=address_key(a["line1"], a["postal_code"]),
             )
             for n, a in enumerate(addresses)
         )
-        record_audit_event(actor=by, action=AuditEvent.Action.CREATE, obj=patient, patient=patient)
+        record_audit_event(
+            actor=by,
+            action=AuditEvent.Action.CREATE,
+            obj=patient,
+            patient=patient,
+            summary="Patient created, confirmed not a duplicate of "
+            + ", ".join(f"#{d.patient.pk}" for d in duplicates)
+            if duplicates
+            else "",
+        )
     return patient
 
 
@@ -153,6 +187,7 @@ def record_allergy(
         raise PatientDataError(errors)
     ingredient, pharmacologic_class = resolve_allergen(allergen)
     with transaction.atomic():
+        lock_patient_for_new_work(patient)
         allergy = Allergy.objects.create(
             patient=patient,
             allergen=allergen.strip(),

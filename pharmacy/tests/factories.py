@@ -16,6 +16,7 @@ from pharmacy.models import (
     Role,
     hash_api_key,
 )
+from pharmacy.patient_keys import address_key, patient_search_values
 from pharmacy.services import create_staff
 
 STAFF_PASSWORD = "Correct-Horse-Battery-42"
@@ -50,7 +51,22 @@ class PatientFactory(factory.django.DjangoModelFactory):
         "date_between", start_date=datetime.date(1930, 1, 1), end_date=datetime.date(2010, 1, 1)
     )
     sex = Patient.Sex.FEMALE
-    phone = "(614) 555-0100"
+    # Each patient a phone of their own: a shared one would make every new patient a
+    # likely duplicate of every other (pharmacy.services.find_possible_duplicates).
+    phone = factory.Sequence(lambda n: f"(614) 555-{n % 10000:04d}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # The search keys the patient services write (patient_keys.patient_search_values).
+        kwargs.update(
+            patient_search_values(
+                first_name=kwargs.get("first_name", ""),
+                middle_name=kwargs.get("middle_name", ""),
+                last_name=kwargs.get("last_name", ""),
+                phone=kwargs.get("phone", ""),
+            )
+        )
+        return super()._create(model_class, *args, **kwargs)
 
 
 class PatientAddressFactory(factory.django.DjangoModelFactory):
@@ -63,6 +79,23 @@ class PatientAddressFactory(factory.django.DjangoModelFactory):
     state = "OH"
     postal_code = "43215"
     is_default_shipping = True
+    match_key = factory.LazyAttribute(lambda a: address_key(a.line1, a.postal_code))
+
+
+HERNANDEZ_BORN = datetime.date(1971, 7, 22)
+
+
+def hernandez_patient() -> Patient:
+    """María Hernández (accents in both names), phone (614) 555-0103, shipping to
+    77 Oak Street, Columbus, OH 43215: whom "hernandez" must find."""
+    patient = PatientFactory(
+        first_name="María",
+        last_name="Hernández",
+        date_of_birth=HERNANDEZ_BORN,
+        phone="(614) 555-0103",
+    )
+    PatientAddressFactory(patient=patient, line1="77 Oak Street", postal_code="43215")
+    return patient
 
 
 class AllergyFactory(factory.django.DjangoModelFactory):

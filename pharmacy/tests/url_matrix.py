@@ -36,6 +36,7 @@ from orders.tests.factories import fill_at, stocked_package, tiny_png
 from orders.views.queues import FILL_QUEUES
 from outbox.models import OutboxMessage
 from pharmacy.models import ApiToken, Patient, Role, User
+from pharmacy.patient_keys import patient_search_values
 from pharmacy.permissions import IsStaffWithRole
 from pharmacy.roles import ROLE_PERMISSIONS
 from pharmacy.services import (
@@ -390,6 +391,10 @@ def build_data_set() -> DataSet:
         sex=Patient.Sex.MALE,
         phone="(614) 555-0199",
         email="zq@example.org",
+        # The keys the patient services write, so that the searches find the patient.
+        **patient_search_values(
+            first_name=FIRST_NAME, middle_name="", last_name=LAST_NAME, phone="(614) 555-0199"
+        ),
     )
     address = add_patient_address(
         patient,

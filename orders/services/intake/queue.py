@@ -16,8 +16,10 @@ from orders.services.workflow import blocking_intake_issues, move_locked_fill
 from pharmacy.models import AuditEvent, Patient, Prescriber, User
 from pharmacy.services import (
     PatientDataError,
+    PatientMergedError,
     PrescriberDataError,
     create_patient,
+    lock_patient_for_new_work,
     record_audit_event,
     update_prescriber,
 )
@@ -72,6 +74,9 @@ def _create_patient_as_received(prescription: Prescription, *, by: User, today: 
         "sex": sent.get("sex") if sent.get("sex") in Patient.Sex.values else Patient.Sex.UNKNOWN,
         "phone": sent.get("phone", ""),
     }
+    # The technician saw the patients on file beside what was received (the queue's
+    # candidates) and chose to create the patient: that is the confirmation.
+    values["confirm_not_duplicate"] = True
     try:
         return create_patient(**values, addresses=addresses, by=by, today=today)
     except PatientDataError as error:
@@ -164,6 +169,10 @@ def resolve_intake(
             issues.append(IntakeIssue.NEW_PATIENT)
             done.append(f"new patient {patient} (#{patient.pk}) created as received")
         elif patient is not None:
+            try:
+                lock_patient_for_new_work(patient)
+            except PatientMergedError as error:
+                raise IntakeResolutionError("patient_merged", error.errors["patient"]) from None
             issues = [
                 i
                 for i in issues

@@ -21,7 +21,9 @@ from orders.sig import expand_sig
 from orders.units import dispensing_unit
 from pharmacy.models import AuditEvent, Patient, Prescriber, User
 from pharmacy.services import (
+    PatientMergedError,
     RecordMatch,
+    lock_patient_for_new_work,
     match_or_create_patient,
     match_or_create_prescriber,
     record_audit_event,
@@ -316,6 +318,11 @@ def _store_prescription(
 
     sent_patient = incoming.patient
     if patient is not None:
+        try:
+            # A technician picked this record: a merged one is refused, naming the survivor.
+            patient = lock_patient_for_new_work(patient)
+        except PatientMergedError as error:
+            raise _refuse("patient_merged", error.errors["patient"]) from None
         patient_match = RecordMatch(patient)
     else:
         patient_match = match_or_create_patient(
@@ -328,6 +335,10 @@ def _store_prescription(
             address=_address(sent_patient.address),
         )
     patient = patient_match.record
+    if patient is not None and not patient_match.created:
+        # Matched before a merge of the record may have committed: the lock waits for it,
+        # and the prescription goes to the survivor.
+        patient = lock_patient_for_new_work(patient, follow_merge=True)
     if patient is None:
         issues.append(IntakeIssue.PATIENT_UNCERTAIN)
         notes.append(patient_match.uncertain)
