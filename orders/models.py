@@ -12,6 +12,15 @@ from inventory.models import DEASchedule, Product
 from orders.intake.messages import Channel  # the one list of channels, model-free
 from pharmacy.models import Patient, Prescriber, Role
 
+# Strictest first (21 CFR 1308.11-15).
+SCHEDULE_ORDER = [
+    DEASchedule.CI,
+    DEASchedule.CII,
+    DEASchedule.CIII,
+    DEASchedule.CIV,
+    DEASchedule.CV,
+]
+
 
 class IntakeIssue(models.TextChoices):
     """Why a prescription waits in the intake queue for a technician."""
@@ -166,6 +175,17 @@ class Prescription(models.Model):
     @property
     def is_controlled(self) -> bool:
         return self.dea_schedule != DEASchedule.NONE
+
+    @property
+    def controlled_schedule(self) -> str:
+        """The DEA schedule the pharmacy treats this prescription under: the stricter of
+        the one received and the matched product's (the catalogue decides when a sender
+        stated none); "" when neither is controlled. Read by PV1 (the PDMP check it
+        requires, the DEA checks it shows)."""
+        named = [
+            s for s in (self.dea_schedule, self.product.dea_schedule if self.product else "") if s
+        ]
+        return min(named, key=SCHEDULE_ORDER.index) if named else DEASchedule.NONE
 
     def refills_remaining(self, *, dispensings: int | None = None) -> int:
         """Refills left: authorised minus the dispensings beyond the first, counted as
@@ -568,6 +588,47 @@ class DurOverride(models.Model):
 
     def __str__(self):
         return f"Override of alert {self.alert_id}: {self.reason_code}"
+
+
+class PdmpCheck(models.Model):
+    """A pharmacist's look-up of the patient in the state prescription-monitoring program
+    (PDMP) before a controlled-substance fill passes PV1: who looked, when, in which
+    state's program, and what it showed. Most states require it before each dispensing
+    of a controlled substance, so it belongs to the fill; ``approve_pv1`` refuses a
+    controlled fill without one whose result allows dispensing. Written by
+    ``orders.services.workflow.record_pdmp_check``; never changed afterwards (a new look
+    is a new row)."""
+
+    class Result(models.TextChoices):
+        NO_CONCERNS = "no_concerns", "No concerns found"
+        CONCERNS_RESOLVED = (
+            "concerns_resolved",
+            "Concerns found and resolved (prescriber or patient consulted)",
+        )
+        CONCERNS_UNRESOLVED = "concerns_unresolved", "Concerns found, not resolved: do not fill"
+
+    fill = models.ForeignKey(Fill, on_delete=models.CASCADE, related_name="pdmp_checks")
+    state = models.CharField(max_length=2, help_text="The state whose program was checked.")
+    result = models.CharField(max_length=20, choices=Result.choices)
+    reference = models.CharField(
+        max_length=60, blank=True, help_text="The program's report or request number, if any."
+    )
+    note = models.TextField(blank=True)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    checked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-pk"]
+        verbose_name = "PDMP check"
+
+    def __str__(self):
+        return f"PDMP check of fill {self.fill_id}: {self.get_result_display()}"
+
+    @property
+    def allows_dispensing(self) -> bool:
+        return self.result != self.Result.CONCERNS_UNRESOLVED
 
 
 class FillScan(models.Model):
