@@ -10,6 +10,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from inventory.models import DEASchedule, Product
 from orders.intake.messages import Channel  # the one list of channels, model-free
+from pharmacy.dur import Severity
 from pharmacy.models import Patient, Prescriber, Role
 
 # Strictest first (21 CFR 1308.11-15).
@@ -514,6 +515,21 @@ class FillEvent(models.Model):
     def __str__(self):
         return f"{self.fill_id}: {self.from_status or '-'} -> {self.to_status}"
 
+    @property
+    def from_label(self) -> str:
+        """Where the fill was, in words ("Waiting for PV1"); "" for its first event."""
+        return _status_words(self.from_status) if self.from_status else ""
+
+    @property
+    def to_label(self) -> str:
+        return _status_words(self.to_status)
+
+
+def _status_words(status: str) -> str:
+    """A fill status as people read it; a value no longer in ``Fill.Status`` is named as
+    such rather than shown as a code."""
+    return dict(Fill.Status.choices).get(status, "A step no longer in use")
+
 
 class HoldReason(models.TextChoices):
     """Why a fill is on hold (DESIGN.md section 2)."""
@@ -733,8 +749,13 @@ class DurAlertQuerySet(models.QuerySet):
     def for_fill(self, fill: Fill) -> "DurAlertQuerySet":
         """The alerts the pharmacist resolves at this fill's PV1: those raised for the fill,
         and any raised for its prescription as a whole (no fill)."""
+        return self.for_fill_ids(fill.pk, fill.prescription_id)
+
+    def for_fill_ids(self, fill_id, prescription_id) -> "DurAlertQuerySet":
+        """``for_fill`` by ids, or by ``OuterRef``s to them (the PV1 queue counts each
+        row's alerts in its own statement)."""
         return self.filter(
-            Q(fill=fill) | Q(prescription_id=fill.prescription_id, fill__isnull=True)
+            Q(fill_id=fill_id) | Q(prescription_id=prescription_id, fill__isnull=True)
         )
 
 
@@ -768,3 +789,14 @@ class DurAlert(models.Model):
 
     def __str__(self):
         return f"{self.type}: {self.message}"
+
+    @property
+    def severity_label(self) -> str:
+        return severity_label(self.severity)
+
+
+def severity_label(severity: str) -> str:
+    """A drug-check severity as people read it ("Major"); a value outside the scale as
+    "Severity not stated", never as a code. Used by the PV1 page and queue and by
+    ``approve_pv1``'s refusal."""
+    return dict(Severity.choices).get(severity, "Severity not stated")

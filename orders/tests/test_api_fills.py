@@ -255,7 +255,7 @@ def test_pv1_approval_with_an_alert_left_is_409_and_names_it(api_pharmacist):
     assert response.status_code == 409
     assert response.json() == {
         "error": "alerts_not_overridden",
-        "detail": f"1 drug-check alert has no override reason: #{alert.pk} Allergy. Give each "
+        "detail": "1 drug-check alert has no override reason: Allergy (major). Give each "
         "a coded reason, or reject the fill.",
         "alerts": [alert.pk],
     }

@@ -207,7 +207,10 @@ def test_an_alert_left_without_a_reason_is_refused_in_plain_words(client_pharmac
     html = response.content.decode()
     assert response.status_code == 409
     assert 'data-testid="work-error"' in html
-    assert f"1 drug-check alert has no override reason: #{left.pk} Quantity or days supply." in html
+    assert (
+        "1 drug-check alert has no override reason: Quantity or days supply "
+        f"({left.severity_label.lower()})." in html
+    )
     # What was chosen stays chosen.
     assert '<option value="prescriber_consulted" selected>' in html
     assert snapshot(fill)[:2] == before[:2]

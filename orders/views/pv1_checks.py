@@ -14,15 +14,6 @@ from pharmacy.identifiers import is_valid_dea_number
 SERIOUS = frozenset({Severity.CONTRAINDICATED, Severity.MAJOR})
 
 
-def severity_words(severity: str) -> str:
-    """An alert's severity as a person reads it ("Major"); a value outside the scale as
-    "Severity not stated" rather than a code."""
-    try:
-        return Severity(severity).label
-    except ValueError:
-        return "Severity not stated"
-
-
 def worst_severity(severities) -> str:
     """The most serious of the severities (``pharmacy.dur.SEVERITY_RANK``), "" for none."""
     ranked = [s for s in severities if s in SEVERITY_RANK]

@@ -28,7 +28,16 @@ from orders.forms import (
 from orders.intake.fhir import parse_fhir_json
 from orders.intake.messages import IntakeError
 from orders.intake.ncpdp import parse_new_rx
-from orders.models import FILL_MOVES, Channel, DurAlert, DurOverride, Fill, FillScan, Prescription
+from orders.models import (
+    FILL_MOVES,
+    Channel,
+    DurAlert,
+    DurOverride,
+    Fill,
+    FillScan,
+    Prescription,
+    severity_label,
+)
 from orders.services import workflow
 from orders.units import dispensing_unit
 from orders.views._common import TECHNICIAN_WORK, VERIFY_WORK, _quantity_words
@@ -40,7 +49,6 @@ from orders.views.pv1_checks import (
     controlled_checks,
     most_serious_first,
     pdmp_checks,
-    severity_words,
     worst_severity,
 )
 from orders.views.queues import FILL_QUEUES, claimed_by_someone_else, step_words
@@ -268,7 +276,7 @@ def _alert_rows(alerts: list[DurAlert], form: Pv1ApprovalForm) -> list[dict]:
     return [
         {
             "alert": alert,
-            "severity": severity_words(alert.severity),
+            "severity": severity_label(alert.severity),
             "is_serious": alert.severity in SERIOUS,
             "reason": form[f"override_{alert.pk}"]
             if f"override_{alert.pk}" in form.fields
@@ -306,7 +314,7 @@ def _pv1_page(
         medications=_current_medications(prescription),
         refills_remaining=prescription.refills_remaining(),
         approve_form_id=PV1_APPROVE_FORM,
-        worst_severity=severity_words(worst_severity(a.severity for a in alerts)) if alerts else "",
+        worst_severity=severity_label(worst_severity(a.severity for a in alerts)) if alerts else "",
         schedule=schedule,
         controlled_checks=controlled_checks(prescription, schedule) if schedule else [],
         pdmp_checks=pdmp_checks(fill) if schedule else [],

@@ -97,7 +97,10 @@ def approve_pv1(fill: Fill, *, by: User, overrides: list[Override]) -> Fill:
                 "alerts_not_overridden",
                 f"{len(missing)} drug-check alert{'s' if len(missing) > 1 else ''} "
                 f"{'have' if len(missing) > 1 else 'has'} no override reason: "
-                + "; ".join(f"#{alert.pk} {alert.get_type_display()}" for alert in missing)
+                + "; ".join(
+                    f"{alert.get_type_display()} ({alert.severity_label.lower()})"
+                    for alert in missing
+                )
                 + ". Give each a coded reason, or reject the fill.",
                 alerts=[alert.pk for alert in missing],
             )
