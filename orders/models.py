@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Func, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Cast, Coalesce
 
-from inventory.models import DEASchedule, Product
+from inventory.models import DEASchedule, Product, strength_pairs_of
 from orders.intake.messages import Channel  # the one list of channels, model-free
 from pharmacy.dur import Severity
 from pharmacy.models import Patient, Prescriber, Role
@@ -285,8 +285,11 @@ class FillQuerySet(models.QuerySet):
 
     def with_work_details(self) -> "FillQuerySet":
         """With what a queue row or a work page shows of each fill, in the same query: the
-        prescription and its drug, the order and who claimed it."""
-        return self.select_related("prescription__product", "order", "claimed_by")
+        prescription and its drug (``product_strengths``: its strength pairs, for
+        ``Product.full_description``), the order and who claimed it."""
+        return self.select_related("prescription__product", "order", "claimed_by").annotate(
+            product_strengths=strength_pairs_of(models.OuterRef("prescription__product_id"))
+        )
 
 
 class Fill(models.Model):

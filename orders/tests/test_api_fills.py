@@ -108,7 +108,7 @@ def test_a_queue_row_shows_the_contract_fields(api_pharmacist, pharmacist):
         "dispensed_ndc": fill.dispensed_ndc, "lot": fill.lot_number,
         "expiry": fill.expiry.isoformat(), "rx_number": fill.prescription.rx_number,
         "patient": fill.prescription.patient_id,
-        "drug": fill.prescription.product.display_name,
+        "drug": fill.prescription.product.full_description,
         "claimed_by": {"id": pharmacist.pk, "name": "Paul Pharm"}, "dispensed_quantity": "30.000",
     }  # fmt: skip
     assert datetime.fromisoformat(row["waiting_since"]) == fill.status_changed_at
