@@ -142,3 +142,17 @@ def test_the_fill_history_says_steps_in_words(client_pharmacist, pharmacist):
     assert "<td>Waiting for PV1</td><td>On hold</td>" in events
     assert "<td>pv1</td>" not in events
     assert "on_hold" not in events
+
+
+def test_the_rx_page_and_the_fill_station_name_strength_and_unit(client_technician):
+    fill = fill_at(S.FILL)
+    product = fill.prescription.product
+    product.unit_description = "White oval tablet, imprint PD 155"
+    product.save()
+
+    rx_page = client_technician.get(f"/prescriptions/{fill.prescription_id}/").content.decode()
+    station = client_technician.get(f"/fills/{fill.pk}/fill/").content.decode()
+
+    assert text_of(rx_page, "product-description") == "Lipitor (atorvastatin calcium) 10 mg tablet"
+    assert text_of(station, "unit-description") == "White oval tablet, imprint PD 155"
+    assert text_of(station, "prescribed-package").endswith("30 TABLET in 1 BOTTLE")
