@@ -62,8 +62,8 @@ class ProductSerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(read_only=True)
     full_description = serializers.CharField(
         read_only=True,
-        help_text="Name, strength and dosage form: \"Losartan Potassium 50 mg tablet, film "
-        "coated\", as every screen names the product.",
+        help_text='Name, strength and dosage form: "Losartan Potassium 50 mg tablet, film '
+        'coated", as every screen names the product.',
     )
     is_controlled = serializers.BooleanField(read_only=True)
     ingredients = ProductIngredientSerializer(source="strengths", many=True, read_only=True)
