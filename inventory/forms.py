@@ -32,6 +32,16 @@ class ProductStorageForm(forms.Form):
     storage = forms.ChoiceField(label="Storage", choices=Storage.choices)
 
 
+class UnitDescriptionForm(forms.Form):
+    unit_description = forms.CharField(
+        label="What one unit looks like",
+        required=False,
+        max_length=255,
+        help_text="Shape, colour and imprint, e.g. white oval film-coated tablet, imprint "
+        '"M L 50". Shown at the fill station and at PV2. Leave empty to clear.',
+    )
+
+
 # --------------------------------------------------------------------------- receiving and counts
 
 SCAN_ATTRS = {"data-scan": True, "autocomplete": "off", "spellcheck": "false"}

@@ -9,6 +9,11 @@ urlpatterns = [
     path("stock/", views.stock_home, name="stock_home"),
     path("<str:product_ndc>/", views.product_detail, name="product_detail"),
     path("<str:product_ndc>/storage/", views.product_storage, name="product_storage"),
+    path(
+        "<str:product_ndc>/unit-description/",
+        views.product_unit_description,
+        name="product_unit_description",
+    ),
     # Stock: reorder rules and alerts, expiry, lots (quarantine, recall). Two segments, so
     # none of them is mistaken for a product NDC above.
     path("stock/reorder-rules/", views.reorder_rules, name="reorder_rules"),

@@ -85,6 +85,7 @@ from orders.services.workflow import (
     approve_pv2,
     fill_with_scan,
     hold_fill,
+    record_pdmp_check,
     reject_pv2,
     suggest_lot,
 )
@@ -700,6 +701,18 @@ def _fill_from_the_shelf(fill: Fill, *, by: User) -> bool:
     return True
 
 
+def pass_pv1(fill: Fill, *, by) -> None:
+    """PV1 as the demo pharmacist passes it: the state PDMP check first for a controlled
+    substance, then every drug-check alert overridden with its demo reason."""
+    if fill.prescription.controlled_schedule:
+        record_pdmp_check(fill, by=by, state="OH", result="no_concerns", reference="DEMO")
+    overrides = [
+        Override(alert.pk, DEMO_OVERRIDES[alert.type], "Reviewed at PV1 (demo)")
+        for alert in DurAlert.objects.for_fill(fill)
+    ]
+    approve_pv1(fill, by=by, overrides=overrides)
+
+
 def _advance(prescription: Prescription, stage: str) -> bool:
     """Take a new prescription's first fill through the workflow to ``stage``, by the
     demo staff, with the services they use. Returns whether the fill moved."""
@@ -719,14 +732,7 @@ def _advance(prescription: Prescription, stage: str) -> bool:
             note="Left a message for the prescriber: same drug at 5 mg on file, confirm 10 mg.",
         )  # fmt: skip
         return True
-    approve_pv1(
-        fill,
-        by=pharmacist,
-        overrides=[
-            Override(alert.pk, DEMO_OVERRIDES[alert.type], "Reviewed at PV1 (demo)")
-            for alert in DurAlert.objects.for_fill(fill)
-        ],
-    )
+    pass_pv1(fill, by=pharmacist)
     if stage == TO_FILL:
         return True
     if stage == HELD_AT_FILL:

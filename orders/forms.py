@@ -23,7 +23,7 @@ from orders.intake.messages import (
     IncomingPrescription,
     IntakeError,
 )
-from orders.models import Channel, Discrepancy, HoldReason, OverrideReason
+from orders.models import Channel, Discrepancy, HoldReason, OverrideReason, PdmpCheck
 from orders.services.workflow import Override
 from pharmacy.models import Patient, Prescriber
 
@@ -500,3 +500,18 @@ class ReleaseForm(forms.Form):
     """Release a held fill back to the step it was held at."""
 
     note = _note_field("Release note")
+
+
+class PdmpCheckForm(forms.Form):
+    """The state prescription-monitoring (PDMP) check of a controlled-substance fill at
+    PV1: the state whose program was checked, what it showed, its report number, a note
+    (``record_pdmp_check`` requires one when concerns were found)."""
+
+    state = forms.CharField(label="State", max_length=2, min_length=2)
+    result = forms.ChoiceField(
+        label="Result",
+        choices=[("", "Choose what it showed…"), *PdmpCheck.Result.choices],
+        error_messages={"required": "Choose what the PDMP check showed."},
+    )
+    reference = forms.CharField(label="Report number", max_length=60, required=False)
+    note = _note_field("Note")

@@ -8,9 +8,19 @@ from django.db import models
 from django.db.models import Func, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Cast, Coalesce
 
-from inventory.models import DEASchedule, Product
+from inventory.models import DEASchedule, Product, strength_pairs_of
 from orders.intake.messages import Channel  # the one list of channels, model-free
+from pharmacy.dur import Severity
 from pharmacy.models import Patient, Prescriber, Role
+
+# Strictest first (21 CFR 1308.11-15).
+SCHEDULE_ORDER = [
+    DEASchedule.CI,
+    DEASchedule.CII,
+    DEASchedule.CIII,
+    DEASchedule.CIV,
+    DEASchedule.CV,
+]
 
 
 class IntakeIssue(models.TextChoices):
@@ -167,6 +177,17 @@ class Prescription(models.Model):
     def is_controlled(self) -> bool:
         return self.dea_schedule != DEASchedule.NONE
 
+    @property
+    def controlled_schedule(self) -> str:
+        """The DEA schedule the pharmacy treats this prescription under: the stricter of
+        the one received and the matched product's (the catalogue decides when a sender
+        stated none); "" when neither is controlled. Read by PV1 (the PDMP check it
+        requires, the DEA checks it shows)."""
+        named = [
+            s for s in (self.dea_schedule, self.product.dea_schedule if self.product else "") if s
+        ]
+        return min(named, key=SCHEDULE_ORDER.index) if named else DEASchedule.NONE
+
     def refills_remaining(self, *, dispensings: int | None = None) -> int:
         """Refills left: authorised minus the dispensings beyond the first, counted as
         ``PrescriptionQuerySet.with_refills_used`` counts them: from its ``dispensings``
@@ -264,8 +285,11 @@ class FillQuerySet(models.QuerySet):
 
     def with_work_details(self) -> "FillQuerySet":
         """With what a queue row or a work page shows of each fill, in the same query: the
-        prescription and its drug, the order and who claimed it."""
-        return self.select_related("prescription__product", "order", "claimed_by")
+        prescription and its drug (``product_strengths``: its strength pairs, for
+        ``Product.full_description``), the order and who claimed it."""
+        return self.select_related("prescription__product", "order", "claimed_by").annotate(
+            product_strengths=strength_pairs_of(models.OuterRef("prescription__product_id"))
+        )
 
 
 class Fill(models.Model):
@@ -494,6 +518,21 @@ class FillEvent(models.Model):
     def __str__(self):
         return f"{self.fill_id}: {self.from_status or '-'} -> {self.to_status}"
 
+    @property
+    def from_label(self) -> str:
+        """Where the fill was, in words ("Waiting for PV1"); "" for its first event."""
+        return _status_words(self.from_status) if self.from_status else ""
+
+    @property
+    def to_label(self) -> str:
+        return _status_words(self.to_status)
+
+
+def _status_words(status: str) -> str:
+    """A fill status as people read it; a value no longer in ``Fill.Status`` is named as
+    such rather than shown as a code."""
+    return dict(Fill.Status.choices).get(status, "A step no longer in use")
+
 
 class HoldReason(models.TextChoices):
     """Why a fill is on hold (DESIGN.md section 2)."""
@@ -568,6 +607,47 @@ class DurOverride(models.Model):
 
     def __str__(self):
         return f"Override of alert {self.alert_id}: {self.reason_code}"
+
+
+class PdmpCheck(models.Model):
+    """A pharmacist's look-up of the patient in the state prescription-monitoring program
+    (PDMP) before a controlled-substance fill passes PV1: who looked, when, in which
+    state's program, and what it showed. Most states require it before each dispensing
+    of a controlled substance, so it belongs to the fill; ``approve_pv1`` refuses a
+    controlled fill without one whose result allows dispensing. Written by
+    ``orders.services.workflow.record_pdmp_check``; never changed afterwards (a new look
+    is a new row)."""
+
+    class Result(models.TextChoices):
+        NO_CONCERNS = "no_concerns", "No concerns found"
+        CONCERNS_RESOLVED = (
+            "concerns_resolved",
+            "Concerns found and resolved (prescriber or patient consulted)",
+        )
+        CONCERNS_UNRESOLVED = "concerns_unresolved", "Concerns found, not resolved: do not fill"
+
+    fill = models.ForeignKey(Fill, on_delete=models.CASCADE, related_name="pdmp_checks")
+    state = models.CharField(max_length=2, help_text="The state whose program was checked.")
+    result = models.CharField(max_length=20, choices=Result.choices)
+    reference = models.CharField(
+        max_length=60, blank=True, help_text="The program's report or request number, if any."
+    )
+    note = models.TextField(blank=True)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    checked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-pk"]
+        verbose_name = "PDMP check"
+
+    def __str__(self):
+        return f"PDMP check of fill {self.fill_id}: {self.get_result_display()}"
+
+    @property
+    def allows_dispensing(self) -> bool:
+        return self.result != self.Result.CONCERNS_UNRESOLVED
 
 
 class FillScan(models.Model):
@@ -672,8 +752,13 @@ class DurAlertQuerySet(models.QuerySet):
     def for_fill(self, fill: Fill) -> "DurAlertQuerySet":
         """The alerts the pharmacist resolves at this fill's PV1: those raised for the fill,
         and any raised for its prescription as a whole (no fill)."""
+        return self.for_fill_ids(fill.pk, fill.prescription_id)
+
+    def for_fill_ids(self, fill_id, prescription_id) -> "DurAlertQuerySet":
+        """``for_fill`` by ids, or by ``OuterRef``s to them (the PV1 queue counts each
+        row's alerts in its own statement)."""
         return self.filter(
-            Q(fill=fill) | Q(prescription_id=fill.prescription_id, fill__isnull=True)
+            Q(fill_id=fill_id) | Q(prescription_id=prescription_id, fill__isnull=True)
         )
 
 
@@ -707,3 +792,14 @@ class DurAlert(models.Model):
 
     def __str__(self):
         return f"{self.type}: {self.message}"
+
+    @property
+    def severity_label(self) -> str:
+        return severity_label(self.severity)
+
+
+def severity_label(severity: str) -> str:
+    """A drug-check severity as people read it ("Major"); a value outside the scale as
+    "Severity not stated", never as a code. Used by the PV1 page and queue and by
+    ``approve_pv1``'s refusal."""
+    return dict(Severity.choices).get(severity, "Severity not stated")

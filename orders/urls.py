@@ -32,6 +32,7 @@ urlpatterns = [
     path("fills/<int:pk>/unclaim/", views.fill_unclaim, name="fill_unclaim"),
     path("fills/<int:pk>/pv1/", views.fill_pv1, name="fill_pv1"),
     path("fills/<int:pk>/pv1/reject/", views.fill_pv1_reject, name="fill_pv1_reject"),
+    path("fills/<int:pk>/pv1/pdmp/", views.fill_pv1_pdmp, name="fill_pv1_pdmp"),
     path("fills/<int:pk>/fill/", views.fill_station, name="fill_station"),
     path("fills/<int:pk>/pv2/", views.fill_pv2, name="fill_pv2"),
     path("fills/<int:pk>/pv2/reject/", views.fill_pv2_reject, name="fill_pv2_reject"),

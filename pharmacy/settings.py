@@ -451,8 +451,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Every page's scripts and styles are our own static files (no inline script or style, no
 # CDN), so markup smuggled into a page cannot run. A response loosens a directive only
-# through pharmacy.middleware.relax_content_security_policy: the PV2 page shows the Rx
-# label PDF in an <object>, and that PDF may be framed by our own pages.
+# through pharmacy.middleware.relax_content_security_policy. No page frames another: the
+# Rx label shows inline from its own HTML in a srcdoc frame, which loads no URL.
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
     "script-src": "'self'",

@@ -31,18 +31,16 @@ from django.utils import timezone
 
 from orders.demo import (
     CAPSULE,
-    DEMO_OVERRIDES,
     TABLET,
     DemoPrescription,
     demo_patient,
     demo_prescriber,
     incoming_prescription,
+    pass_pv1,
 )
-from orders.models import Channel, DurAlert, Fill, Prescription
+from orders.models import Channel, Fill, Prescription
 from orders.services.intake import receive_prescription
 from orders.services.workflow import (
-    Override,
-    approve_pv1,
     approve_pv2,
     fill_with_scan,
     suggest_lot,
@@ -198,14 +196,7 @@ def _to_ready_to_pack(fill: Fill, staff: DemoStaff) -> bool:
     lot = suggest_lot(fill)
     if lot is None or lot.quantity_on_hand < fill.quantity:
         return False
-    approve_pv1(
-        fill,
-        by=staff.pharmacist,
-        overrides=[
-            Override(alert.pk, DEMO_OVERRIDES[alert.type], "Reviewed at PV1 (demo)")
-            for alert in DurAlert.objects.for_fill(fill)
-        ],
-    )
+    pass_pv1(fill, by=staff.pharmacist)
     fill_with_scan(fill, by=staff.technician, scan=_bottle_scan(lot), quantity=fill.quantity)
     approve_pv2(Fill.objects.get(pk=fill.pk), by=staff.checker, scan=fill.label_code)
     return True

@@ -60,6 +60,11 @@ class PackageSerializer(serializers.ModelSerializer):
 
 class ProductSerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(read_only=True)
+    full_description = serializers.CharField(
+        read_only=True,
+        help_text='Name, strength and dosage form: "Losartan Potassium 50 mg tablet, film '
+        'coated", as every screen names the product.',
+    )
     is_controlled = serializers.BooleanField(read_only=True)
     ingredients = ProductIngredientSerializer(source="strengths", many=True, read_only=True)
     pharmacologic_classes = PharmacologicClassSerializer(many=True, read_only=True)
@@ -70,6 +75,7 @@ class ProductSerializer(serializers.ModelSerializer):
         fields = [
             "product_ndc",
             "display_name",
+            "full_description",
             "proprietary_name",
             "proprietary_name_suffix",
             "nonproprietary_name",
@@ -85,6 +91,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "is_controlled",
             "is_finished",
             "storage",
+            "unit_description",
             "ingredients",
             "pharmacologic_classes",
             "packages",

@@ -20,6 +20,8 @@ from inventory.models.catalogue import (
     ProductIngredient,
     ProductQuerySet,
     Storage,
+    format_strength,
+    strength_pairs_of,
 )
 from inventory.models.counts import (
     ADJUSTMENT_MOVEMENT_KINDS,
@@ -88,4 +90,6 @@ __all__ = [
     "StockMovement",
     "Storage",
     "Supplier",
+    "format_strength",
+    "strength_pairs_of",
 ]

@@ -2,10 +2,13 @@
 their packages, active ingredients, pharmacologic classes, DEA schedules and storage."""
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 
+from django.contrib.postgres.aggregates import JSONBAgg
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Subquery
+from django.db.models.functions import JSONObject
 
 from inventory.ndc import (
     Scan,
@@ -138,6 +141,45 @@ class ProductQuerySet(models.QuerySet):
     def controlled(self) -> "ProductQuerySet":
         return self.exclude(dea_schedule=DEASchedule.NONE)
 
+    def with_strength(self) -> "ProductQuerySet":
+        """Annotated with ``strength_pairs``, so ``Product.strength`` and
+        ``Product.full_description`` cost no query per product."""
+        return self.annotate(strength_pairs=strength_pairs_of(models.OuterRef("pk")))
+
+
+def format_strength(pairs: Iterable[tuple[str, str]]) -> str:
+    """ "10 mg", "5 mg/5 mL", "5 mg / 325 mg" from the FDA's (strength, unit) pairs, in the
+    order of the product's ingredients. The one way a strength is written, on screen and
+    on the Rx label (``orders.services.labels``)."""
+    parts = []
+    for strength, strength_unit in pairs:
+        if not strength:
+            continue
+        try:
+            amount = f"{Decimal(strength).normalize():f}"
+        except ArithmeticError:
+            amount = strength
+        # "mg/1" is per tablet or capsule: "mg"; "mg/5mL" reads "mg/5 mL".
+        unit = re.sub(r"/(\d+)\s*", r"/\1 ", re.sub(r"/1$", "", strength_unit.strip()))
+        parts.append(f"{amount} {unit}".strip())
+    return " / ".join(parts)
+
+
+def strength_pairs_of(product_id) -> Subquery:
+    """The product's (strength, unit) pairs in the order of its ingredients, as one JSON
+    array of ``{"strength", "unit"}``: ``product_id`` is an ``OuterRef`` to the product's id
+    in the outer query. Read by ``ProductQuerySet.with_strength``, the fill queues and the
+    Rx label, so a list of products costs one statement."""
+    return Subquery(
+        ProductIngredient.objects.filter(product_id=product_id)
+        .order_by()
+        .values("product_id")
+        .annotate(
+            pairs=JSONBAgg(JSONObject(strength="strength", unit="strength_unit"), order_by="id")
+        )
+        .values("pairs")
+    )
+
 
 class Product(models.Model):
     """A drug product (one FDA NDC Directory product row): labeler + product code.
@@ -168,6 +210,17 @@ class Product(models.Model):
     storage = models.CharField(
         max_length=12, choices=Storage.choices, default=Storage.ROOM_TEMPERATURE
     )
+    # Set by pharmacists; the NDC import neither writes nor clears it (db_default: its
+    # INSERT names only the Directory's columns).
+    unit_description = models.CharField(
+        "what one unit looks like",
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Shape, colour and imprint of one tablet or capsule, or the look of the "
+        "liquid, as checked at the fill station and at PV2.",
+    )
     ingredients = models.ManyToManyField(
         Ingredient, through="ProductIngredient", related_name="products"
     )
@@ -194,6 +247,28 @@ class Product(models.Model):
         if brand and self.nonproprietary_name and brand.lower() != self.nonproprietary_name.lower():
             return f"{brand} ({self.nonproprietary_name})"
         return brand or self.nonproprietary_name or self.product_ndc
+
+    @property
+    def strength(self) -> str:
+        """ "50 mg", "5 mg / 325 mg": from the ``strength_pairs`` annotation when read with
+        ``ProductQuerySet.with_strength`` (or set by the caller), else from the product's
+        prefetched or queried ingredients."""
+        pairs = getattr(self, "strength_pairs", None)
+        if pairs is not None:
+            return format_strength((pair["strength"], pair["unit"]) for pair in pairs)
+        return format_strength(
+            (row.strength, row.strength_unit)
+            for row in sorted(self.strengths.all(), key=lambda row: row.pk)
+        )
+
+    @property
+    def full_description(self) -> str:
+        """The product as a person checks it: name, strength, dosage form and unit,
+        "Losartan Potassium 50 mg tablet, film coated". The one description shown wherever
+        a product is checked or chosen (fill station, PV1, PV2, queues, intake, Rx page,
+        packing) and in the API's ``drug`` names."""
+        parts = [self.display_name, self.strength, self.dosage_form.lower()]
+        return " ".join(part for part in parts if part)
 
     @property
     def is_controlled(self) -> bool:

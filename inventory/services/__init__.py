@@ -1,6 +1,7 @@
 """Business writes of the inventory app, one module per area.
 
 ``catalogue``: the FDA NDC Directory import and the storage flag.
+``products``: what pharmacists record about a product (what one unit looks like).
 ``stock``: dispensing and returns, each with its ledger row.
 ``receiving``: deliveries against purchase orders, and their discrepancies.
 ``suppliers``: adding and changing suppliers, and finding one by id or name.

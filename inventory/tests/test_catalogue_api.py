@@ -57,6 +57,7 @@ def test_product_search_by_name(api_technician, strattera):
             {
                 "product_ndc": "0002-3227",
                 "display_name": "Strattera (atomoxetine hydrochloride)",
+                "full_description": "Strattera (atomoxetine hydrochloride) 10 mg capsule",
                 "proprietary_name": "Strattera",
                 "proprietary_name_suffix": "",
                 "nonproprietary_name": "atomoxetine hydrochloride",
@@ -72,6 +73,7 @@ def test_product_search_by_name(api_technician, strattera):
                 "is_controlled": False,
                 "is_finished": True,
                 "storage": "room",
+                "unit_description": "",
                 "ingredients": [
                     {
                         "name": "Atomoxetine",

@@ -15,7 +15,12 @@ Every view is importable from here, as ``inventory/urls.py`` uses them.
 """
 
 from inventory.views.adjustments import adjust
-from inventory.views.catalogue import catalogue_search, product_detail, product_storage
+from inventory.views.catalogue import (
+    catalogue_search,
+    product_detail,
+    product_storage,
+    product_unit_description,
+)
 from inventory.views.controlled import controlled_biennial, controlled_inventory
 from inventory.views.counts import (
     count_approve,
@@ -62,6 +67,7 @@ __all__ = [
     "lots",
     "product_detail",
     "product_storage",
+    "product_unit_description",
     "purchase_order_close",
     "purchase_order_create",
     "purchase_order_detail",

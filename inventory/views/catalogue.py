@@ -6,16 +6,18 @@ text of a scan. A code that names exactly one package goes straight to its produ
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from inventory.forms import CatalogueSearchForm, ProductStorageForm
+from inventory.forms import CatalogueSearchForm, ProductStorageForm, UnitDescriptionForm
 from inventory.models import Package, Product, ProductIngredient
 from inventory.ndc import ScanError, is_partial_ndc, is_product_ndc, looks_like_code
 from inventory.services.catalogue import set_product_storage
+from inventory.services.products import DESCRIBE_UNITS, set_unit_description
 from inventory.views._common import PAGE_SIZE, quantity_text
 
 STRENGTHS = Prefetch("strengths", queryset=ProductIngredient.objects.select_related("ingredient"))
@@ -63,7 +65,13 @@ def catalogue_search(request):
     )
 
 
-def _product_page(request, product: Product, storage_form: ProductStorageForm, status=200):
+def _product_page(
+    request,
+    product: Product,
+    storage_form: ProductStorageForm,
+    status=200,
+    unit_form: UnitDescriptionForm | None = None,
+):
     packages = [
         {"package": package, "quantity": quantity_text(package.quantity)}
         for package in product.packages.all()
@@ -77,6 +85,9 @@ def _product_page(request, product: Product, storage_form: ProductStorageForm, s
             "highlight": request.GET.get("package", ""),
             "can_change_storage": request.user.has_perm("inventory.change_product"),
             "storage_form": storage_form,
+            "can_describe_units": request.user.has_perm(DESCRIBE_UNITS),
+            "unit_form": unit_form
+            or UnitDescriptionForm(initial={"unit_description": product.unit_description}),
         },
         status=status,
     )
@@ -107,4 +118,24 @@ def product_storage(request, product_ndc: str):
     messages.success(
         request, f"{product.display_name} is stored: {product.get_storage_display().lower()}."
     )
+    return redirect("product_detail", product_ndc=product.product_ndc)
+
+
+@require_POST
+@permission_required(DESCRIBE_UNITS, raise_exception=True)
+def product_unit_description(request, product_ndc: str):
+    """A pharmacist records what one unit of the product looks like."""
+    product = _product_with_details(product_ndc)
+    storage_form = ProductStorageForm(initial={"storage": product.storage})
+    form = UnitDescriptionForm(request.POST)
+    if form.is_valid():
+        try:
+            set_unit_description(
+                product, description=form.cleaned_data["unit_description"], by=request.user
+            )
+        except ValidationError as error:
+            form.add_error("unit_description", error)
+    if form.errors:
+        return _product_page(request, product, storage_form, status=400, unit_form=form)
+    messages.success(request, f"Saved what one unit of {product.full_description} looks like.")
     return redirect("product_detail", product_ndc=product.product_ndc)

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from inventory.api.serializers import DispensingSerializer, LotTraceSerializer
-from lib.text import validate_free_text
+from lib.text import validate_free_text, validate_one_line_text
 from orders.models import (
     Discrepancy,
     DurAlert,
@@ -17,6 +17,7 @@ from orders.models import (
     IntakeIssue,
     Order,
     OverrideReason,
+    PdmpCheck,
     Prescription,
 )
 
@@ -27,13 +28,27 @@ class DurAlertSerializer(serializers.ModelSerializer):
         fields = ["id", "type", "severity", "message", "fill", "created_at"]
 
 
+def drug_name(prescription: Prescription, read) -> str:
+    """The drug as every screen names it: the catalogue product with its strength and
+    dosage form (``Product.full_description``), or the description as received while the
+    drug is not matched. ``read`` is the object the list query annotated with
+    ``product_strengths`` (``strength_pairs_of``), so a page of rows costs no query each."""
+    product = prescription.product
+    if product is None:
+        return prescription.drug_description
+    if hasattr(read, "product_strengths"):
+        product.strength_pairs = read.product_strengths or []
+    return product.full_description
+
+
 class PrescriptionDrugSerializer(serializers.Serializer):
     """The drug: the matched catalogue product, and what the prescriber sent."""
 
     product = serializers.IntegerField(source="product_id", allow_null=True)
     product_ndc = serializers.CharField(source="product.product_ndc", allow_null=True, default=None)
     name = serializers.SerializerMethodField(
-        help_text="The catalogue product's name, or the description as received when the "
+        help_text='The catalogue product with its strength and dosage form ("Losartan '
+        'Potassium 50 mg tablet, film coated"), or the description as received when the '
         "drug is not matched."
     )
     description = serializers.CharField(source="drug_description", help_text="As received.")
@@ -41,9 +56,7 @@ class PrescriptionDrugSerializer(serializers.Serializer):
     dea_schedule = serializers.CharField()
 
     def get_name(self, prescription: Prescription) -> str:
-        if prescription.product is not None:
-            return prescription.product.display_name
-        return prescription.drug_description
+        return drug_name(prescription, prescription)
 
 
 class PrescriptionSerializer(serializers.ModelSerializer):
@@ -167,7 +180,8 @@ class FillSerializer(serializers.ModelSerializer):
     rx_number = serializers.CharField(source="prescription.rx_number")
     patient = serializers.IntegerField(source="prescription.patient_id", allow_null=True)
     drug = serializers.SerializerMethodField(
-        help_text="The verified catalogue product, or the drug as received while unmatched."
+        help_text="The verified catalogue product with its strength and dosage form, or the "
+        "drug as received while unmatched."
     )
     quantity_unit = serializers.CharField(source="prescription.quantity_unit")
     lot = serializers.CharField(source="lot_number", help_text="Empty until filled.")
@@ -215,10 +229,7 @@ class FillSerializer(serializers.ModelSerializer):
         ]
 
     def get_drug(self, fill: Fill) -> str:
-        prescription = fill.prescription
-        if prescription.product is not None:
-            return prescription.product.display_name
-        return prescription.drug_description
+        return drug_name(fill.prescription, fill)
 
 
 class FillEventSerializer(serializers.ModelSerializer):
@@ -311,6 +322,48 @@ class FillAlertSerializer(serializers.ModelSerializer):
         }
 
 
+class PdmpCheckSerializer(serializers.ModelSerializer):
+    """A state prescription-monitoring (PDMP) check recorded at PV1 of a controlled fill."""
+
+    checked_by = StaffNameSerializer(read_only=True)
+    result_label = serializers.CharField(source="get_result_display", read_only=True)
+
+    class Meta:
+        model = PdmpCheck
+        fields = [
+            "id",
+            "state",
+            "result",
+            "result_label",
+            "reference",
+            "note",
+            "checked_by",
+            "checked_at",
+        ]
+
+
+class PdmpCheckInputSerializer(serializers.Serializer):
+    """``POST /api/v1/fills/{id}/pdmp-check/``: what the PDMP look-up showed."""
+
+    state = serializers.CharField(max_length=2, help_text="Two-letter state code, e.g. OH.")
+    result = serializers.ChoiceField(choices=PdmpCheck.Result.choices)
+    reference = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=60,
+        validators=[validate_one_line_text],
+    )
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=1000,
+        validators=[validate_free_text],
+        help_text="Required when concerns were found.",
+    )
+
+
 class FillDetailSerializer(FillSerializer):
     """One fill with its history: drug-check alerts and overrides, events, holds, scans,
     discrepancies, and the remainders split off it."""
@@ -321,10 +374,17 @@ class FillDetailSerializer(FillSerializer):
     scans = FillScanSerializer(many=True, read_only=True)
     discrepancies = DiscrepancySerializer(many=True, read_only=True)
     remainders = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    pdmp_checks = PdmpCheckSerializer(
+        many=True,
+        read_only=True,
+        help_text="State prescription-monitoring checks of a controlled fill, newest first; "
+        "PV1 approval needs one whose result allows dispensing.",
+    )
 
     class Meta(FillSerializer.Meta):
         fields = [
             *FillSerializer.Meta.fields,
+            "pdmp_checks",
             "dur_alerts",
             "events",
             "holds",

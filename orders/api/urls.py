@@ -7,6 +7,7 @@ from django.urls import path
 
 from orders.api import views
 from orders.api.labels import FillLabelView
+from orders.api.pdmp import FillPdmpCheckView
 
 urlpatterns = [
     path("erx/ncpdp/", views.NcpdpScriptView.as_view(), name="api_erx_ncpdp"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("fills/", views.FillListView.as_view(), name="api_fill_list"),
     path("fills/<int:pk>/", views.FillDetailView.as_view(), name="api_fill_detail"),
     path("fills/<int:pk>/pv1/", views.FillPV1View.as_view(), name="api_fill_pv1"),
+    path("fills/<int:pk>/pdmp-check/", FillPdmpCheckView.as_view(), name="api_fill_pdmp_check"),
     path("fills/<int:pk>/fill/", views.FillFillView.as_view(), name="api_fill_fill"),
     path("fills/<int:pk>/pv2/", views.FillPV2View.as_view(), name="api_fill_pv2"),
     path("fills/<int:pk>/hold/", views.FillHoldView.as_view(), name="api_fill_hold"),

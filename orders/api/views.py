@@ -10,7 +10,7 @@ NCPDP, an ``OperationOutcome`` for FHIR.
 
 import logging
 
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from inventory.api.serializers import ErrorSerializer
 from inventory.api.views import LOT_TRACE_PARAMETERS, LotTraceView
+from inventory.models import strength_pairs_of
 from lib.api_errors import APIError
 from orders.api.serializers import (
     FHIR_BODY,
@@ -102,6 +103,7 @@ def prescriptions_for_api():
     return (
         Prescription.objects.select_related("product")
         .with_refills_used()
+        .annotate(product_strengths=strength_pairs_of(OuterRef("product_id")))
         .prefetch_related(*PRESCRIPTION_PREFETCH)
     )
 
@@ -521,6 +523,7 @@ FILL_DETAIL_PREFETCH = (
     "scans",
     "discrepancies",
     Prefetch("remainders", queryset=Fill.objects.only("id", "partial_of_id")),
+    "pdmp_checks__checked_by",
 )
 
 

@@ -25,16 +25,22 @@ from decimal import Decimal
 from functools import cache
 
 from django.conf import settings
-from django.contrib.postgres.aggregates import JSONBAgg
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
-from django.db.models.functions import JSONObject
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.html import format_html
 
-from inventory.models import DEASchedule, Package, Product, ProductIngredient, Storage
-from orders.models import Fill, Prescription, RxLabel
+from inventory.models import (
+    DEASchedule,
+    Package,
+    Product,
+    Storage,
+    format_strength,
+    strength_pairs_of,
+)
+from orders.models import SCHEDULE_ORDER, Fill, Prescription, RxLabel
 from orders.services.pdf import thread_renderer
 from outbox.services import record_side_effect
 
@@ -68,13 +74,6 @@ TRANSFER_CAUTION = (
     "Caution: Federal law prohibits the transfer of this drug to any person other than "
     "the patient for whom it was prescribed."
 )
-SCHEDULE_ORDER = [
-    DEASchedule.CI,
-    DEASchedule.CII,
-    DEASchedule.CIII,
-    DEASchedule.CIV,
-    DEASchedule.CV,
-]
 
 # A label is rendered in the largest type it fits in, one page: "normal" first, then
 # smaller. Directions longer than these (characters) never fit the larger type, even
@@ -156,22 +155,6 @@ def _quantity_unit(unit: str, quantity: Decimal) -> str:
     return unit if quantity == 1 else UNIT_PLURALS.get(unit, unit)
 
 
-def _strength(strengths) -> str:
-    """ "10 mg", "5 mg/5 mL", "5 mg / 325 mg" from the FDA's (strength, unit) pairs."""
-    parts = []
-    for strength, strength_unit in strengths:
-        if not strength:
-            continue
-        try:
-            amount = _number(Decimal(strength))
-        except ArithmeticError:
-            amount = strength
-        # "mg/1" is per tablet or capsule: "mg"; "mg/5mL" reads "mg/5 mL".
-        unit = re.sub(r"/(\d+)\s*", r"/\1 ", re.sub(r"/1$", "", strength_unit.strip()))
-        parts.append(f"{amount} {unit}".strip())
-    return " / ".join(parts)
-
-
 def _strictest_schedule(*schedules: str) -> str:
     named = [schedule for schedule in schedules if schedule]
     return min(named, key=SCHEDULE_ORDER.index) if named else DEASchedule.NONE
@@ -244,20 +227,6 @@ _LABEL_FIELDS = (
 )
 
 
-def _strength_pairs(product_id) -> Subquery:
-    """The product's (strength, unit) pairs in the order of its ingredients, as one JSON
-    array: ``product_id`` is an ``OuterRef`` to the product's id in the outer query."""
-    return Subquery(
-        ProductIngredient.objects.filter(product_id=product_id)
-        .order_by()
-        .values("product_id")
-        .annotate(
-            pairs=JSONBAgg(JSONObject(strength="strength", unit="strength_unit"), order_by="id")
-        )
-        .values("pairs")
-    )
-
-
 @cache
 def _label_fills():
     """Fills read with everything their label prints, in one statement: it runs twice
@@ -279,7 +248,7 @@ def _label_fills():
         .only(*_LABEL_FIELDS)
         .annotate(
             dispensings=Subquery(dispensings),
-            strength_pairs=_strength_pairs(OuterRef("dispensed_package__product_id")),
+            strength_pairs=strength_pairs_of(OuterRef("dispensed_package__product_id")),
         )
     )
 
@@ -295,7 +264,7 @@ def _named_before_filling(
             Package.objects.by_ndc11(prescription.prescribed_ndc)
             .select_related("product")
             .only("package_ndc", *_under("product", _PRODUCT_FIELDS))
-            .annotate(strength_pairs=_strength_pairs(OuterRef("product_id")))
+            .annotate(strength_pairs=strength_pairs_of(OuterRef("product_id")))
             .first()
         )
         if package is not None:
@@ -304,7 +273,7 @@ def _named_before_filling(
         return None, None, []
     product = (
         Product.objects.only(*_PRODUCT_FIELDS)
-        .annotate(strength_pairs=_strength_pairs(OuterRef("pk")))
+        .annotate(strength_pairs=strength_pairs_of(OuterRef("pk")))
         .get(pk=prescription.product_id)
     )
     return None, product, product.strength_pairs
@@ -384,7 +353,7 @@ def _label_data(row: _LabelRow) -> dict:
         "drug": {
             "generic": generic,
             "brand": brand,
-            "strength": _strength(strengths),
+            "strength": format_strength(strengths),
             "dosage_form": (product.dosage_form if product else "").split(",")[0].strip(),
         },
         "directions": prescription.directions,
@@ -471,11 +440,10 @@ def _facts(data: dict) -> str:
     )
 
 
-def render_rx_label_pdf(data: dict) -> bytes:
-    """The label as PDF bytes: one 4 x 2.5 inch page in the largest type the text fits,
-    the same bytes for the same data (its creation date is the fill date, no clock time;
-    no random file identifier). Raises RxLabelError when the text does not fit on one
-    label even in the smallest type."""
+def _fitting_label(data: dict, **extra) -> tuple[str, object]:
+    """The label's HTML in the largest type whose layout fits one 4 x 2.5 inch page, with
+    that layout (a ``weasyprint.Document``). ``extra`` goes to the template only after
+    the layout is chosen. Raises RxLabelError when even the smallest type overflows."""
     # The label's stylesheet holds the few user-agent rules it needs (``display`` of its
     # elements), so WeasyPrint's own large sheet is not cascaded for every label.
     renderer = thread_renderer(LABEL_CSS, document="Rx label", user_agent_stylesheet=False)
@@ -484,12 +452,40 @@ def render_rx_label_pdf(data: dict) -> bytes:
         html = render_to_string("orders/rx_label.html", {**context, "density": density})
         document = renderer.render(html)
         if len(document.pages) == 1:
-            return document.write_pdf()
+            if extra:
+                html = render_to_string(
+                    "orders/rx_label.html", {**context, "density": density, **extra}
+                )
+            return html, document
     raise RxLabelError(
         "label_too_long",
         f"The label of Rx {data['rx_number']} does not fit on one 4 x 2.5 inch label even "
         "in the smallest type: shorten the directions.",
     )
+
+
+def render_rx_label_pdf(data: dict) -> bytes:
+    """The label as PDF bytes: one 4 x 2.5 inch page in the largest type the text fits,
+    the same bytes for the same data (its creation date is the fill date, no clock time;
+    no random file identifier). Raises RxLabelError when the text does not fit on one
+    label even in the smallest type."""
+    _html, document = _fitting_label(data)
+    return document.write_pdf()
+
+
+def rx_label_preview_html(fill: Fill) -> str:
+    """The fill's label as the HTML document its PDF is printed from: the same template,
+    data, type size and stylesheet (linked, with a screen sheet that stands in for the
+    print page's size and margins), for a page to show inline (the PV2 page and the fill
+    station put it in an ``<iframe srcdoc>``, which keeps the label's CSS to itself).
+    A rendering, not a rasterised PDF: no PDF rasteriser is installed, and the HTML
+    holds the same bundled fonts and inline SVG barcode. Stores nothing. Raises
+    RxLabelError before PV1 or when the text does not fit (the print says the same)."""
+    _refuse_unless_past_pv1(fill)
+    data = rx_label_data(fill)
+    stylesheets = [static("css/rx_label.css"), static("css/rx_label_screen.css")]
+    html, _document = _fitting_label(data, stylesheets=stylesheets)
+    return html
 
 
 # --------------------------------------------------------------------------- stored labels

@@ -89,7 +89,7 @@ def test_a_bundle_is_stored_and_answered_with_the_prescription(
     assert shown["patient"] == ana.pk
     assert shown["prescriber"] == prescriber.pk
     assert shown["drug"]["product"] == atorvastatin.pk
-    assert shown["drug"]["name"] == "Lipitor (atorvastatin calcium)"
+    assert shown["drug"]["name"] == "Lipitor (atorvastatin calcium) 10 mg tablet"
     assert shown["quantity"] == "90.000"
     assert shown["refills_authorized"] == 3
     assert shown["refills_remaining"] == 3

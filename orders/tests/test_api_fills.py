@@ -108,7 +108,7 @@ def test_a_queue_row_shows_the_contract_fields(api_pharmacist, pharmacist):
         "dispensed_ndc": fill.dispensed_ndc, "lot": fill.lot_number,
         "expiry": fill.expiry.isoformat(), "rx_number": fill.prescription.rx_number,
         "patient": fill.prescription.patient_id,
-        "drug": fill.prescription.product.display_name,
+        "drug": fill.prescription.product.full_description,
         "claimed_by": {"id": pharmacist.pk, "name": "Paul Pharm"}, "dispensed_quantity": "30.000",
     }  # fmt: skip
     assert datetime.fromisoformat(row["waiting_since"]) == fill.status_changed_at
@@ -255,7 +255,7 @@ def test_pv1_approval_with_an_alert_left_is_409_and_names_it(api_pharmacist):
     assert response.status_code == 409
     assert response.json() == {
         "error": "alerts_not_overridden",
-        "detail": f"1 drug-check alert has no override reason: #{alert.pk} Allergy. Give each "
+        "detail": "1 drug-check alert has no override reason: Allergy (major). Give each "
         "a coded reason, or reject the fill.",
         "alerts": [alert.pk],
     }

@@ -54,7 +54,7 @@ def test_the_detail_shows_everything_intake_stored(api_technician, atorvastatin,
         "drug": {
             "product": atorvastatin.pk,
             "product_ndc": "0071-0155",
-            "name": "Lipitor (atorvastatin calcium)",
+            "name": "Lipitor (atorvastatin calcium) 10 mg tablet",
             "description": "Atorvastatin 20 MG Oral Tablet",
             "prescribed_ndc": "00071015523",
             "dea_schedule": "",

@@ -67,7 +67,10 @@ def test_the_station_shows_the_product_the_lot_to_take_and_a_scan_field(
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert '<p class="drug-name">Lipitor (atorvastatin calcium)</p>' in html
+    assert (
+        '<p class="drug-name" data-testid="product-description">'
+        "Lipitor (atorvastatin calcium) 10 mg tablet</p>"
+    ) in html
     assert 'data-testid="quantity-to-fill">30 tablets<' in html
     suggested = html[html.index('data-testid="suggested-lot"') :][:600]
     assert f"<strong>{lot.lot_number}</strong>" in suggested
@@ -210,7 +213,7 @@ def test_the_wrong_drug_is_a_hard_stop_on_record_and_nothing_else_changes(
     html = response.content.decode()
     assert response.status_code == 409
     assert 'role="alert" data-testid="work-error"><strong>Stop.</strong> Wrong drug:' in html
-    assert "the prescription is for Lipitor (atorvastatin calcium) 10 mg/1 tablet." in html
+    assert "the prescription is for Lipitor (atorvastatin calcium) 10 mg tablet." in html
     # A fresh scan field for the next scan; the scan is on record as refused.
     assert 'name="scan" id="id_scan" data-scan data-keep-focus autocomplete="off" placeholder' in (
         html

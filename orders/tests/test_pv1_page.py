@@ -91,7 +91,7 @@ def test_the_page_shows_the_message_beside_what_was_typed(client_pharmacist, erx
     assert "\n  &lt;Header&gt;\n    &lt;To Qualifier=&quot;P&quot;&gt;7701630&lt;/To&gt;" in html
     entered = html[html.index('data-testid="entered"') : html.index('data-testid="allergies"')]
     assert "Ana Maria Rivera, born 1961-04-12" in entered
-    assert "Lipitor (atorvastatin calcium), NDC 00071015523" in entered
+    assert "Lipitor (atorvastatin calcium) 10 mg tablet, NDC 00071015523" in entered
     assert "differs from the original" not in entered
     assert "No known allergies." in html
     assert "No other active prescriptions." in html
@@ -122,7 +122,7 @@ def test_a_fax_shows_its_image_with_allergies_and_medications(
 
     assert f'<img src="/prescriptions/{prescription.pk}/original/"' in html
     assert "<strong>Sulfa</strong>: Rash" in html
-    assert f"<strong>Warfarin 5 mg</strong> · {other.directions}" in html
+    assert f"<strong>{other.product.full_description}</strong> · {other.directions}" in html
     assert "No drug-check alerts." in html
 
 
@@ -207,7 +207,10 @@ def test_an_alert_left_without_a_reason_is_refused_in_plain_words(client_pharmac
     html = response.content.decode()
     assert response.status_code == 409
     assert 'data-testid="work-error"' in html
-    assert f"1 drug-check alert has no override reason: #{left.pk} Quantity or days supply." in html
+    assert (
+        "1 drug-check alert has no override reason: Quantity or days supply "
+        f"({left.severity_label.lower()})." in html
+    )
     # What was chosen stays chosen.
     assert '<option value="prescriber_consulted" selected>' in html
     assert snapshot(fill)[:2] == before[:2]

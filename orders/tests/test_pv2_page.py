@@ -52,12 +52,15 @@ def test_the_page_shows_prescribed_beside_filled_and_the_label(client_pharmacist
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert 'data-testid="filled-product">Lipitor (atorvastatin calcium)<' in html
+    assert 'data-testid="filled-product">Lipitor (atorvastatin calcium) 10 mg tablet<' in html
     assert f'data-testid="filled-ndc">{fill.dispensed_ndc}<' in html
     assert 'data-testid="filled-quantity">30 tablets<' in html
     assert f'data-testid="filled-lot">{fill.lot_number}<' in html
     assert f'data-testid="filled-expiry">{fill.expiry:%Y-%m-%d}<' in html
-    assert f'<object class="label-preview" data="/api/v1/fills/{fill.pk}/label.pdf"' in html
+    # The label inline, as printed: its own HTML document in a srcdoc frame.
+    assert '<iframe class="label-preview" srcdoc="&lt;!DOCTYPE html&gt;' in html
+    assert "&lt;div class=&quot;drug&quot;&gt;atorvastatin calcium 10 mg TABLET&lt;/div&gt;" in html
+    assert f'href="/api/v1/fills/{fill.pk}/label.pdf"' in html
     assert 'name="scan" id="id_scan" data-scan data-keep-focus' in html
     assert 'name="stock_scan"' in html
     assert 'data-testid="reject-form"' in html

@@ -440,9 +440,9 @@ def test_a_wrong_drug_is_named_in_plain_words(station, technician):
         fill_with_scan(station.fill, by=technician, scan=zoloft.package_ndc, quantity=30)
 
     assert refused.value.detail == (
-        f"Wrong drug: this bottle is Zoloft (sertraline) 50 mg/1 tablet (NDC "
+        f"Wrong drug: this bottle is Zoloft (sertraline) 50 mg tablet (NDC "
         f"{zoloft.package_ndc}); the prescription is for Lipitor (atorvastatin calcium) "
-        "10 mg/1 tablet. Put it back."
+        "10 mg tablet. Put it back."
     )
     assert FillScan.objects.get().scanned_ndc == zoloft.package_ndc
 

@@ -265,9 +265,7 @@ def test_an_order_reads_its_status_from_its_fills():
     assert Order.objects.prefetch_related("fills").get(pk=order.pk).status == "on_hold"
 
 
-@pytest.mark.parametrize(
-    "text", ["Call Dr \u202eAbe", "Strength unclear\x1b[2J", "Line one\u0085"]
-)
+@pytest.mark.parametrize("text", ["Call Dr \u202eAbe", "Strength unclear\x1b[2J", "Line one\u0085"])
 def test_notes_and_descriptions_with_hidden_characters_are_refused_and_nothing_written(
     technician, pharmacist, text
 ):

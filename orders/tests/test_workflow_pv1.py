@@ -101,7 +101,7 @@ def test_an_alert_left_without_an_override_is_refused_and_nothing_written(
     assert refused.value.code == "alerts_not_overridden"
     assert refused.value.status == 409
     assert refused.value.extra == {"alerts": [interaction.pk]}
-    assert f"#{interaction.pk} Drug-drug interaction" in refused.value.detail
+    assert "Drug-drug interaction (major)" in refused.value.detail
     assert state(fill) == before
 
 

@@ -40,6 +40,7 @@ from orders.views.queues import (
 from orders.views.refills import refill_request
 from orders.views.work import (
     fill_pv1,
+    fill_pv1_pdmp,
     fill_pv1_reject,
     fill_pv2,
     fill_pv2_reject,
@@ -60,6 +61,7 @@ __all__ = [
     "fill_detail",
     "fill_hold",
     "fill_pv1",
+    "fill_pv1_pdmp",
     "fill_pv1_reject",
     "fill_pv2",
     "fill_pv2_reject",

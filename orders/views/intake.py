@@ -36,7 +36,11 @@ QUEUE_PAGE_ROWS = 200
 
 def _queue_context() -> dict:
     waiting = Prescription.objects.in_intake_queue()
-    rows = list(waiting.select_related("patient", "product")[:QUEUE_PAGE_ROWS])
+    rows = list(
+        waiting.select_related("patient", "product").prefetch_related("product__strengths")[
+            :QUEUE_PAGE_ROWS
+        ]
+    )
     for prescription in rows:
         prescription.issue_labels = [IntakeIssue(i).label for i in prescription.intake_issues]
     return {"rows": rows, "count": waiting.count() if len(rows) == QUEUE_PAGE_ROWS else len(rows)}

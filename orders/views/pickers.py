@@ -71,7 +71,7 @@ def _product_option(product: Product, package: Package | None = None) -> dict:
         badges.append({"text": product.dea_schedule, "class": "controlled"})
     return {
         "value": product.pk,
-        "label": f"{product.display_name} ({product.product_ndc})",
+        "label": f"{product.full_description} ({product.product_ndc})",
         "detail": " · ".join(filter(None, [strengths, product.dosage_form.lower()])),
         "badges": badges,
         "unit": _unit_of(product),

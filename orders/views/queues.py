@@ -19,10 +19,25 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from orders.models import Fill, FillHold, HoldReason
+from inventory.models import strength_pairs_of
+from orders.models import DurAlert, Fill, FillHold, HoldReason, severity_label
 from orders.views._common import TECHNICIAN_WORK, VERIFY_WORK, _quantity_words
+from orders.views.pv1_checks import SERIOUS, worst_severity
 from pharmacy.models import Patient
 from pharmacy.services import record_list_view
+
+# What a queue row reads of the prescription's product to name it with its strength and
+# form (``Product.full_description``); the strength comes from one subquery per row.
+_PRODUCT_NAME_FIELDS = tuple(
+    f"prescription__product__{field}"
+    for field in (
+        "proprietary_name",
+        "proprietary_name_suffix",
+        "nonproprietary_name",
+        "product_ndc",
+        "dosage_form",
+    )
+)
 
 QUEUE_ROWS_PER_PAGE = 50
 # The waiting count stops here: counting a long queue on every poll would cost more than
@@ -172,7 +187,7 @@ def _queue_rows(request, queue: FillQueue) -> dict:
     queued = Fill.objects.in_queue(queue.status)
     fills = (
         _after_fill(queued, after)
-        .select_related("prescription__patient", "claimed_by")
+        .select_related("prescription__patient", "prescription__product", "claimed_by")
         .only(
             "status",
             "quantity",
@@ -190,12 +205,20 @@ def _queue_rows(request, queue: FillQueue) -> dict:
             "prescription__patient__first_name",
             "prescription__patient__middle_name",
             "prescription__patient__last_name",
+            *_PRODUCT_NAME_FIELDS,
             "claimed_by__username",
             "claimed_by__first_name",
             "claimed_by__last_name",
         )
-        .annotate(waiting=_count_up_to(queued, QUEUE_COUNT_CAP))
+        .annotate(
+            waiting=_count_up_to(queued, QUEUE_COUNT_CAP),
+            product_strengths=strength_pairs_of(OuterRef("prescription__product_id")),
+        )
     )
+    if queue.status == Fill.Status.PV1:
+        # Each row's drug-check alerts (DurAlert.objects.for_fill), severities only.
+        alerts = DurAlert.objects.for_fill_ids(OuterRef("pk"), OuterRef("prescription_id"))
+        fills = fills.annotate(alert_severities=ArraySubquery(alerts.values("severity")))
     if queue.status == Fill.Status.ON_HOLD:
         open_hold = FillHold.objects.filter(fill=OuterRef("pk"), released_at__isnull=True)
         fills = fills.annotate(
@@ -214,6 +237,12 @@ def _queue_rows(request, queue: FillQueue) -> dict:
         )
         fill.quantity_text = _quantity_words(fill.quantity, fill.prescription.quantity_unit)
         fill.work_url = fill_work_url(fill)
+        if fill.prescription.product is not None:
+            fill.prescription.product.strength_pairs = fill.product_strengths or []
+        if queue.status == Fill.Status.PV1:
+            fill.alert_count = len(fill.alert_severities)
+            fill.worst_alert = severity_label(worst_severity(fill.alert_severities))
+            fill.worst_is_serious = worst_severity(fill.alert_severities) in SERIOUS
         if queue.status == Fill.Status.ON_HOLD:
             fill.hold_reason_label = (
                 HoldReason(fill.hold_reason).label if fill.hold_reason else "No open hold"

@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from inventory.models import Package
 from orders.forms import (
     FillScanForm,
     HoldForm,
+    PdmpCheckForm,
     Pv1ApprovalForm,
     Pv1RejectForm,
     Pv2Form,
@@ -28,17 +28,37 @@ from orders.forms import (
 from orders.intake.fhir import parse_fhir_json
 from orders.intake.messages import IntakeError
 from orders.intake.ncpdp import parse_new_rx
-from orders.models import FILL_MOVES, Channel, DurAlert, DurOverride, Fill, FillScan, Prescription
+from orders.models import (
+    FILL_MOVES,
+    Channel,
+    DurAlert,
+    DurOverride,
+    Fill,
+    FillScan,
+    Prescription,
+    severity_label,
+)
 from orders.services import workflow
 from orders.units import dispensing_unit
 from orders.views._common import TECHNICIAN_WORK, VERIFY_WORK, _quantity_words
 from orders.views.claims import _next_page
 from orders.views.prescriptions import _original
+from orders.views.product_checks import compare_rows, label_preview, prescribed_package
+from orders.views.pv1_checks import (
+    SERIOUS,
+    controlled_checks,
+    most_serious_first,
+    pdmp_checks,
+    worst_severity,
+)
 from orders.views.queues import FILL_QUEUES, claimed_by_someone_else, step_words
 from pharmacy.access import staff_permission_required
-from pharmacy.middleware import relax_content_security_policy
 from pharmacy.models import AuditEvent
 from pharmacy.services import record_audit_event
+
+# The PV1 approval form's id: its alert fields sit at the top of the page, its button at
+# the foot.
+PV1_APPROVE_FORM = "pv1-approve-form"
 
 
 def _work_fill(pk: int) -> Fill:
@@ -164,7 +184,8 @@ def _pv1_lines(prescription: Prescription, received) -> list[dict]:
         if patient
         else "Not matched",
         "Prescriber": f"{prescriber}, NPI {prescriber.npi}" if prescriber else "Not matched",
-        "Drug": f"{product.display_name}, NDC {prescription.prescribed_ndc or product.product_ndc}"
+        "Drug": f"{product.full_description}, NDC "
+        f"{prescription.prescribed_ndc or product.product_ndc}"
         if product
         else f"{prescription.drug_description} (not matched)",
         "Quantity": _quantity_words(prescription.quantity, prescription.quantity_unit),
@@ -223,7 +244,13 @@ def _current_medications(prescription: Prescription) -> list[Prescription]:
     """The patient's other active prescriptions: what the drug checks compared against."""
     return list(
         Prescription.objects.current_medications_besides(prescription)
-        .only("rx_number", "drug_description", "directions", "days_supply", "written_date")
+        .select_related("product")
+        .prefetch_related("product__strengths")
+        .only(
+            *("rx_number", "drug_description", "directions", "days_supply", "written_date"),
+            *("product__proprietary_name", "product__proprietary_name_suffix"),
+            *("product__nonproprietary_name", "product__product_ndc", "product__dosage_form"),
+        )
         .order_by("drug_description")
     )
 
@@ -241,23 +268,32 @@ def _open_alerts(alerts: list[DurAlert]) -> list[DurAlert]:
 
 
 def _alert_rows(alerts: list[DurAlert], form: Pv1ApprovalForm) -> list[dict]:
-    """Each alert with its reason and note fields, or the override already recorded."""
+    """Each alert, most serious first, with its severity in words and its reason and note
+    fields, or the override already recorded. The fields sit at the top of the page and
+    belong to the approval form at its foot (the ``form`` attribute)."""
+    for field in form.fields.values():
+        field.widget.attrs["form"] = PV1_APPROVE_FORM
     return [
         {
             "alert": alert,
+            "severity": severity_label(alert.severity),
+            "is_serious": alert.severity in SERIOUS,
             "reason": form[f"override_{alert.pk}"]
             if f"override_{alert.pk}" in form.fields
             else None,
             "note": form[f"note_{alert.pk}"] if f"note_{alert.pk}" in form.fields else None,
             "done": next(iter(alert.overrides.all()), None),
         }
-        for alert in alerts
+        for alert in most_serious_first(alerts)
     ]
 
 
-def _pv1_page(request, fill: Fill, *, form=None, reject_form=None, error="", status=200):
+def _pv1_page(
+    request, fill: Fill, *, form=None, reject_form=None, pdmp_form=None, error="", status=200
+):
     prescription = fill.prescription
     alerts = _pv1_alerts(fill)
+    schedule = prescription.controlled_schedule
     form = form or Pv1ApprovalForm(alerts=_open_alerts(alerts))
     received = _as_received(prescription)
     patient = prescription.patient
@@ -277,6 +313,13 @@ def _pv1_page(request, fill: Fill, *, form=None, reject_form=None, error="", sta
         conditions=list(patient.conditions.all()) if patient else [],
         medications=_current_medications(prescription),
         refills_remaining=prescription.refills_remaining(),
+        approve_form_id=PV1_APPROVE_FORM,
+        worst_severity=severity_label(worst_severity(a.severity for a in alerts)) if alerts else "",
+        schedule=schedule,
+        controlled_checks=controlled_checks(prescription, schedule) if schedule else [],
+        pdmp_checks=pdmp_checks(fill) if schedule else [],
+        pdmp_form=pdmp_form
+        or PdmpCheckForm(prefix="pdmp", initial={"state": _patient_state(prescription)}),
     )
     _audit_fill_page(request, fill, "PV1")
     return render(request, "orders/pv1.html", context, status=status)
@@ -301,6 +344,37 @@ def fill_pv1(request, pk: int):
             request, fill, form=form, error=error.detail, status=error.status
         )
     return _next_page(request, Fill.Status.PV1, f"Rx {fill.prescription.rx_number} passed PV1.")
+
+
+def _patient_state(prescription: Prescription) -> str:
+    """Where the PDMP look-up starts: the state the patient lives in, if on file."""
+    patient = prescription.patient
+    address = patient.default_shipping_address if patient else None
+    return address.state if address else ""
+
+
+@require_POST
+@staff_permission_required(VERIFY_WORK)
+def fill_pv1_pdmp(request, pk: int):
+    """PV1 of a controlled substance: the pharmacist records the state PDMP check."""
+    fill = _work_fill(pk)
+    if (moved := _check_step(request, fill, Fill.Status.PV1)) is not None:
+        return moved
+    form = PdmpCheckForm(request.POST, prefix="pdmp")
+    if not form.is_valid():
+        return _pv1_page(request, fill, pdmp_form=form, status=400)
+    try:
+        check = workflow.record_pdmp_check(fill, by=request.user, **form.cleaned_data)
+    except workflow.WorkflowError as error:
+        return _moved_on(request, fill, error) or _pv1_page(
+            request, fill, pdmp_form=form, error=error.detail, status=error.status
+        )
+    messages.success(
+        request,
+        f"PDMP check recorded for Rx {fill.prescription.rx_number}: "
+        f"{check.get_result_display().lower()}.",
+    )
+    return redirect("fill_pv1", pk=fill.pk)
 
 
 @require_POST
@@ -342,11 +416,8 @@ def _station_page(request, fill: Fill, *, form=None, error="", is_scan_refusal=F
         error=error,
         is_scan_refusal=is_scan_refusal,
         lot=lot,
-        package=Package.objects.filter(ndc11=fill.prescription.prescribed_ndc)
-        .select_related("product")
-        .first()
-        if fill.prescription.prescribed_ndc
-        else None,
+        package=prescribed_package(fill.prescription),
+        **label_preview(fill),
         scans=list(
             fill.scans.filter(step=FillScan.Step.FILL).select_related("by").order_by("-pk")[:5]
         ),
@@ -423,7 +494,8 @@ def _pv2_page(
         reject_form=reject_form or Pv2RejectForm(prefix="reject"),
         error=error,
         is_scan_refusal=is_scan_refusal,
-        dispensed_product=fill.dispensed_package.product if fill.dispensed_package else None,
+        compare_rows=compare_rows(fill, prescribed_package(prescription)),
+        **label_preview(fill),
         dispensed_quantity_text=_quantity_words(fill.dispensed_quantity, prescription.quantity_unit)
         if fill.dispensed_quantity is not None
         else "–",
@@ -432,10 +504,7 @@ def _pv2_page(
         scans=list(fill.scans.select_related("by").order_by("-pk")[:6]),
     )
     _audit_fill_page(request, fill, "PV2")
-    # The page shows the Rx label PDF in an <object>.
-    return relax_content_security_policy(
-        render(request, "orders/pv2.html", context, status=status), object_src="'self'"
-    )
+    return render(request, "orders/pv2.html", context, status=status)
 
 
 def _refuse_filler(request, fill: Fill):

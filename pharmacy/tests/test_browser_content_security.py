@@ -84,9 +84,17 @@ def test_the_pharmacists_pages_break_no_rule(page, violations, transactional_db,
         f"/catalogue/stock/controlled/biennial/?date={timezone.localdate():%Y-%m-%d}&taken_at=close",
     ]:
         assert violations(path) == [], path
-    # PV2 shows the Rx label PDF in an <object>: the policy lets that one PDF in.
+    # PV2 shows the Rx label inline, its own document in a srcdoc frame: its stylesheet
+    # and fonts load under the page's policy, which loosens nothing for it.
     assert violations(f"/fills/{fill.pk}/pv2/") == []
-    expect(page.locator("object.label-preview")).to_be_visible()
+    expect(page.locator("iframe.label-preview")).to_be_visible()
+    label = page.frame_locator("iframe.label-preview")
+    expect(label.locator(".drug")).to_contain_text("atorvastatin calcium 10 mg", ignore_case=True)
+    # The label's own CSS applies inside the frame (bold, upper-case drug line) and not
+    # to the page around it.
+    assert label.locator(".drug").evaluate("e => getComputedStyle(e).textTransform") == (
+        "uppercase"
+    )
 
 
 def test_the_managers_pages_break_no_rule(page, violations, transactional_db, manager):

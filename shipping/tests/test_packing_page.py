@@ -125,7 +125,7 @@ def test_the_station_shows_the_instructions_and_every_vial_expected(client_techn
         assert (
             f'data-label-code="{fill.label_code}" data-rx="{fill.prescription.rx_number}"' in html
         )
-        assert fill.prescription.drug_description in html
+        assert fill.prescription.product.full_description in html
     assert "<strong data-scanned-count>0</strong> of 2 vials scanned." in html
     assert 'id="vial-scan" data-scan data-keep-focus' in html
     assert "js/packing_station.js" in html

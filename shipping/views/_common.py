@@ -1,6 +1,7 @@
 """What the shipping pages share: the permissions that open them, finding a shipment
 and auditing its view, the vials it holds, its label's address, and PDF responses."""
 
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -26,8 +27,11 @@ Status = Shipment.Status
 
 
 def _fills(shipment: Shipment) -> list[Fill]:
-    """The vials that travel in the package, as packing checks them."""
-    return shipment_fills(shipment)
+    """The vials that travel in the package, as packing checks them, with their products'
+    strengths (each vial is named with ``Product.full_description``)."""
+    fills = shipment_fills(shipment)
+    prefetch_related_objects(fills, "prescription__product__strengths")
+    return fills
 
 
 def _shipment_or_404(pk: int) -> Shipment:

@@ -13,7 +13,7 @@ shipment) are recorded in the outbox in the same transaction.
   shipping).
 - ``moves``: ``transition_fill``, ``cancel_locked_fill``, what keeps a fill in intake.
 - ``claims``: ``claim_fill``, ``unclaim_fill``.
-- ``pv1``: ``approve_pv1``, ``reject_pv1``.
+- ``pv1``: ``approve_pv1``, ``reject_pv1``, ``record_pdmp_check``.
 - ``filling``: ``fill_with_scan`` and what the fill station reads (``suggest_lot``).
 - ``pv2``: ``approve_pv2``, ``reject_pv2``.
 - ``holds``: ``hold_fill``, ``release_fill``.
@@ -45,7 +45,7 @@ from orders.services.workflow.moves import (
     cancel_locked_fill,
     transition_fill,
 )
-from orders.services.workflow.pv1 import Override, approve_pv1, reject_pv1
+from orders.services.workflow.pv1 import Override, approve_pv1, record_pdmp_check, reject_pv1
 from orders.services.workflow.pv2 import approve_pv2, reject_pv2
 
 __all__ = [
@@ -68,6 +68,7 @@ __all__ = [
     "move_locked_fill",
     "orders_ready_to_pack",
     "record_discrepancy",
+    "record_pdmp_check",
     "reject_pv1",
     "reject_pv2",
     "release_fill",

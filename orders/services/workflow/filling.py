@@ -91,11 +91,7 @@ def suggest_lot(fill: Fill) -> StockLot | None:
 
 
 def _product_text(product) -> str:
-    strengths = ", ".join(
-        f"{s.strength} {s.strength_unit}".strip() for s in product.strengths.all() if s.strength
-    )
-    parts = [product.display_name, strengths, (product.dosage_form or "").lower()]
-    return " ".join(part for part in parts if part)
+    return product.full_description
 
 
 def _strength_key(product) -> set[tuple]:
