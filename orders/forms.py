@@ -344,6 +344,14 @@ class RefillRequestForm(forms.Form):
             "invalid": "Enter the date of birth as YYYY-MM-DD.",
         },
     )
+    # Only when the refill is scheduled (too soon today): blank means the first date the
+    # refill is due.
+    fill_on = forms.DateField(
+        required=False,
+        widget=_date_input(),
+        label="Fill on",
+        error_messages={"invalid": "Enter the date to fill on as YYYY-MM-DD."},
+    )
 
     def clean_rx_number(self):
         text = rx_number_from_text(self.cleaned_data["rx_number"])

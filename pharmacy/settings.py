@@ -366,6 +366,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shipping.tasks.ensure_shipments_task",
         "schedule": timedelta(seconds=30),
     },
+    # Refills scheduled for today (asked for too soon) enter the fill queue: each run
+    # claims each schedule once, so the interval only bounds how late in the day.
+    "queue-due-refills": {
+        "task": "orders.tasks.queue_due_refills_task",
+        "schedule": timedelta(minutes=env_int("SCHEDULED_REFILL_MINUTES", 15, minimum=1)),
+    },
 }
 
 # --------------------------------------------------------------------------- auth

@@ -6,7 +6,7 @@ from django.shortcuts import render
 
 from orders.forms import RefillRequestForm
 from orders.models import DurAlert, Fill
-from orders.services.intake import RefillRefused, request_refill
+from orders.services.intake import RefillRefused, request_refill, schedule_refill
 from orders.views._common import TECHNICIAN_WORK, _quantity_words
 from pharmacy.access import staff_permission_required
 
@@ -20,6 +20,16 @@ def refill_request(request):
     if not form.is_valid():
         return render(request, "orders/refill_request.html", {"form": form}, status=400)
     try:
+        if "schedule" in request.POST:
+            # Asked for too soon: the patient need not call back on the day.
+            scheduled = schedule_refill(
+                form.cleaned_data["rx_number"],
+                date_of_birth=form.cleaned_data["date_of_birth"],
+                fill_on=form.cleaned_data["fill_on"],
+                by=request.user,
+            )
+            context = {"form": RefillRequestForm(), "scheduled": scheduled}
+            return render(request, "orders/refill_request.html", context)
         fill = request_refill(
             form.cleaned_data["rx_number"],
             date_of_birth=form.cleaned_data["date_of_birth"],
