@@ -207,6 +207,9 @@ MIDDLEWARE = [
     "pharmacy.middleware.SessionLimitsMiddleware",
     # After the session limits: an ended session signs in again rather than verifies.
     "pharmacy.access.SecondFactorMiddleware",
+    # Sees the answer of every view: a signed-out person refused anything is sent to
+    # sign in and back (a 403 too), htmx fragments by HX-Redirect.
+    "pharmacy.access.SignInRedirectMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks, so it sees the outcome of authentication.
