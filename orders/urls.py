@@ -20,6 +20,8 @@ urlpatterns = [
         name="prescription_original",
     ),
     path("refills/", views.refill_request, name="refill_request"),
+    path("labels/warnings/", views.warning_rules, name="warning_rules"),
+    path("labels/warnings/<int:pk>/", views.warning_rule_edit, name="warning_rule_edit"),
     # Fill workflow (issue 5): the queues and the PV1, fill and PV2 work pages.
     path("fills/queue/<slug:status>/", views.fill_queue, name="fill_queue"),
     path("fills/queue/<slug:status>/rows/", views.fill_queue_rows, name="fill_queue_rows"),

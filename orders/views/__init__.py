@@ -9,6 +9,7 @@
 ``claims``: claiming a fill from its queue, putting it back, the next one after a step.
 ``work``: the work pages of the fill workflow (PV1, the fill station, PV2).
 ``holds``: holds, releases and a fill's summary page.
+``warning_rules``: the auxiliary warning rules of the Rx label.
 ``_common``: the permissions and the quantity wording they share.
 
 Every page that shows a patient's data writes one audit row. The names below are the
@@ -36,6 +37,7 @@ from orders.views.queues import (
     step_words,
 )
 from orders.views.refills import refill_request
+from orders.views.warning_rules import warning_rule_edit, warning_rules
 from orders.views.work import (
     fill_pv1,
     fill_pv1_reject,
@@ -80,5 +82,7 @@ __all__ = [
     "search_patients",
     "search_prescribers",
     "sig_preview",
+    "warning_rule_edit",
+    "warning_rules",
     "step_words",
 ]

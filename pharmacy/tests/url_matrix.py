@@ -35,7 +35,7 @@ from orders.models import Channel, Fill, IntakeIssue, Prescription
 from orders.tests.factories import fill_at, stocked_package, tiny_png
 from orders.views.queues import FILL_QUEUES
 from outbox.models import OutboxMessage
-from pharmacy.models import ApiToken, Patient, Role, User
+from pharmacy.models import ApiToken, AuxiliaryWarningRule, Patient, Role, User
 from pharmacy.permissions import IsStaffWithRole
 from pharmacy.roles import ROLE_PERMISSIONS
 from pharmacy.services import (
@@ -530,6 +530,8 @@ def build_data_set() -> DataSet:
         "group": Group.objects.order_by("pk").first(),
         "api_token": ApiToken.objects.filter(user=technician).earliest("pk"),
         "staff_member": pharmacist,
+        # Seeded by pharmacy migration 0013.
+        "warning_rule": AuxiliaryWarningRule.objects.order_by("pk").first(),
     }
     return DataSet(objects=objects, users=users, tokens=tokens)
 
@@ -559,6 +561,7 @@ PK_BY_SEGMENT = {
     "counts": "count",
     "tokens": "api_token",
     "access": "staff_member",
+    "warnings": "warning_rule",
 }
 # A fill's pages want the fill at their own step; every other fill URL takes the fill at
 # PV2 (past PV1, so it has a label, and not filled by the signed-in pharmacist).
