@@ -232,6 +232,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "pharmacy.context_processors.pharmacy",
+                "shipping.navigation.navigation",
             ],
         },
     },
