@@ -397,6 +397,8 @@ class Fill(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="fill_status_idx"),
+            # The oldest wait of a queue, shown on its tab.
+            models.Index(fields=["status", "status_changed_at"], name="fill_status_wait_idx"),
             models.Index(
                 "status",
                 "promised_on",
@@ -763,3 +765,33 @@ class ScheduledRefill(models.Model):
 
     def __str__(self):
         return f"Refill of Rx {self.prescription.rx_number} on {self.fill_on}"
+
+
+class QueueWaitLimit(models.Model):
+    """How long work may wait in a queue before its tab shows it late, set by managers on
+    the queue-limits page (``orders.services.queue_limits``); one row per queue, seeded
+    by migration. Read by the queue tabs (``orders.views.queues.queue_tabs``)."""
+
+    class Queue(models.TextChoices):
+        INTAKE = "intake", "Intake"
+        PV1 = "pv1", "PV1"
+        FILL = "fill", "Fill"
+        PV2 = "pv2", "PV2"
+        READY_TO_PACK = "ready_to_pack", "Ready to pack"
+        ON_HOLD = "on_hold", "On hold"
+
+    queue = models.CharField(max_length=16, choices=Queue.choices, unique=True)
+    minutes = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="queue_wait_limit_positive")
+        ]
+
+    def __str__(self):
+        return f"{self.get_queue_display()}: {self.minutes} min"

@@ -76,6 +76,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.MANAGER: [
         "pharmacy.view_dashboard",
+        # How long work may wait in each queue before its tab shows it late (issue 13).
+        "orders.change_queuewaitlimit",
         "pharmacy.manage_staff",
         "pharmacy.view_auditevent",
         "pharmacy.view_prescriber",

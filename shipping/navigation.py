@@ -12,12 +12,11 @@ queue pages' own count.
 import re
 from dataclasses import dataclass
 
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Func, IntegerField
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
 from orders.models import Fill, Prescription
+from orders.views.queues import count_up_to
 from pharmacy.access import held_at_second_factor
 from pharmacy.models import User
 from pharmacy.roles import ROLE_HOME_URL_NAMES
@@ -82,13 +81,6 @@ MORE = (
 WORK_PAGE = re.compile(r"^/fills/\d+/(pv1|fill|pv2)/")
 
 
-def _capped_count(queryset) -> Func:
-    """How many rows ``queryset`` has, counted no further than the cap + 1: an
-    uncorrelated subquery PostgreSQL runs once, reading at most that many index entries."""
-    first_ids = queryset.order_by().values("pk")[: NAV_COUNT_CAP + 1]
-    return Func(ArraySubquery(first_ids), function="cardinality", output_field=IntegerField())
-
-
 def _waiting(key: str):
     if key == "intake":
         return Prescription.objects.in_intake_queue()
@@ -104,7 +96,7 @@ def queue_counts(user, queues) -> dict[str, int]:
     own row, which always exists)."""
     if not queues:
         return {}
-    counts = {queue.key: _capped_count(_waiting(queue.key)) for queue in queues}
+    counts = {queue.key: count_up_to(_waiting(queue.key), NAV_COUNT_CAP) for queue in queues}
     return User.objects.filter(pk=user.pk).annotate(**counts).values(*counts).get()
 
 

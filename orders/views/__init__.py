@@ -10,6 +10,7 @@
 ``work``: the work pages of the fill workflow (PV1, the fill station, PV2).
 ``holds``: holds, releases and a fill's summary page.
 ``warning_rules``: the auxiliary warning rules of the Rx label.
+``queue_limits``: the managers' wait limits of the queues.
 ``_common``: the permissions and the quantity wording they share.
 
 Every page that shows a patient's data writes one audit row. The names below are the
@@ -24,6 +25,7 @@ from orders.views.holds import fill_detail, fill_hold, fill_release
 from orders.views.intake import intake_detail, intake_queue, intake_queue_rows
 from orders.views.pickers import search_drugs, search_patients, search_prescribers
 from orders.views.prescriptions import prescription_detail, prescription_original
+from orders.views.queue_limits import queue_limits
 from orders.views.queues import (
     FILL_QUEUES,
     WORK_PAGE_LABELS,
@@ -76,6 +78,7 @@ __all__ = [
     "manual_entry",
     "prescription_detail",
     "prescription_original",
+    "queue_limits",
     "readable_raw_message",
     "refill_request",
     "search_drugs",
