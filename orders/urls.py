@@ -20,6 +20,11 @@ urlpatterns = [
         name="prescription_original",
     ),
     path("refills/", views.refill_request, name="refill_request"),
+    path(
+        "scheduled-refills/<int:pk>/cancel/",
+        views.scheduled_refill_cancel,
+        name="scheduled_refill_cancel",
+    ),
     path("labels/warnings/", views.warning_rules, name="warning_rules"),
     path("labels/warnings/<int:pk>/", views.warning_rule_edit, name="warning_rule_edit"),
     # Fill workflow (issue 5): the queues and the PV1, fill and PV2 work pages.

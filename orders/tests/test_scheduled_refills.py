@@ -327,3 +327,62 @@ def test_the_phone_refill_page_refuses_a_date_before_the_eligible_date(
     assert response.status_code == 400
     assert f"can be refilled from {eligible_on()}" in response.content.decode()
     assert counts() == before
+
+
+# --------------------------------------------------------------------------- on the Rx page
+
+
+def test_the_prescription_page_lists_its_scheduled_refills_and_cancels_one(
+    api_technician, client_technician, technician, prescription
+):
+    ask(api_technician, prescription, schedule_if_too_soon=True)
+    scheduled = ScheduledRefill.objects.get()
+
+    page = client_technician.get(f"/prescriptions/{prescription.pk}/").content.decode()
+    assert 'data-testid="scheduled-refills"' in page
+    assert f"{eligible_on():%Y-%m-%d}" in page
+    assert "Cancel this refill" in page
+
+    response = client_technician.post(
+        f"/scheduled-refills/{scheduled.pk}/cancel/", {"note": "Patient moved abroad"}, follow=True
+    )
+
+    assert f"The refill scheduled for {eligible_on()} is cancelled." in response.content.decode()
+    scheduled.refresh_from_db()
+    assert scheduled.status == ScheduledRefill.Status.CANCELLED
+    assert scheduled.cancelled_reason == (
+        f"Cancelled by {technician.get_full_name() or technician.username}: Patient moved abroad"
+    )
+    the_day_comes(scheduled, prescription)
+    queue_due_refills_task()
+    assert prescription.fills.count() == 1
+
+
+def test_a_refill_no_longer_scheduled_cannot_be_cancelled_again(
+    api_technician, client_technician, prescription
+):
+    ask(api_technician, prescription, schedule_if_too_soon=True)
+    scheduled = ScheduledRefill.objects.get()
+    client_technician.post(f"/scheduled-refills/{scheduled.pk}/cancel/", {})
+    before = counts()
+
+    response = client_technician.post(f"/scheduled-refills/{scheduled.pk}/cancel/", {})
+
+    assert counts() == before
+    page = client_technician.get(response["Location"]).content.decode()
+    assert "This refill is cancelled already; nothing was changed." in page
+
+
+def test_a_cancel_note_with_control_characters_is_refused(
+    api_technician, client_technician, prescription
+):
+    ask(api_technician, prescription, schedule_if_too_soon=True)
+    scheduled = ScheduledRefill.objects.get()
+
+    response = client_technician.post(
+        f"/scheduled-refills/{scheduled.pk}/cancel/", {"note": "bad\x07note"}, follow=True
+    )
+
+    assert "The note contains a control character" in response.content.decode()
+    scheduled.refresh_from_db()
+    assert scheduled.status == ScheduledRefill.Status.SCHEDULED

@@ -38,7 +38,7 @@ from orders.views.queues import (
     fill_work_url,
     step_words,
 )
-from orders.views.refills import refill_request
+from orders.views.refills import refill_request, scheduled_refill_cancel
 from orders.views.warning_rules import warning_rule_edit, warning_rules
 from orders.views.work import (
     fill_pv1,
@@ -83,6 +83,7 @@ __all__ = [
     "refill_request",
     "search_drugs",
     "search_patients",
+    "scheduled_refill_cancel",
     "search_prescribers",
     "sig_preview",
     "warning_rule_edit",

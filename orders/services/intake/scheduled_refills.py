@@ -12,6 +12,7 @@ from datetime import date
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from lib.text import checked_free_text
 from orders.models import Prescription, ScheduledRefill
 from orders.services.intake.refills import (
     RefillRefused,
@@ -22,7 +23,12 @@ from orders.services.intake.refills import (
 from pharmacy.models import AuditEvent, User
 from pharmacy.services import record_audit_event
 
-__all__ = ["cancel_scheduled_refills", "queue_scheduled_refill", "schedule_refill"]
+__all__ = [
+    "cancel_scheduled_refill",
+    "cancel_scheduled_refills",
+    "queue_scheduled_refill",
+    "schedule_refill",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -181,3 +187,39 @@ def cancel_scheduled_refills(prescription: Prescription, *, reason: str) -> int:
     return prescription.scheduled_refills.filter(status=ScheduledRefill.Status.SCHEDULED).update(
         status=ScheduledRefill.Status.CANCELLED, cancelled_reason=reason[:255]
     )
+
+
+def cancel_scheduled_refill(scheduled: ScheduledRefill, *, by: User, note: str) -> ScheduledRefill:
+    """Staff cancel one scheduled refill (the patient called to say they no longer want
+    it): it never enters the queue. Refused with RefillRefused when it is no longer
+    scheduled (made or cancelled already) or the note cannot be stored. Locks the
+    schedule row; writes it and one audit row in one transaction."""
+    note, problem = checked_free_text(note, "note")
+    if problem:
+        raise RefillRefused("invalid_note", problem, status_code=400)
+    with transaction.atomic():
+        locked = (
+            ScheduledRefill.objects.select_for_update(of=("self",))
+            .select_related("prescription__patient")
+            .get(pk=scheduled.pk)
+        )
+        if locked.status != ScheduledRefill.Status.SCHEDULED:
+            raise RefillRefused(
+                "not_scheduled",
+                f"This refill is {locked.get_status_display().lower()} already; nothing "
+                "was changed.",
+            )
+        who = by.get_full_name() or by.get_username()
+        locked.status = ScheduledRefill.Status.CANCELLED
+        locked.cancelled_reason = f"Cancelled by {who}" + (f": {note}" if note else ".")
+        locked.cancelled_reason = locked.cancelled_reason[:255]
+        locked.processed_at = timezone.now()
+        locked.save(update_fields=["status", "cancelled_reason", "processed_at"])
+        record_audit_event(
+            actor=by,
+            action=AuditEvent.Action.UPDATE,
+            obj=locked,
+            patient=locked.prescription.patient,
+            summary=f"Scheduled refill of Rx {locked.prescription.rx_number} cancelled",
+        )
+        return locked
