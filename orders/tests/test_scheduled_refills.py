@@ -386,3 +386,28 @@ def test_a_cancel_note_with_control_characters_is_refused(
     assert "The note contains a control character" in response.content.decode()
     scheduled.refresh_from_db()
     assert scheduled.status == ScheduledRefill.Status.SCHEDULED
+
+
+# --------------------------------------------------------------------------- a real worker
+
+
+def test_a_real_worker_running_the_beat_task_twice_makes_one_fill(
+    celery_worker_process, technician
+):
+    patient = PatientFactory(date_of_birth=BORN, no_known_allergies=True)
+    prescription = PrescriptionFactory(patient=patient, days_supply=30)
+    FillFactory(prescription=prescription, status=Fill.Status.SHIPPED, days_supply=30)
+    last_filled(prescription, days_ago=40)
+    scheduled = ScheduledRefill.objects.create(
+        prescription=prescription, fill_on=timezone.localdate(), requested_by=technician
+    )
+
+    # Beat's two runs sent at once, to one worker with its concurrent slots.
+    results = [queue_due_refills_task.delay(), queue_due_refills_task.delay()]
+
+    for result in results:
+        result.get(timeout=60)
+    scheduled.refresh_from_db()
+    assert scheduled.status == ScheduledRefill.Status.QUEUED
+    assert prescription.fills.filter(status=Fill.Status.PV1).count() == 1
+    assert prescription.fills.count() == 2
