@@ -13,7 +13,7 @@ from pathlib import PurePath
 from django import forms
 from django.utils import timezone
 
-from inventory.models import Package, Product
+from inventory.models import Package, Product, Storage
 from lib.text import validate_free_text
 from orders.intake.messages import (
     IncomingAddress,
@@ -344,6 +344,14 @@ class RefillRequestForm(forms.Form):
             "invalid": "Enter the date of birth as YYYY-MM-DD.",
         },
     )
+    # Only when the refill is scheduled (too soon today): blank means the first date the
+    # refill is due.
+    fill_on = forms.DateField(
+        required=False,
+        widget=_date_input(),
+        label="Fill on",
+        error_messages={"invalid": "Enter the date to fill on as YYYY-MM-DD."},
+    )
 
     def clean_rx_number(self):
         text = rx_number_from_text(self.cleaned_data["rx_number"])
@@ -515,3 +523,27 @@ class PdmpCheckForm(forms.Form):
     )
     reference = forms.CharField(label="Report number", max_length=60, required=False)
     note = _note_field("Note")
+
+
+# --------------------------------------------------------------------------- Rx label
+
+
+class WarningRuleForm(forms.Form):
+    """An auxiliary warning rule of the Rx label, as a pharmacist writes it; the service
+    (``pharmacy.services.label_warnings.save_warning_rule``) checks it against the
+    catalogue."""
+
+    warning = forms.CharField(label="Warning printed on the label", max_length=200)
+    pharmacologic_class = forms.CharField(
+        label="Pharmacologic class", required=False, max_length=255
+    )
+    ingredient = forms.CharField(label="Active ingredient", required=False, max_length=255)
+    dosage_form = forms.CharField(label="Dosage form contains", required=False, max_length=60)
+    route = forms.CharField(label="Route contains", required=False, max_length=60)
+    storage = forms.ChoiceField(
+        label="Storage",
+        required=False,
+        choices=[("", "Any storage"), *Storage.choices],
+    )
+    position = forms.IntegerField(label="Order on the label", initial=100)
+    is_active = forms.BooleanField(label="Printed", required=False, initial=True)

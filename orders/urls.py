@@ -23,7 +23,15 @@ urlpatterns = [
         name="prescription_original",
     ),
     path("refills/", views.refill_request, name="refill_request"),
+    path(
+        "scheduled-refills/<int:pk>/cancel/",
+        views.scheduled_refill_cancel,
+        name="scheduled_refill_cancel",
+    ),
+    path("labels/warnings/", views.warning_rules, name="warning_rules"),
+    path("labels/warnings/<int:pk>/", views.warning_rule_edit, name="warning_rule_edit"),
     # Fill workflow (issue 5): the queues and the PV1, fill and PV2 work pages.
+    path("queues/limits/", views.queue_limits, name="queue_limits"),
     path("fills/queue/<slug:status>/", views.fill_queue, name="fill_queue"),
     path("fills/queue/<slug:status>/rows/", views.fill_queue_rows, name="fill_queue_rows"),
     path("fills/queue/<slug:status>/open/", views.fill_queue_open, name="fill_queue_open"),

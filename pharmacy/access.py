@@ -12,12 +12,13 @@ rule: they are issued by a manager or on the command line (README, "Authenticati
 """
 
 from functools import wraps
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -123,3 +124,69 @@ class SecondFactorMiddleware:
             # htmx would swap the whole sign-in page into a fragment; have it navigate.
             return HttpResponse(status=204, headers={"HX-Redirect": target})
         return redirect(target)
+
+
+def sign_in_address(request: HttpRequest) -> str:
+    """``/login/?next=`` the page to come back to after signing in: the page itself for
+    a GET; for an htmx fragment the page it is part of (``HX-Current-URL``); for a form
+    sent (POST) the page that sent it (``Referer``), since its own address wants a POST.
+    Only an address on this site; none otherwise."""
+    if request.headers.get("HX-Request"):
+        back = request.headers.get("HX-Current-URL", "") or request.get_full_path()
+    elif request.method in ("GET", "HEAD"):
+        back = request.get_full_path()
+    else:
+        back = request.headers.get("Referer", "")
+    if back and not back.startswith("/"):
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = ""
+        else:
+            parts = urlsplit(back)
+            back = parts.path + (f"?{parts.query}" if parts.query else "")
+    login = reverse(settings.LOGIN_URL)
+    if not back or urlsplit(back).path == login:
+        return login
+    query = QueryDict(mutable=True)
+    query["next"] = back
+    return f"{login}?{query.urlencode(safe='/')}"  # as login_required writes it
+
+
+def sign_in_response(request: HttpRequest) -> HttpResponse:
+    """Send a signed-out person to sign in and back: a redirect, or for htmx an
+    ``HX-Redirect`` (htmx would swap the sign-in page into the fragment)."""
+    target = sign_in_address(request)
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=204, headers={"HX-Redirect": target})
+    return redirect(target)
+
+
+class SignInRedirectMiddleware:
+    """Every page refused to a signed-out person (a session that timed out, or none)
+    sends them to sign in and back, whatever the view's own check answered: a 403 of a
+    permission check that never asked whether anyone was signed in, or
+    ``login_required``'s redirect, which would lose an htmx fragment's page or send a
+    form's POST address as the way back. The API answers in JSON and the admin has its
+    own sign-in: neither is touched. A signed-in person without the permission still
+    gets 403: signing in again would not help them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.login_path = reverse(settings.LOGIN_URL)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is None or user.is_authenticated:
+            return response
+        if request.path.startswith(("/api/", "/admin/")):
+            return response
+        if response.status_code == 403 or (
+            response.status_code == 302
+            and urlsplit(response.get("Location", "")).path == self.login_path
+        ):
+            if settings.SESSION_COOKIE_NAME in request.COOKIES:
+                # A session cookie but nobody signed in: the session ended.
+                messages.info(request, "Your session ended. Sign in to go back where you were.")
+            return sign_in_response(request)
+        return response

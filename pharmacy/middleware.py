@@ -6,8 +6,9 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.shortcuts import redirect
 from django.utils.cache import add_never_cache_headers
+
+from pharmacy.access import sign_in_response
 
 SESSION_STARTED_KEY = "signed_in_at"
 
@@ -39,7 +40,7 @@ class SessionLimitsMiddleware:
                 messages.info(
                     request, "Your session reached its 12-hour limit. Please sign in again."
                 )
-                return redirect(settings.LOGIN_URL)
+                return sign_in_response(request)
         return self.get_response(request)
 
 

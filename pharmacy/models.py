@@ -14,7 +14,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Func, OuterRef, Q, Value
 
-from inventory.models import DEASchedule, Ingredient, PharmacologicClass
+from inventory.models import DEASchedule, Ingredient, PharmacologicClass, Storage
 from lib.text import text_problem
 from pharmacy import dur, patient_keys
 from pharmacy.identifiers import validate_dea_number, validate_npi
@@ -559,6 +559,51 @@ class DrugInteraction(models.Model):
 
     def __str__(self):
         return f"{self.ingredient_a_name} + {self.ingredient_b_name} ({self.severity})"
+
+
+class AuxiliaryWarningRule(models.Model):
+    """An auxiliary warning the Rx label prints for every product that meets all the
+    criteria the rule names: a pharmacologic class (by the catalogue's name), an active
+    ingredient (by its matching key, so salts match), words of the dosage form or route,
+    a storage condition. Kept by pharmacists on the warning-rules page through
+    ``pharmacy.services.label_warnings.save_warning_rule``, which refuses a class or
+    ingredient the catalogue does not hold; read by ``orders.services.labels``.
+    """
+
+    warning = models.CharField(max_length=80, help_text="Printed on the label as written.")
+    pharmacologic_class_name = models.CharField("pharmacologic class", max_length=255, blank=True)
+    ingredient_name = models.CharField("active ingredient", max_length=255, blank=True)
+    ingredient_key = models.CharField(max_length=255, blank=True, editable=False)
+    dosage_form = models.CharField(
+        max_length=60, blank=True, help_text="Words the dosage form contains (SUSPENSION)."
+    )
+    route = models.CharField(max_length=60, blank=True, help_text="Words the route contains.")
+    storage = models.CharField(max_length=12, choices=Storage.choices, blank=True)
+    position = models.PositiveSmallIntegerField(
+        default=100, help_text="Warnings print in this order, lowest first."
+    )
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        "pharmacy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            # A rule without a criterion would print its warning on every label.
+            models.CheckConstraint(
+                condition=~Q(pharmacologic_class_name="")
+                | ~Q(ingredient_key="")
+                | ~Q(dosage_form="")
+                | ~Q(route="")
+                | ~Q(storage=""),
+                name="warning_rule_has_a_criterion",
+            )
+        ]
+
+    def __str__(self):
+        return self.warning
 
 
 # ICD-10-CM: a letter, two characters (digit, then digit or letter), and after a dot up to

@@ -78,6 +78,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.MANAGER: [
         "pharmacy.view_dashboard",
+        # How long work may wait in each queue before its tab shows it late (issue 13).
+        "orders.change_queuewaitlimit",
         "pharmacy.manage_staff",
         "pharmacy.view_auditevent",
         # One record per patient (issue 13): managers merge duplicate records, on the merge

@@ -207,6 +207,9 @@ MIDDLEWARE = [
     "pharmacy.middleware.SessionLimitsMiddleware",
     # After the session limits: an ended session signs in again rather than verifies.
     "pharmacy.access.SecondFactorMiddleware",
+    # Sees the answer of every view: a signed-out person refused anything is sent to
+    # sign in and back (a 403 too), htmx fragments by HX-Redirect.
+    "pharmacy.access.SignInRedirectMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks, so it sees the outcome of authentication.
@@ -229,6 +232,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "pharmacy.context_processors.pharmacy",
+                "shipping.navigation.navigation",
             ],
         },
     },
@@ -365,6 +369,12 @@ CELERY_BEAT_SCHEDULE = {
     "ensure-shipments": {
         "task": "shipping.tasks.ensure_shipments_task",
         "schedule": timedelta(seconds=30),
+    },
+    # Refills scheduled for today (asked for too soon) enter the fill queue: each run
+    # claims each schedule once, so the interval only bounds how late in the day.
+    "queue-due-refills": {
+        "task": "orders.tasks.queue_due_refills_task",
+        "schedule": timedelta(minutes=env_int("SCHEDULED_REFILL_MINUTES", 15, minimum=1)),
     },
 }
 

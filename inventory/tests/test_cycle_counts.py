@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from inventory.models import CycleCount, CycleCountLine, DEASchedule, StockLot, StockMovement
+from inventory.ndc import upc_from_ndc
 from inventory.services.counts import (
     approve_cycle_count,
     cancel_cycle_count,
@@ -489,3 +490,48 @@ def test_counting_while_deliveries_and_fills_hit_the_same_lot(technician, manage
     )
     assert line.correction is not None or line.expected_quantity == 250
     assert ledger_matches_stock()
+
+
+def test_a_scan_without_a_lot_asks_for_the_lot_and_keeps_the_scan(
+    client_technician, shelf, technician
+):
+    count = start_cycle_count(by=technician, location="B-07")
+    url = f"/catalogue/stock/counts/{count.pk}/"
+    upc = upc_from_ndc("70010-101-30")
+
+    asked = client_technician.post(f"{url}scan/", {"scan": upc})
+
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert 'data-testid="count-lot-prompt"' in page
+    assert f'<input type="hidden" name="scan" value="{upc}">' in page
+    assert "This barcode does not carry the lot" in page
+    assert "Lots of this package in this count: A1, B2." in page
+    assert 'data-testid="count-scan-form"' not in page
+    # The counter types the lot from the bottle; the kept scan goes with it.
+    found = client_technician.post(f"{url}scan/", {"scan": upc, "lot_number": "B2"})
+    line_b = count.lines.get(lot=shelf["b"])
+    assert found["Location"] == f"{url}?line={line_b.pk}#line-{line_b.pk}"
+    assert not count.lines.filter(counted_quantity__isnull=False).exists()
+
+
+def test_a_lot_typed_after_a_scan_without_one_is_checked(client_technician, shelf, technician):
+    count = start_cycle_count(by=technician, location="B-07")
+    url = f"/catalogue/stock/counts/{count.pk}/scan/"
+
+    wrong = client_technician.post(
+        url, {"scan": upc_from_ndc("70010-101-30"), "lot_number": "D4"}, follow=True
+    )
+
+    assert f"Lot D4 of 70010-101-30 is not part of count {count.pk}" in wrong.content.decode()
+    assert not count.lines.filter(counted_quantity__isnull=False).exists()
+
+
+def test_a_typed_ndc_without_a_lot_asks_for_the_lot_too(client_technician, shelf, technician):
+    count = start_cycle_count(by=technician, location="B-07")
+
+    asked = client_technician.post(
+        f"/catalogue/stock/counts/{count.pk}/scan/", {"scan": "70010-101-30"}
+    )
+
+    assert 'data-testid="count-lot-prompt"' in asked.content.decode()

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from inventory.forms import ApproveCountForm, CountLineForm, CountScanForm, StartCountForm
-from inventory.models import CycleCount, DEASchedule
+from inventory.models import CycleCount, DEASchedule, Package
 from inventory.services.counts import (
     approve_cycle_count,
     cancel_cycle_count,
@@ -63,7 +63,7 @@ def count_list(request):
     )
 
 
-def _count_page(request, count: CycleCount, *, approve_form=None, status=200):
+def _count_page(request, count: CycleCount, *, approve_form=None, pending_scan=None, status=200):
     lines = list(count.lines.select_related("lot__package__product", "correction", "counted_by"))
     corrections = [line for line in lines if line.variance and not line.is_estimate]
     focus = request.GET.get("line", "")
@@ -86,6 +86,9 @@ def _count_page(request, count: CycleCount, *, approve_form=None, status=200):
             ),
             "focus_line": int(focus) if focus.isdigit() else None,
             "scan_form": CountScanForm(),
+            # A scan that names the product but not the lot (a UPC or an NDC): kept,
+            # waiting for the lot number to be typed or picked.
+            "pending_scan": pending_scan,
             "approve_form": approve_form or ApproveCountForm(),
             "can_count": count.status == CycleCount.Status.COUNTING
             and user.has_perm("inventory.add_cyclecount"),
@@ -114,8 +117,13 @@ def count_scan(request, pk: int):
     if not form.is_valid():
         messages.error(request, "Scan the lot's DataMatrix, or type its NDC and lot number.")
         return redirect(url)
+    scan, lot_number = form.cleaned_data["scan"], form.cleaned_data["lot_number"]
     try:
-        lot = lot_of_scan(form.cleaned_data["scan"], form.cleaned_data["lot_number"])
+        if not lot_number.strip():
+            package, parsed = package_of_code(scan)
+            if not parsed.lot:
+                return _count_page(request, count, pending_scan=_pending_scan(count, scan, package))
+        lot = lot_of_scan(scan, lot_number)
         line = count.lines.filter(lot=lot).first()
         if line is None:
             raise StockError(
@@ -127,6 +135,18 @@ def count_scan(request, pk: int):
         messages.error(request, refused.detail)
         return redirect(url)
     return redirect(f"{url}?line={line.pk}#line-{line.pk}")
+
+
+def _pending_scan(count: CycleCount, scan: str, package: Package) -> dict:
+    """What the page asks after a scan without a lot: the scan itself (sent again with
+    the lot), the package it named, and the lot numbers of that package in this count
+    to pick from (the lot numbers are on the count's lines already; no quantity)."""
+    lots = (
+        count.lines.filter(lot__package=package)
+        .order_by("lot__lot_number")
+        .values_list("lot__lot_number", flat=True)
+    )
+    return {"scan": scan, "package": package, "lot_numbers": list(lots)}
 
 
 @require_POST

@@ -150,11 +150,36 @@ class RefillRequestSerializer(serializers.Serializer):
 
     rx_number = serializers.CharField(max_length=20, trim_whitespace=True)
     date_of_birth = serializers.DateField(input_formats=["iso-8601"])
+    schedule_if_too_soon = serializers.BooleanField(
+        default=False,
+        help_text="When it is too soon to refill, schedule the refill for its first "
+        "eligible date (202) instead of refusing it.",
+    )
+    fill_on = serializers.DateField(
+        input_formats=["iso-8601"],
+        required=False,
+        help_text="Schedule the refill for this date (202): on or after the first eligible "
+        "date, not in the past, not after the prescription expires.",
+    )
 
 
 class RefillResponseSerializer(serializers.Serializer):
     fill = FillSummarySerializer()
     prescription = serializers.IntegerField()
+
+
+class ScheduledRefillSerializer(serializers.Serializer):
+    """A refill scheduled for a date: it enters the fill queue on ``fill_on``."""
+
+    id = serializers.IntegerField()
+    prescription = serializers.IntegerField(source="prescription_id")
+    fill_on = serializers.DateField()
+    status = serializers.CharField()
+    fill = serializers.IntegerField(source="fill_id", allow_null=True)
+
+
+class ScheduledRefillResponseSerializer(serializers.Serializer):
+    scheduled_refill = ScheduledRefillSerializer()
 
 
 # --------------------------------------------------------------------------- fill workflow

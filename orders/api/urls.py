@@ -8,6 +8,7 @@ from django.urls import path
 from orders.api import views
 from orders.api.labels import FillLabelView
 from orders.api.pdmp import FillPdmpCheckView
+from orders.api.refills import RefillRequestView
 
 urlpatterns = [
     path("erx/ncpdp/", views.NcpdpScriptView.as_view(), name="api_erx_ncpdp"),
@@ -18,7 +19,7 @@ urlpatterns = [
         views.PrescriptionDetailView.as_view(),
         name="api_prescription_detail",
     ),
-    path("refill-requests/", views.RefillRequestView.as_view(), name="api_refill_request"),
+    path("refill-requests/", RefillRequestView.as_view(), name="api_refill_request"),
     path("fills/", views.FillListView.as_view(), name="api_fill_list"),
     path("fills/<int:pk>/", views.FillDetailView.as_view(), name="api_fill_detail"),
     path("fills/<int:pk>/pv1/", views.FillPV1View.as_view(), name="api_fill_pv1"),

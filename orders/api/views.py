@@ -37,8 +37,6 @@ from orders.api.serializers import (
     PV1DecisionSerializer,
     PV2DecisionSerializer,
     RecallTraceSerializer,
-    RefillRequestSerializer,
-    RefillResponseSerializer,
     ReleaseInputSerializer,
 )
 from orders.intake.fhir import operation_outcome, parse_fhir_json
@@ -60,10 +58,8 @@ from orders.intake.ncpdp import (
 )
 from orders.models import QUEUE_ORDER, Channel, DurAlert, Fill, FillEvent, Order, Prescription
 from orders.services.intake import (
-    RefillRefused,
     cancel_prescription_for_prescriber,
     receive_prescription,
-    request_refill,
 )
 from orders.services.recalls import trace_recalled_lot
 from orders.services.workflow import (
@@ -472,45 +468,6 @@ class PrescriptionDetailView(generics.RetrieveAPIView):
             patient=prescription.patient,
         )
         return Response(self.get_serializer(prescription).data)
-
-
-# --------------------------------------------------------------------------- refills
-
-
-class RefillRequestView(generics.GenericAPIView):
-    """A patient's refill request (patient portal, phone system): Rx number and date of
-    birth. A wrong date of birth answers 404 like an unknown Rx number."""
-
-    serializer_class = RefillRequestSerializer
-    required_permissions = ["pharmacy.work_technician_queues"]
-    throttle_scope = "refill_request"
-
-    @extend_schema(
-        request=RefillRequestSerializer,
-        responses={
-            201: RefillResponseSerializer,
-            400: ErrorSerializer,
-            404: OpenApiResponse(ErrorSerializer, description="No such Rx for that birth date."),
-            409: OpenApiResponse(
-                ErrorSerializer,
-                description="Refused: no_refills_left, too_soon, expired, cancelled, "
-                "not_active or already_in_progress.",
-            ),
-        },
-    )
-    def post(self, request):
-        given = self.get_serializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        try:
-            fill = request_refill(
-                given.validated_data["rx_number"],
-                date_of_birth=given.validated_data["date_of_birth"],
-                by=request.user,
-            )
-        except RefillRefused as refused:
-            raise APIError(refused.code, refused.detail, refused.status_code) from None
-        body = RefillResponseSerializer({"fill": fill, "prescription": fill.prescription_id}).data
-        return Response(body, status=status.HTTP_201_CREATED)
 
 
 # --------------------------------------------------------------------------- fills

@@ -25,8 +25,10 @@ from decimal import Decimal
 from functools import cache
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import JSONObject
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.utils import timezone
@@ -35,14 +37,16 @@ from django.utils.html import format_html
 from inventory.models import (
     DEASchedule,
     Package,
+    PharmacologicClass,
     Product,
-    Storage,
+    ProductIngredient,
     format_strength,
     strength_pairs_of,
 )
 from orders.models import SCHEDULE_ORDER, Fill, Prescription, RxLabel
 from orders.services.pdf import thread_renderer
 from outbox.services import record_side_effect
+from pharmacy.models import AuxiliaryWarningRule
 
 logger = logging.getLogger(__name__)
 
@@ -160,31 +164,55 @@ def _strictest_schedule(*schedules: str) -> str:
     return min(named, key=SCHEDULE_ORDER.index) if named else DEASchedule.NONE
 
 
-def _warnings(*, product, schedule: str, child_resistant_waived: bool) -> list[str]:
-    """Auxiliary warnings that follow from recorded data (storage, schedule, route, dosage
-    form, packaging); a warning the data cannot support is left to the pharmacist."""
-    warnings = []
-    storage = product.storage if product else Storage.ROOM_TEMPERATURE
-    if storage == Storage.REFRIGERATED:
-        warnings.append("Keep in a refrigerator, 36-46 °F (2-8 °C). Do not freeze.")
-    elif storage == Storage.FROZEN:
-        warnings.append("Keep frozen.")
+def _warnings(
+    *, product, rule_rows: list[dict], schedule: str, child_resistant_waived: bool
+) -> list[str]:
+    """Auxiliary warnings: those of the pharmacists' rules the product meets
+    (``_rule_warnings``), then those that follow from the prescription's own data
+    (schedule, packaging). A warning the data cannot support is left to the pharmacist."""
+    warnings = _rule_warnings(product, rule_rows)
     if schedule:
         warnings.append(f"Controlled substance: Schedule {schedule[1:]}.")
-    route = (product.route if product else "").upper()
-    form = (product.dosage_form if product else "").upper()
-    if any(word in route for word in ("TOPICAL", "TRANSDERMAL", "CUTANEOUS")):
-        warnings.append("For external use only.")
-    elif "OPHTHALMIC" in route:
-        warnings.append("For the eye only.")
-    elif "OTIC" in route:
-        warnings.append("For the ear only.")
-    if "EXTENDED RELEASE" in form or "DELAYED RELEASE" in form:
-        warnings.append("Swallow whole. Do not crush or chew.")
-    if "SUSPENSION" in form:
-        warnings.append("Shake well before use.")
     if child_resistant_waived:
         warnings.append("This container is not child-resistant.")
+    return warnings
+
+
+def _rule_rows(product_id: str, storage: str) -> ArraySubquery:
+    """The active ``AuxiliaryWarningRule`` rows whose class, ingredient and storage the
+    product meets, in the rules' order, as ``{warning, dosage_form, route}`` objects:
+    a subquery of the label's own statement, so the rules cost it no query of their own.
+    ``product_id`` and ``storage`` name the product's id and storage in the outer query
+    (``dispensed_package__product_id``...)."""
+    classes = PharmacologicClass.objects.filter(products=OuterRef(OuterRef(product_id))).values(
+        "name"
+    )
+    ingredients = ProductIngredient.objects.filter(
+        product_id=OuterRef(OuterRef(product_id))
+    ).values("ingredient__normalized_name")
+    return ArraySubquery(
+        AuxiliaryWarningRule.objects.filter(is_active=True)
+        .filter(
+            Q(pharmacologic_class_name="") | Q(pharmacologic_class_name__in=Subquery(classes)),
+            Q(ingredient_key="") | Q(ingredient_key__in=Subquery(ingredients)),
+            Q(storage="") | Q(storage=OuterRef(storage)),
+        )
+        .order_by("position", "pk")
+        .values(json=JSONObject(warning="warning", dosage_form="dosage_form", route="route"))
+    )
+
+
+def _rule_warnings(product, rule_rows: list[dict]) -> list[str]:
+    """The warnings of the rules (``_rule_rows``) whose dosage form and route words the
+    product's dosage form and route contain, each text once."""
+    if product is None:
+        return []
+    form, route = (product.dosage_form or "").upper(), (product.route or "").upper()
+    warnings = []
+    for rule in rule_rows or []:
+        if rule["dosage_form"] in form and rule["route"] in route:
+            if rule["warning"] not in warnings:
+                warnings.append(rule["warning"])
     return warnings
 
 
@@ -249,34 +277,42 @@ def _label_fills():
         .annotate(
             dispensings=Subquery(dispensings),
             strength_pairs=strength_pairs_of(OuterRef("dispensed_package__product_id")),
+            rule_rows=_rule_rows(
+                "dispensed_package__product_id", "dispensed_package__product__storage"
+            ),
         )
     )
 
 
 def _named_before_filling(
     prescription: Prescription,
-) -> tuple[Package | None, Product | None, list[dict]]:
+) -> tuple[Package | None, Product | None, list[dict], list[dict]]:
     """What a label names before the fill step records a package: the prescribed package
     (``Package.objects.by_ndc11``) and its product, else the prescription's product;
-    with the product's strength pairs."""
+    with the product's strength pairs and warning rules (``_rule_rows``)."""
     if prescription.prescribed_ndc:
         package = (
             Package.objects.by_ndc11(prescription.prescribed_ndc)
             .select_related("product")
             .only("package_ndc", *_under("product", _PRODUCT_FIELDS))
-            .annotate(strength_pairs=strength_pairs_of(OuterRef("product_id")))
+            .annotate(
+                strength_pairs=strength_pairs_of(OuterRef("product_id")),
+                rule_rows=_rule_rows("product_id", "product__storage"),
+            )
             .first()
         )
         if package is not None:
-            return package, package.product, package.strength_pairs
+            return package, package.product, package.strength_pairs, package.rule_rows
     if prescription.product_id is None:
-        return None, None, []
+        return None, None, [], []
     product = (
         Product.objects.only(*_PRODUCT_FIELDS)
-        .annotate(strength_pairs=strength_pairs_of(OuterRef("pk")))
+        .annotate(
+            strength_pairs=strength_pairs_of(OuterRef("pk")), rule_rows=_rule_rows("pk", "storage")
+        )
         .get(pk=prescription.product_id)
     )
-    return None, product, product.strength_pairs
+    return None, product, product.strength_pairs, product.rule_rows
 
 
 @dataclass
@@ -290,6 +326,7 @@ class _LabelRow:
     product: Product | None
     strengths: list[tuple[str, str]]
     dispensings: int
+    rule_rows: list[dict]
 
 
 def _read_label_row(fill_id: int, *, lock: bool = False) -> _LabelRow:
@@ -303,15 +340,16 @@ def _read_label_row(fill_id: int, *, lock: bool = False) -> _LabelRow:
     fill = fills.get(pk=fill_id)
     package = fill.dispensed_package
     if package is not None:
-        product, pairs = package.product, fill.strength_pairs
+        product, pairs, rule_rows = package.product, fill.strength_pairs, fill.rule_rows
     else:
-        package, product, pairs = _named_before_filling(fill.prescription)
+        package, product, pairs, rule_rows = _named_before_filling(fill.prescription)
     return _LabelRow(
         fill=fill,
         package=package,
         product=product,
         strengths=[(pair["strength"], pair["unit"]) for pair in pairs or []],
         dispensings=fill.dispensings,
+        rule_rows=rule_rows,
     )
 
 
@@ -368,6 +406,7 @@ def _label_data(row: _LabelRow) -> dict:
         "dea_schedule": schedule,
         "warnings": _warnings(
             product=product,
+            rule_rows=row.rule_rows,
             schedule=schedule,
             child_resistant_waived=prescription.child_resistant_waived
             or bool(patient and patient.child_resistant_waiver_on),

@@ -62,7 +62,7 @@ def sign_in(page, username):
 
 def open_manual_entry(page, technician):
     sign_in(page, technician.username)
-    page.get_by_role("link", name="Intake", exact=True).click()
+    page.get_by_test_id("nav-queue-intake").click()
     page.get_by_role("link", name="New phone or fax prescription").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("New phone or fax prescription")
 

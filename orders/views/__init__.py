@@ -10,6 +10,8 @@
 ``work``: the work pages of the fill workflow (PV1, the fill station, PV2).
 ``holds``: holds, releases and a fill's summary page.
 ``patient_merge``: merging two records of one patient.
+``warning_rules``: the auxiliary warning rules of the Rx label.
+``queue_limits``: the managers' wait limits of the queues.
 ``_common``: the permissions and the quantity wording they share.
 
 Every page that shows a patient's data writes one audit row. The names below are the
@@ -25,6 +27,7 @@ from orders.views.intake import intake_detail, intake_queue, intake_queue_rows
 from orders.views.patient_merge import patient_merge, patient_merge_start
 from orders.views.pickers import search_drugs, search_patients, search_prescribers
 from orders.views.prescriptions import prescription_detail, prescription_original
+from orders.views.queue_limits import queue_limits
 from orders.views.queues import (
     FILL_QUEUES,
     WORK_PAGE_LABELS,
@@ -37,7 +40,8 @@ from orders.views.queues import (
     fill_work_url,
     step_words,
 )
-from orders.views.refills import refill_request
+from orders.views.refills import refill_request, scheduled_refill_cancel
+from orders.views.warning_rules import warning_rule_edit, warning_rules
 from orders.views.work import (
     fill_pv1,
     fill_pv1_pdmp,
@@ -80,11 +84,15 @@ __all__ = [
     "manual_entry",
     "prescription_detail",
     "prescription_original",
+    "queue_limits",
     "readable_raw_message",
     "refill_request",
     "search_drugs",
     "search_patients",
+    "scheduled_refill_cancel",
     "search_prescribers",
     "sig_preview",
+    "warning_rule_edit",
+    "warning_rules",
     "step_words",
 ]

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from inventory.models import Product
 from orders.forms import ResolveIntakeForm
-from orders.models import IntakeIssue, Prescription
+from orders.models import Fill, IntakeIssue, Prescription
 from orders.services.intake import IntakeResolutionError, blocking_intake_issues, resolve_intake
 from orders.views._common import TECHNICIAN_WORK, _quantity_words
 from orders.views.pickers import (
@@ -25,6 +25,7 @@ from orders.views.pickers import (
     _with_strengths,
 )
 from orders.views.prescriptions import _original
+from orders.views.queues import queue_tabs
 from pharmacy.access import staff_permission_required
 from pharmacy.models import AuditEvent, Patient, Prescriber
 from pharmacy.patient_keys import name_key
@@ -63,6 +64,7 @@ def _audit_queue(request, context: dict, *, refresh: bool) -> None:
 def intake_queue(request):
     context = _queue_context()
     _audit_queue(request, context, refresh=False)
+    context["tabs"] = queue_tabs(request, current=Fill.Status.INTAKE)
     return render(request, "orders/intake_queue.html", context)
 
 

@@ -46,6 +46,7 @@ def prescription_detail(request, pk: int):
         "issues": [IntakeIssue(i).label for i in prescription.intake_issues],
         "original": _original(prescription),
         "quantity_text": _quantity_words(prescription.quantity, prescription.quantity_unit),
+        "scheduled_refills": list(prescription.scheduled_refills.select_related("fill")),
     }
     return render(request, "orders/prescription_detail.html", context)
 

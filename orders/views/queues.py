@@ -20,10 +20,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from inventory.models import strength_pairs_of
-from orders.models import DurAlert, Fill, FillHold, HoldReason, severity_label
+from orders.models import (
+    DurAlert,
+    Fill,
+    FillHold,
+    HoldReason,
+    Prescription,
+    QueueWaitLimit,
+    severity_label,
+)
 from orders.views._common import TECHNICIAN_WORK, VERIFY_WORK, _quantity_words
 from orders.views.pv1_checks import SERIOUS, worst_severity
-from pharmacy.models import Patient
+from pharmacy.models import Patient, User
 from pharmacy.services import record_list_view
 
 # What a queue row reads of the prescription's product to name it with its strength and
@@ -171,7 +179,7 @@ def _after_fill(queryset, after: str):
     )
 
 
-def _count_up_to(fills, cap: int) -> Func:
+def count_up_to(fills, cap: int) -> Func:
     """How many ``fills`` there are, counted no further than ``cap`` + 1 (more than ``cap``
     reads "more than"): the number of their first ``cap`` + 1 ids. Uncorrelated, so
     PostgreSQL works it out once (an InitPlan) inside the statement it annotates."""
@@ -179,9 +187,70 @@ def _count_up_to(fills, cap: int) -> Func:
     return Func(ArraySubquery(first_ids), function="cardinality", output_field=IntegerField())
 
 
+def queue_tabs(request, *, current: str) -> list[dict]:
+    """The tabs of the queues the person works: each with how many wait (capped), the
+    oldest wait and whether it is past the managers' limit (``QueueWaitLimit``); one
+    statement for all of them. The intake tab is the prescriptions' intake queue, the
+    one intake queue (its fills wait with their prescription)."""
+    user = request.user
+    queues = [
+        q for q in FILL_QUEUES.values() if user.has_perm(q.permission)
+    ]  # in the order of the workflow
+    waiting, oldest = {}, {}
+    for queue in queues:
+        if queue.status == Fill.Status.INTAKE:
+            items = Prescription.objects.in_intake_queue()
+            since = (
+                Prescription.objects.filter(status=Prescription.Status.INTAKE)
+                .order_by("received_at")
+                .values("received_at")[:1]
+            )
+        else:
+            items = Fill.objects.in_queue(queue.status)
+            since = (
+                Fill.objects.filter(status=queue.status)
+                .order_by("status_changed_at")
+                .values("status_changed_at")[:1]
+            )
+        waiting[f"n_{queue.status}"] = count_up_to(items, QUEUE_COUNT_CAP)
+        oldest[f"t_{queue.status}"] = Subquery(since)
+    if not queues:
+        return []
+    row = (
+        User.objects.filter(pk=user.pk)
+        .annotate(**waiting, **oldest)
+        .values(*waiting, *oldest)
+        .get()
+    )
+    limits = dict(QueueWaitLimit.objects.values_list("queue", "minutes"))
+    now = timezone.now()
+    tabs = []
+    for queue in queues:
+        count, since = row[f"n_{queue.status}"], row[f"t_{queue.status}"]
+        limit = limits.get(queue.status)
+        tabs.append(
+            {
+                "status": queue.status,
+                "title": queue.title,
+                "url": reverse("intake_queue")
+                if queue.status == Fill.Status.INTAKE
+                else reverse("fill_queue", args=[queue.status]),
+                "count": count,
+                "count_text": f"{QUEUE_COUNT_CAP}+" if count > QUEUE_COUNT_CAP else str(count),
+                "oldest": age_words(since, now) if count and since else "",
+                "is_late": bool(
+                    count and since and limit and now - since > timedelta(minutes=limit)
+                ),
+                "limit": age_words(now - timedelta(minutes=limit), now) if limit else "",
+                "current": queue.status == current,
+            }
+        )
+    return tabs
+
+
 def _queue_rows(request, queue: FillQueue) -> dict:
     """One page of a queue in one SQL statement: the rows, their patient, drug and claim,
-    and the waiting count (capped, ``_count_up_to``) computed once by the same statement."""
+    and the waiting count (capped, ``count_up_to``) computed once by the same statement."""
     after = request.GET.get("after", "")
     after = after if after.isdigit() else ""
     queued = Fill.objects.in_queue(queue.status)
@@ -211,7 +280,7 @@ def _queue_rows(request, queue: FillQueue) -> dict:
             "claimed_by__last_name",
         )
         .annotate(
-            waiting=_count_up_to(queued, QUEUE_COUNT_CAP),
+            waiting=count_up_to(queued, QUEUE_COUNT_CAP),
             product_strengths=strength_pairs_of(OuterRef("prescription__product_id")),
         )
     )
@@ -290,7 +359,7 @@ def fill_queue(request, status: str):
     queue = _queue_or_404(request, status)
     context = _queue_rows(request, queue)
     _audit_queue(request, context, refresh=False)
-    context["queues"] = [q for q in FILL_QUEUES.values() if request.user.has_perm(q.permission)]
+    context["tabs"] = queue_tabs(request, current=queue.status)
     return render(request, "orders/queue.html", context)
 
 

@@ -70,7 +70,7 @@ def test_until_the_code_a_pharmacist_reaches_no_page_and_no_api(pharmacist):
     )
     assert client.get("/health/").status_code in (200, 503)
     code_page = client.get("/login/code/")
-    assert (code_page.status_code, code_page.context["navigation"]) == (200, [])
+    assert (code_page.status_code, code_page.context["navigation"]) == (200, {})
 
 
 def test_after_the_code_the_pharmacist_reaches_pv1(pharmacist):

@@ -157,7 +157,7 @@ def test_a_session_older_than_twelve_hours_is_ended(client_technician):
     response = client_technician.get("/technician/")
 
     assert response.status_code == 302
-    assert response["Location"] == "/login/"
+    assert response["Location"] == "/login/?next=/technician/"  # and back after signing in
     assert client_technician.get("/technician/").status_code == 302
 
 
@@ -173,7 +173,7 @@ def test_the_absolute_limit_holds_whatever_headers_a_request_carries(client_tech
     page = client_technician.get("/technician/", HTTP_AUTHORIZATION="Token made-up")
 
     assert page.status_code == 302
-    assert page["Location"] == "/login/"
+    assert page["Location"] == "/login/?next=/technician/"
     assert client_technician.get("/technician/").status_code == 302
 
 

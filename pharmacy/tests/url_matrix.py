@@ -31,11 +31,11 @@ from inventory.services.counts import start_cycle_count
 from inventory.services.receiving import ReceiptLineInput, create_purchase_order, receive_stock
 from inventory.services.stock import dispense_from_lot
 from inventory.tests.factories import PackageFactory, SupplierFactory
-from orders.models import Channel, Fill, IntakeIssue, Prescription
+from orders.models import Channel, Fill, IntakeIssue, Prescription, ScheduledRefill
 from orders.tests.factories import fill_at, stocked_package, tiny_png
 from orders.views.queues import FILL_QUEUES
 from outbox.models import OutboxMessage
-from pharmacy.models import ApiToken, Patient, Role, User
+from pharmacy.models import ApiToken, AuxiliaryWarningRule, Patient, Role, User
 from pharmacy.patient_keys import patient_search_values
 from pharmacy.permissions import IsStaffWithRole
 from pharmacy.roles import ROLE_PERMISSIONS
@@ -535,6 +535,11 @@ def build_data_set() -> DataSet:
         "group": Group.objects.order_by("pk").first(),
         "api_token": ApiToken.objects.filter(user=technician).earliest("pk"),
         "staff_member": pharmacist,
+        "scheduled_refill": ScheduledRefill.objects.create(
+            prescription=faxed, fill_on=timezone.localdate() + datetime.timedelta(days=20)
+        ),
+        # Seeded by pharmacy migration 0013.
+        "warning_rule": AuxiliaryWarningRule.objects.order_by("pk").first(),
     }
     return DataSet(objects=objects, users=users, tokens=tokens)
 
@@ -564,6 +569,8 @@ PK_BY_SEGMENT = {
     "counts": "count",
     "tokens": "api_token",
     "access": "staff_member",
+    "warnings": "warning_rule",
+    "scheduled-refills": "scheduled_refill",
 }
 # A fill's pages want the fill at their own step; every other fill URL takes the fill at
 # PV2 (past PV1, so it has a label, and not filled by the signed-in pharmacist).

@@ -364,6 +364,35 @@ def test_the_packing_slip_lists_what_is_inside_and_how_to_reach_the_pharmacy():
         assert element in text, element
 
 
+def test_the_packing_slip_carries_the_ship_to_address():
+    shipment = cold_and_controlled_shipment()
+
+    slip = generate_packing_slip(shipment)
+
+    text = pdf_text(bytes(slip.pdf))
+    assert "Shipped to Ana Maria Rivera 4410 Maple Avenue Apt 12 Dayton, OH 45402" in text
+    assert packing_slip_data(shipment)["ship_to"] == {
+        "name": "Ana Maria Rivera",
+        "line1": "4410 Maple Avenue",
+        "line2": "Apt 12",
+        "city": "Dayton",
+        "state": "OH",
+        "postal_code": "45402",
+    }
+
+
+def test_the_slip_prints_the_address_the_package_was_made_for_not_a_later_one():
+    shipment = cold_and_controlled_shipment()
+    address = shipment.order.patient.addresses.get()
+    address.line1, address.line2 = "1 New Street", ""
+    address.save(update_fields=["line1", "line2"])
+
+    text = pdf_text(bytes(generate_packing_slip(shipment).pdf))
+
+    assert "4410 Maple Avenue Apt 12 Dayton, OH 45402" in text
+    assert "New Street" not in text
+
+
 def test_the_top_of_the_slips_first_page_shows_only_the_package_id_and_the_patient():
     shipment = cold_and_controlled_shipment()
 

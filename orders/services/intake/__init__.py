@@ -4,6 +4,8 @@ intake queue.
 - ``receiving``: ``receive_prescription`` and the rules every channel's prescription
   meets (``check_schedule_rules``).
 - ``refills``: ``request_refill``.
+- ``scheduled_refills``: ``schedule_refill`` (a refill asked for too soon, made on its
+  date) and ``queue_scheduled_refill`` (the beat task's step).
 - ``cancel_rx``: ``cancel_prescription_for_prescriber`` (NCPDP CancelRx).
 - ``queue``: ``resolve_intake``, the technician's resolution of what holds a prescription.
 
@@ -27,6 +29,7 @@ from orders.services.intake.receiving import (
     receive_prescription,
 )
 from orders.services.intake.refills import RefillRefused, request_refill
+from orders.services.intake.scheduled_refills import queue_scheduled_refill, schedule_refill
 from orders.services.workflow import NON_BLOCKING_ISSUES, blocking_intake_issues
 
 __all__ = [
@@ -45,7 +48,9 @@ __all__ = [
     "create_fill",
     "next_fill_number",
     "receive_prescription",
+    "queue_scheduled_refill",
     "request_refill",
     "resolve_intake",
     "run_drug_checks",
+    "schedule_refill",
 ]

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from orders.intake.messages import IncomingCancel
 from orders.models import Fill, Prescription
+from orders.services.intake.scheduled_refills import cancel_scheduled_refills
 from orders.services.workflow import cancel_locked_fill
 from pharmacy.models import AuditEvent, User
 from pharmacy.services import record_audit_event
@@ -69,6 +70,7 @@ def cancel_prescription_for_prescriber(cancel: IncomingCancel, *, by: User | Non
                 )
         prescription.status = Prescription.Status.CANCELLED
         prescription.save(update_fields=["status", "updated_at"])
+        cancel_scheduled_refills(prescription, reason="The prescriber cancelled the prescription.")
         record_audit_event(
             actor=by, action=AuditEvent.Action.UPDATE, obj=prescription,
             patient=prescription.patient, summary="Cancelled by the prescriber (CancelRx)",

@@ -48,6 +48,19 @@ def _city_line(city: str, state: str, postal_code: str) -> str:
     return f"{city}, {state} {postal_code}".strip(" ,")
 
 
+def ship_to_address(shipment) -> dict:
+    """The shipment's ship-to address as it was when the shipment was made: what the
+    carrier label and the packing slip print."""
+    return {
+        "name": shipment.ship_to_name,
+        "line1": shipment.ship_to_line1,
+        "line2": shipment.ship_to_line2,
+        "city": shipment.ship_to_city,
+        "state": shipment.ship_to_state,
+        "postal_code": shipment.ship_to_postal_code,
+    }
+
+
 def _barcode(code: str, *, module_pt: Decimal, height: str, max_width_pt: Decimal) -> dict:
     """The Code 128 of ``code`` (``orders.services.labels.code128_svg``) and the width it
     is printed at: ``module_pt`` a module, narrower when that would not fit."""

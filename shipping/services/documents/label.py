@@ -23,6 +23,7 @@ from shipping.services.documents._common import (
     _city_line,
     _us_date,
     _weight,
+    ship_to_address,
 )
 from shipping.services.shipments import ShippingError
 
@@ -99,14 +100,7 @@ def shipping_label_data(shipment: Shipment) -> dict:
             "postal_code": ship_from["postal_code"],
             "phone": ship_from.get("phone", ""),
         },
-        "to": {
-            "name": shipment.ship_to_name,
-            "line1": shipment.ship_to_line1,
-            "line2": shipment.ship_to_line2,
-            "city": shipment.ship_to_city,
-            "state": shipment.ship_to_state,
-            "postal_code": shipment.ship_to_postal_code,
-        },
+        "to": ship_to_address(shipment),
         "carrier": _printed_carrier(shipment),
         "service": shipment.service.name if shipment.service else "",
         "service_code": shipment.service.code if shipment.service else "",
