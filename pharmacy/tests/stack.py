@@ -33,7 +33,6 @@ class Stack:
 
     directory: Path
     env: dict[str, str]
-    start_worker: callable  # conftest's start_celery_worker: (**env) -> process
     redis: RedisServer | None = None
     web: list[tuple[int, subprocess.Popen]] = field(default_factory=list)
     workers: list[subprocess.Popen] = field(default_factory=list)
@@ -44,9 +43,25 @@ class Stack:
         return [port for port, _ in self.web]
 
     def add_worker(self) -> subprocess.Popen:
-        """One more worker (``--pool solo``: the process that delivers is the one a kill
-        stops), started once it answers a ping through this stack's broker."""
-        worker = self.start_worker(**self.env)
+        """Start one more worker (``--pool solo``: the process that delivers is the one a
+        kill stops) without waiting for it, as a supervisor restarts one: it takes work
+        once it is up, however long a busy machine makes that."""
+        log = ARTIFACTS / "stack-workers.log"
+        worker = subprocess.Popen(
+            [
+                *_celery("worker"),
+                "--pool",
+                "solo",
+                "--hostname",
+                f"stack-{len(self.workers) + 1}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            env=process_environment(**self.env),
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
         self.workers.append(worker)
         return worker
 
@@ -66,17 +81,16 @@ class Stack:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def _celery(command: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "celery"), "-A", "pharmacy", command, "-l", "INFO"]
+
+
 def _start_beat(directory: Path, env: dict[str, str]) -> subprocess.Popen:
     """Celery beat as the deployment runs it (one per installation)."""
     log = ARTIFACTS / "stack-beat.log"
     return subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "pharmacy",
-            "beat",
-            "--loglevel",
-            "INFO",
+            *_celery("beat"),
             "--schedule",
             str(directory / "celerybeat-schedule"),
         ],
@@ -88,7 +102,6 @@ def _start_beat(directory: Path, env: dict[str, str]) -> subprocess.Popen:
 
 
 def start_stack(
-    start_worker,
     *,
     web_servers: int = 1,
     workers: int = 1,
@@ -111,7 +124,7 @@ def start_stack(
     }
     if database_url:
         env |= {"DATABASE_URL": database_url, "DATABASE_TRANSACTION_POOLING": "true"}
-    stack = Stack(directory=directory, env=env, start_worker=start_worker, redis=redis)
+    stack = Stack(directory=directory, env=env, redis=redis)
     try:
         for number in range(web_servers):
             port = free_port()
@@ -125,8 +138,9 @@ def start_stack(
         for _ in range(workers):
             stack.add_worker()
         stack.beat = _start_beat(directory, env)
+        # Each web server up, and a worker's heartbeat seen: the stack takes work.
         for port in stack.ports:
-            wait_for_health(port, worker="ok", timeout=60)
+            wait_for_health(port, worker="ok", timeout=120)
     except BaseException:
         stack.stop()
         raise

@@ -171,9 +171,9 @@ def run_round(stack: Stack, callers: Callers) -> Round:
 
 
 def test_killed_workers_and_a_stopped_or_frozen_redis_lose_nothing_double_nothing_stall_nothing(
-    transactional_db, start_celery_worker, capsys
+    transactional_db, capsys
 ):
-    stack = start_stack(start_celery_worker)
+    stack = start_stack()
     callers = Callers(stack.ports)
     rounds = []
     try:

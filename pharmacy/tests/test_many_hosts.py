@@ -30,11 +30,10 @@ ORDERS = 6
 
 
 def test_two_web_servers_and_two_workers_through_pgbouncer_do_each_side_effect_once(
-    pgbouncer, transactional_db, start_celery_worker, capsys
+    pgbouncer, transactional_db, capsys
 ):
     orders = prepare_orders(ORDERS)
     stack = start_stack(
-        start_celery_worker,
         web_servers=2,
         workers=2,
         database_url=pgbouncer.database_url(connection.settings_dict["NAME"]),
