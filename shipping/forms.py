@@ -11,7 +11,8 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
-from orders.models import Fill
+from lib.text import validate_free_text
+from orders.models import Fill, ScanEntry
 from shipping.models import (
     Carrier,
     CarrierHoliday,
@@ -82,6 +83,14 @@ class PackForm(forms.Form):
     """Closing a package: every vial's label code as scanned, and the package's weight."""
 
     scans = ScanListField(error_messages={"required": "Scan every vial before closing."})
+    entry = forms.ChoiceField(choices=ScanEntry.choices, required=False, widget=forms.HiddenInput)
+    typed_reason = forms.CharField(
+        label="Why vial codes are typed, not scanned (pharmacist)",
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        validators=[validate_free_text],
+    )
     weight_oz = forms.DecimalField(
         label="Weight (oz)",
         max_digits=7,

@@ -27,7 +27,7 @@ def state(fill: Fill) -> tuple:
 
 
 @pytest.mark.parametrize("status", [S.INTAKE, S.PV1, S.FILL])
-def test_a_hold_remembers_the_step_and_a_release_returns_there(technician, status):
+def test_a_hold_remembers_the_step_and_a_release_returns_there(technician, pharmacist, status):
     fill = fill_at(status)
 
     hold = hold_fill(
@@ -51,13 +51,14 @@ def test_a_hold_remembers_the_step_and_a_release_returns_there(technician, statu
         "On hold: Clarification needed from the prescriber: Strength unclear on the fax",
     )
 
-    released = release_fill(fill, by=technician, note="Dr Chen confirmed 10 mg")
+    # A clarification is a pharmacist's to release (issue 13).
+    released = release_fill(fill, by=pharmacist, note="Dr Chen confirmed 10 mg")
 
     fill.refresh_from_db()
     hold.refresh_from_db()
     assert released.status == fill.status == status
     assert fill.held_from_status == ""
-    assert (hold.released_by, hold.release_note) == (technician, "Dr Chen confirmed 10 mg")
+    assert (hold.released_by, hold.release_note) == (pharmacist, "Dr Chen confirmed 10 mg")
     assert hold.released_at is not None
     event = fill.events.latest("pk")
     assert (event.from_status, event.to_status, event.reason_code, event.reason) == (
@@ -265,9 +266,7 @@ def test_an_order_reads_its_status_from_its_fills():
     assert Order.objects.prefetch_related("fills").get(pk=order.pk).status == "on_hold"
 
 
-@pytest.mark.parametrize(
-    "text", ["Call Dr \u202eAbe", "Strength unclear\x1b[2J", "Line one\u0085"]
-)
+@pytest.mark.parametrize("text", ["Call Dr \u202eAbe", "Strength unclear\x1b[2J", "Line one\u0085"])
 def test_notes_and_descriptions_with_hidden_characters_are_refused_and_nothing_written(
     technician, pharmacist, text
 ):

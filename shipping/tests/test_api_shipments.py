@@ -51,7 +51,7 @@ def test_an_orders_shipment_exists_once_its_last_fill_passed_pv2(
     assert api_technician.get("/api/v1/shipments/", {"order": order.pk}).json()["results"] == []
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code, entry="scanned")
     assert len(callbacks) == 1  # the shipment's delivery, queued on commit
     deliver_side_effect(side_effect("shipping.create_shipment", order.pk).pk)  # the worker
     response = api_technician.get("/api/v1/shipments/", {"order": order.pk})

@@ -78,7 +78,7 @@ def test_an_order_that_just_passed_pv2_opens_without_waiting_for_the_beat(
     (last,) = order.fills.all()
     assert not Shipment.objects.exists()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code, entry="scanned")
     assert len(callbacks) == 1
     deliver_side_effect(side_effect("shipping.create_shipment", order.pk).pk)  # the worker
 

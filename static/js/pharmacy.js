@@ -9,7 +9,10 @@ function focusWorkField() {
   const field = document.querySelector("[data-focus]") || document.querySelector("[data-scan]");
   if (field) {
     field.focus();
-    field.select();
+    // A button (the next fill offered) takes the focus but has nothing to select.
+    if (typeof field.select === "function") {
+      field.select();
+    }
   }
 }
 document.addEventListener("DOMContentLoaded", focusWorkField);
