@@ -271,7 +271,7 @@ print("done")
 def approve_pv2_over_the_api(api_pharmacist, fill: Fill) -> None:
     response = api_pharmacist.post(
         f"/api/v1/fills/{fill.pk}/pv2/",
-        {"decision": "approve", "scan": fill.label_code},
+        {"decision": "approve", "entry": "scanned", "scan": fill.label_code},
         format="json",
     )
     assert response.status_code == 200

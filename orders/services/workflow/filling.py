@@ -336,7 +336,9 @@ def _check_count(fill: Fill, value, *, partial: bool, until: date, ndc: str) -> 
     quantity = _quantity(value)
     if quantity <= 0:
         raise ScanRefused(
-            "invalid_quantity", f"The count must be more than 0, not {quantity.normalize():f}.", ndc=ndc
+            "invalid_quantity",
+            f"The count must be more than 0, not {quantity.normalize():f}.",
+            ndc=ndc,
         )
     product = fill.prescription.product
     if quantity != quantity.to_integral_value() and is_counted(
@@ -344,8 +346,8 @@ def _check_count(fill: Fill, value, *, partial: bool, until: date, ndc: str) -> 
     ):
         raise ScanRefused(
             "fractional_count",
-            f"{quantity.normalize():f} is not a whole number: {unit or 'units'} are counted "
-            "whole. Count again.",
+            f"{quantity.normalize():f} is not a whole number: count whole units "
+            f"({unit or 'each'}), never parts of one.",
             ndc=ndc,
         )
     if quantity > fill.quantity:
