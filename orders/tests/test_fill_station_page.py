@@ -85,8 +85,7 @@ def test_the_station_shows_the_product_the_lot_to_take_and_a_scan_field(
     # from the bottle (issue 13).
     assert (
         '<input type="number" name="quantity" inputmode="decimal" autocomplete="off" '
-        'step="any" min="0.001" required id="id_quantity">'
-        in html
+        'step="any" min="0.001" required id="id_quantity">' in html
     )
     assert 'name="lot_number" autocomplete="off" maxlength="40" id="id_lot_number">' in html
     assert 'value="30"' not in html.split('data-testid="fill-form"')[1]
