@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
+from django.utils import timezone
 
 from inventory.models import StockLot, StockMovement
 from inventory.tests.factories import StockLotFactory
@@ -59,23 +60,7 @@ def state(fill: Fill) -> tuple:
     )
 
 
-@pytest.fixture
-def two_lots(db):
-    """A fill of 30 tablets; lot EARLY (bin A-01) expires before lot LATE (bin B-07)."""
-    package = stocked_package(units=0)
-    early = StockLotFactory(
-        package=package, lot_number="EARLY", expiry=days(200), quantity_on_hand=100
-    )
-    late = StockLotFactory(
-        package=package, lot_number="LATE", location="B-07", expiry=days(600), quantity_on_hand=100
-    )
-    fill = fill_at(S.FILL, prescription=stocked_prescription(product=package.product))
-    return fill, early, late
-
-
 def days(count: int):
-    from django.utils import timezone  # noqa: PLC0415
-
     return timezone.localdate() + timedelta(days=count)
 
 
