@@ -7,8 +7,9 @@ with Enter; the scan stations tell that apart from a person typing
 script says nothing of how the code came.
 """
 
-# Between keys: a scanner sends one every few milliseconds; a person, 100 ms or more.
-SCANNER_KEY_DELAY_MS = 3
+# Between keys: a scanner sends one every few milliseconds (as fast as the browser takes
+# them here); a person, 100 ms or more.
+SCANNER_KEY_DELAY_MS = 0
 PERSON_KEY_DELAY_MS = 120
 
 

@@ -4,8 +4,8 @@
 // screen and typed (issue 13), so the form says which it was in a hidden field
 // (entry=scanned|typed); the server takes anything else (no script, a paste) as typed.
 (() => {
-  // Scanners send a key every 2-20 ms; the fastest typists average over 60 ms.
-  const SCANNER_MEAN_INTERVAL_MS = 40;
+  // Scanners send a key every 2-20 ms; the fastest typists average over 60 ms a key.
+  const SCANNER_MEAN_INTERVAL_MS = 50;
   const MIN_KEYS = 4;
 
   function watch(input, onEnter) {
