@@ -728,14 +728,8 @@ class FillPV2View(_FillStepView):
                 fill, by=user, reason=data["reason"], discrepancy_kind=data["discrepancy_kind"]
             )
             return "PV2 rejected"
-        approve_pv2(
-            fill,
-            by=user,
-            scan=data["scan"],
-            stock_scan=data["stock_scan"],
-            entry=data["entry"],
-            typed_reason=data["typed_reason"],
-        )
+        scans = {key: data[key] for key in ("scan", "stock_scan", "entry", "typed_reason")}
+        approve_pv2(fill, by=user, **scans)
         return "PV2 approved"
 
 
@@ -758,7 +752,7 @@ class FillReleaseView(_FillStepView):
 
     def take_step(self, fill, data, user) -> str:
         correction = Correction(
-            directions=data["directions"], quantity=data["quantity"], drug_ndc=data["drug_ndc"]
+            **{key: data[key] for key in ("directions", "quantity", "drug_ndc")}
         )
         release_fill(fill, by=user, note=data["note"], correction=correction)
         return "Released from hold"
