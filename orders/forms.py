@@ -408,15 +408,17 @@ class Pv1RejectForm(forms.Form):
     )
 
 
-def _entry_field() -> forms.ChoiceField:
+def scan_entry_field() -> forms.ChoiceField:
     """How a code reached the scan field, set by ``static/js/scan_entry.js`` from the key
-    timing; anything else (no script, a pasted code) counts as typed."""
+    timing; anything else (no script, a pasted code) counts as typed. Shared by PV2 and
+    the packing station."""
     return forms.ChoiceField(choices=ScanEntry.choices, required=False, widget=forms.HiddenInput)
 
 
-def _typed_reason_field() -> forms.CharField:
+def short_reason_field(label: str) -> forms.CharField:
+    """An optional reason kept in 500 characters (a typed code's, a rotation's)."""
     return forms.CharField(
-        label="Why the code is typed, not scanned",
+        label=label,
         required=False,
         max_length=500,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
@@ -459,13 +461,7 @@ class FillScanForm(forms.Form):
     is_partial = forms.BooleanField(
         label="Partial fill: stock is short, the rest is filled later", required=False
     )
-    rotation_reason = forms.CharField(
-        label="Why this lot and not the earlier-expiring one",
-        required=False,
-        max_length=500,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-        validators=[validate_free_text],
-    )
+    rotation_reason = short_reason_field("Why this lot and not the earlier-expiring one")
 
     def clean_scan(self):
         scan = self.cleaned_data["scan"].strip("\r\n")
@@ -486,8 +482,8 @@ class Pv2Form(forms.Form):
     stock_scan = forms.CharField(
         label="Stock bottle (optional)", max_length=200, required=False, strip=False
     )
-    entry = _entry_field()
-    typed_reason = _typed_reason_field()
+    entry = scan_entry_field()
+    typed_reason = short_reason_field("Why the code is typed, not scanned")
 
     def clean_stock_scan(self):
         return self.cleaned_data["stock_scan"].strip("\r\n ")

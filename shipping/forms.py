@@ -11,8 +11,8 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
-from lib.text import validate_free_text
-from orders.models import Fill, ScanEntry
+from orders.forms import scan_entry_field, short_reason_field
+from orders.models import Fill
 from shipping.models import (
     Carrier,
     CarrierHoliday,
@@ -83,14 +83,8 @@ class PackForm(forms.Form):
     """Closing a package: every vial's label code as scanned, and the package's weight."""
 
     scans = ScanListField(error_messages={"required": "Scan every vial before closing."})
-    entry = forms.ChoiceField(choices=ScanEntry.choices, required=False, widget=forms.HiddenInput)
-    typed_reason = forms.CharField(
-        label="Why vial codes are typed, not scanned (pharmacist)",
-        required=False,
-        max_length=500,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-        validators=[validate_free_text],
-    )
+    entry = scan_entry_field()
+    typed_reason = short_reason_field("Why vial codes are typed, not scanned (pharmacist)")
     weight_oz = forms.DecimalField(
         label="Weight (oz)",
         max_digits=7,
