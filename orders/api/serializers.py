@@ -417,7 +417,7 @@ def scan_entry_field(what: str) -> serializers.ChoiceField:
         choices=ScanEntry.choices,
         required=False,
         default=ScanEntry.TYPED,
-        help_text=f"How {what} was entered: `scanned` (read by a barcode scanner) or "
+        help_text=f"How {what} reached the caller: `scanned` (read by a barcode scanner) or "
         "`typed` (keyboard). Not sent counts as `typed`, refused unless a pharmacist "
         "gives `typed_reason`.",
     )
