@@ -9,10 +9,7 @@ function focusWorkField() {
   const field = document.querySelector("[data-focus]") || document.querySelector("[data-scan]");
   if (field) {
     field.focus();
-    // A button (the next fill offered) takes the focus but has nothing to select.
-    if (typeof field.select === "function") {
-      field.select();
-    }
+    field.select();
   }
 }
 document.addEventListener("DOMContentLoaded", focusWorkField);
