@@ -759,7 +759,7 @@ def _advance(prescription: Prescription, stage: str) -> bool:
         discrepancy_kind=Discrepancy.Kind.WRONG_COUNT,
     )  # fmt: skip
     if _fill_from_the_shelf(fill, by=_staff("technician2") or technician):
-        approve_pv2(Fill.objects.get(pk=fill.pk), by=checker, scan=fill.label_code)
+        approve_pv2(Fill.objects.get(pk=fill.pk), by=checker, scan=fill.label_code, entry="scanned")
     return True
 
 

@@ -23,8 +23,8 @@ from orders.intake.messages import (
     IncomingPrescription,
     IntakeError,
 )
-from orders.models import Channel, Discrepancy, HoldReason, OverrideReason, PdmpCheck
-from orders.services.workflow import Override
+from orders.models import Channel, Discrepancy, HoldReason, OverrideReason, PdmpCheck, ScanEntry
+from orders.services.workflow import Correction, Override
 from pharmacy.models import Patient, Prescriber
 
 # A fax page at 200 dpi is well under a megabyte; ten leave room for a phone photo or a
@@ -416,9 +416,29 @@ class Pv1RejectForm(forms.Form):
     )
 
 
+def scan_entry_field() -> forms.ChoiceField:
+    """How a code reached the scan field, set by ``static/js/scan_entry.js`` from the key
+    timing; anything else (no script, a pasted code) counts as typed. Shared by PV2 and
+    the packing station."""
+    return forms.ChoiceField(choices=ScanEntry.choices, required=False, widget=forms.HiddenInput)
+
+
+def short_reason_field(label: str) -> forms.CharField:
+    """An optional reason kept in 500 characters (a typed code's, a rotation's)."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        validators=[validate_free_text],
+    )
+
+
 class FillScanForm(forms.Form):
-    """The fill station: the stock bottle's scan, the counted quantity, the lot when the
-    scan does not carry one, and whether a short count is a partial fill."""
+    """The fill station: the stock bottle's scan, the count (typed by the technician or
+    by a counting device, never filled in), the lot when the scan does not carry one
+    (typed on purpose, recorded as such), whether a short count is a partial fill, and
+    the reason for taking a later-expiring lot when the station asks for one."""
 
     scan = forms.CharField(
         label="Scan the stock bottle",
@@ -427,7 +447,7 @@ class FillScanForm(forms.Form):
         error_messages={"required": "Scan the stock bottle (or type its NDC)."},
     )
     quantity = forms.DecimalField(
-        label="Counted quantity",
+        label="Count",
         max_digits=10,
         decimal_places=3,
         min_value=Decimal("0.001"),
@@ -436,13 +456,20 @@ class FillScanForm(forms.Form):
             "invalid": "The counted quantity is a number, such as 30 or 150.5.",
             "min_value": "The counted quantity must be more than 0.",
         },
+        widget=forms.NumberInput(
+            attrs={"inputmode": "decimal", "autocomplete": "off", "step": "any"}
+        ),
     )
     lot_number = forms.CharField(
-        label="Lot (when the scan has none)", max_length=40, required=False
+        label="Lot, typed from the bottle (only when the scan has none)",
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     is_partial = forms.BooleanField(
         label="Partial fill: stock is short, the rest is filled later", required=False
     )
+    rotation_reason = short_reason_field("Why this lot and not the earlier-expiring one")
 
     def clean_scan(self):
         scan = self.cleaned_data["scan"].strip("\r\n")
@@ -463,6 +490,8 @@ class Pv2Form(forms.Form):
     stock_scan = forms.CharField(
         label="Stock bottle (optional)", max_length=200, required=False, strip=False
     )
+    entry = scan_entry_field()
+    typed_reason = short_reason_field("Why the code is typed, not scanned")
 
     def clean_stock_scan(self):
         return self.cleaned_data["stock_scan"].strip("\r\n ")
@@ -505,9 +534,42 @@ class HoldForm(forms.Form):
 
 
 class ReleaseForm(forms.Form):
-    """Release a held fill back to the step it was held at."""
+    """Release a held fill back to the step it was held at; a pharmacist may correct the
+    directions, quantity or drug as the prescriber clarified them (back to PV1 then)."""
 
     note = _note_field("Release note")
+    directions = forms.CharField(
+        label="Corrected directions",
+        required=False,
+        max_length=2000,
+        widget=forms.TextInput(),
+        validators=[validate_free_text],
+    )
+    quantity = forms.DecimalField(
+        label="Corrected quantity",
+        required=False,
+        max_digits=10,
+        decimal_places=3,
+        min_value=Decimal("0.001"),
+        error_messages={
+            "invalid": "The corrected quantity is a number, such as 30.",
+            "min_value": "The corrected quantity must be more than 0.",
+        },
+    )
+    drug_ndc = forms.CharField(
+        label="Corrected drug (package NDC)",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def correction(self) -> Correction:
+        data = self.cleaned_data
+        return Correction(
+            directions=data.get("directions", ""),
+            quantity=data.get("quantity"),
+            drug_ndc=data.get("drug_ndc", "").strip(),
+        )
 
 
 class PdmpCheckForm(forms.Form):

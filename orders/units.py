@@ -46,3 +46,20 @@ def dispensing_unit(code_or_text: str) -> str | None:
     """The unit we dispense in, or None when the code or text is not one we know."""
     text = (code_or_text or "").strip()
     return NCI_QUANTITY_UNITS.get(text.upper()) or TEXT_QUANTITY_UNITS.get(text.lower())
+
+
+# Units counted whole at the fill station: half a tablet or capsule is never dispensed
+# by count (a split tablet is prescribed as its own sig, with the whole tablets counted).
+COUNTED_UNITS = frozenset({"tablet", "capsule", "each"})
+COUNTED_DOSAGE_FORMS = ("TABLET", "CAPSULE")
+MEASURED_UNITS = frozenset({"mL", "g", "mg"})
+
+
+def is_counted(unit: str, dosage_form: str = "") -> bool:
+    """Whether a quantity in ``unit`` of a product of ``dosage_form`` is counted in whole
+    units (tablets, capsules, pens, inhalers...): the fill station refuses a fraction."""
+    unit = (unit or "").strip()
+    if unit in COUNTED_UNITS:
+        return True
+    form = (dosage_form or "").upper()
+    return unit not in MEASURED_UNITS and any(word in form for word in COUNTED_DOSAGE_FORMS)

@@ -198,7 +198,9 @@ def _to_ready_to_pack(fill: Fill, staff: DemoStaff) -> bool:
         return False
     pass_pv1(fill, by=staff.pharmacist)
     fill_with_scan(fill, by=staff.technician, scan=_bottle_scan(lot), quantity=fill.quantity)
-    approve_pv2(Fill.objects.get(pk=fill.pk), by=staff.checker, scan=fill.label_code)
+    approve_pv2(
+        Fill.objects.get(pk=fill.pk), by=staff.checker, scan=fill.label_code, entry="scanned"
+    )
     return True
 
 
@@ -227,7 +229,9 @@ def _ship(scenario: ShippingScenario, fill: Fill, staff: DemoStaff) -> Shipment 
     if shipment is None or stage == READY:
         return shipment
     scans = [shipment.package_code, *(f.label_code for f in shipment_fills(shipment))]
-    shipment = pack_shipment(shipment, by=staff.packer, scans=scans, weight_oz=scenario.weight_oz)
+    shipment = pack_shipment(
+        shipment, by=staff.packer, scans=scans, weight_oz=scenario.weight_oz, entry="scanned"
+    )
     if stage == PACKED:
         return shipment
     # What the worker does once the packing commits, done now: the demo goes on with it.

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
+from orders.forms import scan_entry_field, short_reason_field
 from orders.models import Fill
 from shipping.models import (
     Carrier,
@@ -82,6 +83,8 @@ class PackForm(forms.Form):
     """Closing a package: every vial's label code as scanned, and the package's weight."""
 
     scans = ScanListField(error_messages={"required": "Scan every vial before closing."})
+    entry = scan_entry_field()
+    typed_reason = short_reason_field("Why vial codes are typed, not scanned (pharmacist)")
     weight_oz = forms.DecimalField(
         label="Weight (oz)",
         max_digits=7,

@@ -170,6 +170,11 @@ class Shipment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     packed_at = models.DateTimeField(null=True, blank=True)
+    typed_codes_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why a pharmacist packed vials whose label codes were typed, not scanned.",
+    )
     handed_over_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     patient_notified_at = models.DateTimeField(null=True, blank=True)

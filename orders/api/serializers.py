@@ -19,6 +19,7 @@ from orders.models import (
     OverrideReason,
     PdmpCheck,
     Prescription,
+    ScanEntry,
 )
 
 
@@ -240,6 +241,8 @@ class FillSerializer(serializers.ModelSerializer):
             "dispensed_ndc",
             "dispensed_quantity",
             "lot",
+            "lot_entered_by_hand",
+            "rotation_reason",
             "expiry",
             "serial_number",
             "pv1_by",
@@ -292,6 +295,8 @@ class FillScanSerializer(serializers.ModelSerializer):
             "message",
             "scanned_ndc",
             "lot_number",
+            "entry",
+            "typed_reason",
             "by",
             "at",
         ]
@@ -428,7 +433,7 @@ class FillDetailSerializer(FillSerializer):
         return FillAlertSerializer(alerts, many=True, context={"fill_id": fill.pk}).data
 
 
-def _optional_free_text(*, max_length: int) -> serializers.CharField:
+def _optional_free_text(*, max_length: int, help_text: str = "") -> serializers.CharField:
     """A note or reason that may be left out: free text (``lib.text``), "" when absent."""
     return serializers.CharField(
         required=False,
@@ -436,6 +441,7 @@ def _optional_free_text(*, max_length: int) -> serializers.CharField:
         default="",
         max_length=max_length,
         validators=[validate_free_text],
+        help_text=help_text or None,
     )
 
 
@@ -462,18 +468,51 @@ class FillInputSerializer(serializers.Serializer):
         help_text="The raw text the scanner typed: GS1 DataMatrix (with ]d2 and GS "
         "characters), UPC-A, GTIN or an NDC.",
     )
-    quantity = serializers.DecimalField(max_digits=10, decimal_places=3)
+    quantity = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=3,
+        help_text="The count: required, more than 0, at most the fill's quantity, whole "
+        "for tablets, capsules and other counted units.",
+    )
     lot = serializers.CharField(
         required=False,
         allow_blank=True,
         default="",
         max_length=40,
-        help_text="The lot number, when the scan carries none (a UPC-A); else the FEFO lot.",
+        help_text="The lot number printed on the bottle, when the scan carries none (a "
+        "UPC-A or NDC): required then (lot_required), and recorded as typed by hand.",
     )
     partial = serializers.BooleanField(
         required=False,
         default=False,
         help_text="Stock is short: fill this quantity and keep the rest as a new fill on hold.",
+    )
+    rotation_reason = _optional_free_text(
+        max_length=500,
+        help_text="Why a lot expiring later than the first-expiring usable one is taken; "
+        "without it such a lot is refused (rotation_reason_required).",
+    )
+
+
+def scan_entry_field(what: str) -> serializers.ChoiceField:
+    """How the code(s) reached the caller (``ScanEntry``): ``scanned`` by a barcode
+    scanner, or ``typed`` on a keyboard. Not sent counts as typed, which passes only with
+    a pharmacist's ``typed_reason``. Shared by PV2 and packing."""
+    return serializers.ChoiceField(
+        choices=ScanEntry.choices,
+        required=False,
+        default=ScanEntry.TYPED,
+        help_text=f"How {what} reached the caller: `scanned` (read by a barcode scanner) or "
+        "`typed` (keyboard). Not sent counts as `typed`, refused unless a pharmacist "
+        "gives `typed_reason`.",
+    )
+
+
+def typed_reason_field() -> serializers.CharField:
+    """A pharmacist's reason for a code typed by hand (kept on the record)."""
+    return _optional_free_text(
+        max_length=500,
+        help_text="Why the code was typed instead of scanned (a pharmacist's only).",
     )
 
 
@@ -492,6 +531,8 @@ class PV2DecisionSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="", max_length=200,
         help_text="Optionally, the stock bottle scanned again.",
     )  # fmt: skip
+    entry = scan_entry_field("the vial label's code")
+    typed_reason = typed_reason_field()
     discrepancy_kind = serializers.ChoiceField(
         choices=Discrepancy.Kind.choices, required=False, allow_blank=True, default=""
     )
@@ -503,7 +544,29 @@ class HoldInputSerializer(serializers.Serializer):
 
 
 class ReleaseInputSerializer(serializers.Serializer):
+    """A release: a note (required, saying what was clarified, for a clarification or
+    discrepancy hold, which only a pharmacist releases), and optionally a pharmacist's
+    correction of the directions, quantity or drug, which sends the fill back to PV1."""
+
     note = _optional_free_text(max_length=2000)
+    directions = _optional_free_text(
+        max_length=2000, help_text="Corrected directions (sig), as the prescriber clarified."
+    )
+    quantity = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=3,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Corrected quantity of this fill (and of the prescription).",
+    )
+    drug_ndc = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=20,
+        help_text="The package NDC of the corrected drug (same DEA schedule).",
+    )
 
 
 class OrderSerializer(serializers.ModelSerializer):

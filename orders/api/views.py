@@ -63,6 +63,7 @@ from orders.services.intake import (
 )
 from orders.services.recalls import trace_recalled_lot
 from orders.services.workflow import (
+    Correction,
     Override,
     WorkflowError,
     approve_pv1,
@@ -669,6 +670,7 @@ class FillFillView(_FillStepView):
             quantity=data["quantity"],
             lot_number=data["lot"],
             partial=data["partial"],
+            rotation_reason=data["rotation_reason"],
         )
         return "Filled" + (" (partial fill)" if data["partial"] else "")
 
@@ -686,7 +688,8 @@ class FillPV2View(_FillStepView):
                 fill, by=user, reason=data["reason"], discrepancy_kind=data["discrepancy_kind"]
             )
             return "PV2 rejected"
-        approve_pv2(fill, by=user, scan=data["scan"], stock_scan=data["stock_scan"])
+        scans = {key: data[key] for key in ("scan", "stock_scan", "entry", "typed_reason")}
+        approve_pv2(fill, by=user, **scans)
         return "PV2 approved"
 
 
@@ -708,7 +711,10 @@ class FillReleaseView(_FillStepView):
     required_permissions = ["pharmacy.work_technician_queues"]
 
     def take_step(self, fill, data, user) -> str:
-        release_fill(fill, by=user, note=data["note"])
+        correction = Correction(
+            **{key: data[key] for key in ("directions", "quantity", "drug_ndc")}
+        )
+        release_fill(fill, by=user, note=data["note"], correction=correction)
         return "Released from hold"
 
 

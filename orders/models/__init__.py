@@ -392,6 +392,17 @@ class Fill(models.Model):
     lot_number = models.CharField(max_length=40, blank=True)
     expiry = models.DateField(null=True, blank=True)
     serial_number = models.CharField(max_length=40, blank=True)
+    lot_entered_by_hand = models.BooleanField(
+        default=False,
+        help_text="The lot was typed by the technician, not read from the bottle's scan: "
+        "PV2 checks it against the bottle.",
+    )
+    rotation_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why a later-expiring lot was taken while an earlier usable one was in "
+        "stock (first expiring, first out); shown at PV2.",
+    )
 
     # The three people the law asks about: who checked the data, who filled, who verified.
     pv1_by = models.ForeignKey(
@@ -655,9 +666,20 @@ class PdmpCheck(models.Model):
         return self.result != self.Result.CONCERNS_UNRESOLVED
 
 
+class ScanEntry(models.TextChoices):
+    """How a code reached a scan field: read by a scanner (a burst of keys ending in
+    Enter) or typed on a keyboard. A browser field says which from its key timing
+    (``static/js/scan_entry.js``); anything that does not say is taken as typed."""
+
+    SCANNED = "scanned", "Scanned"
+    TYPED = "typed", "Typed by hand"
+
+
 class FillScan(models.Model):
     """Every scan made at the fill station or at PV2, accepted or refused, so a wrong
-    product that was stopped is on record (who scanned what, and why it was refused)."""
+    product that was stopped is on record (who scanned what, and why it was refused).
+    A vial label code typed by hand at PV2 passes only with the pharmacist's reason
+    (``typed_reason``)."""
 
     class Step(models.TextChoices):
         FILL = "fill", "Fill"
@@ -671,6 +693,8 @@ class FillScan(models.Model):
     message = models.CharField(max_length=300, blank=True)
     scanned_ndc = models.CharField(max_length=12, blank=True)
     lot_number = models.CharField(max_length=40, blank=True)
+    entry = models.CharField(max_length=8, choices=ScanEntry.choices, default=ScanEntry.SCANNED)
+    typed_reason = models.CharField(max_length=500, blank=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
 

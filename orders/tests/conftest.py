@@ -1,9 +1,20 @@
-"""Fixtures of the orders tests: the people and the drug the sample e-prescriptions name."""
+"""Fixtures of the orders tests: the people and the drug the sample e-prescriptions name,
+and a fill with two lots on the shelf (first expiring first)."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from inventory.tests.factories import PackageFactory, ProductFactory, ProductIngredientFactory
+from inventory.tests.factories import (
+    PackageFactory,
+    ProductFactory,
+    ProductIngredientFactory,
+    StockLotFactory,
+)
+from orders.models import Fill
 from orders.tests.erx_samples import VALID_DEA, VALID_NPI
+from orders.tests.factories import fill_at, stocked_package, stocked_prescription
 from pharmacy.drug_checks import invalidate_interaction_index
 from pharmacy.tests.factories import PatientFactory, PrescriberFactory
 
@@ -53,3 +64,24 @@ def ana(db):
         date_of_birth="1961-04-12",
         no_known_allergies=True,
     )
+
+
+@pytest.fixture
+def two_lots(db):
+    """A fill of 30 tablets; lot EARLY (bin A-01) expires before lot LATE (bin B-07)."""
+    package = stocked_package(units=0)
+    early = StockLotFactory(
+        package=package,
+        lot_number="EARLY",
+        expiry=timezone.localdate() + timedelta(days=200),
+        quantity_on_hand=100,
+    )
+    late = StockLotFactory(
+        package=package,
+        lot_number="LATE",
+        location="B-07",
+        expiry=timezone.localdate() + timedelta(days=600),
+        quantity_on_hand=100,
+    )
+    fill = fill_at(Fill.Status.FILL, prescription=stocked_prescription(product=package.product))
+    return fill, early, late

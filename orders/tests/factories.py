@@ -270,6 +270,15 @@ def datamatrix(
     return text + (f"{GROUP_SEPARATOR}21{serial}" if serial else "")
 
 
+def bottle_scan(fill: Fill) -> str:
+    """The DataMatrix of a bottle of the lot the fill station suggests for ``fill``
+    (first expiring first): what a technician scans when taking the stock shown."""
+    from orders.services.workflow import suggest_lot  # noqa: PLC0415
+
+    lot = suggest_lot(fill)
+    return datamatrix(lot.package, lot=lot.lot_number, expiry=lot.expiry)
+
+
 # The steps after the fill step: a fill there holds dispensed product.
 FILLED_STEPS = (
     Fill.Status.PV2,
@@ -283,6 +292,7 @@ def fill_at(
     status: str,
     *,
     held_from: str = "",
+    hold_reason: str = HoldReason.CLARIFICATION,
     filled_by: User | None = None,
     prescription: Prescription | None = None,
     **fields,
@@ -291,8 +301,8 @@ def fill_at(
 
     Past the fill step it holds product dispensed through the stock ledger by
     ``filled_by`` (a new technician unless given) from the prescription's first lot; on
-    hold it was held at ``held_from`` with an open hold. Its prescription is a stocked
-    one unless given.
+    hold it was held at ``held_from`` with an open hold for ``hold_reason``. Its
+    prescription is a stocked one unless given.
     """
     prescription = prescription or stocked_prescription()
     step = held_from if status == Fill.Status.ON_HOLD else status
@@ -325,7 +335,7 @@ def fill_at(
     if status == Fill.Status.ON_HOLD:
         FillHold.objects.create(
             fill=fill,
-            reason_code=HoldReason.CLARIFICATION,
+            reason_code=hold_reason,
             note="Directions unclear",
             from_status=held_from,
             placed_by=filled_by or another_staff(Role.PHARMACIST),

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from inventory.models import StockLot, StockMovement
 from inventory.ndc import upc_from_ndc
+from inventory.tests.factories import StockLotFactory
 from orders.models import Discrepancy, DurAlert, DurOverride, Fill, FillEvent, FillScan
-from orders.services.workflow import claim_fill
+from orders.services.workflow import claim_fill, suggest_lot
 from orders.tests.factories import (
     DurAlertFactory,
     another_staff,
@@ -437,9 +438,11 @@ def test_a_blocked_lot_is_409(api_technician, status):
 def test_short_stock_is_409(api_technician):
     fill = fill_at(S.FILL)
     lot = StockLot.objects.get(package__product=fill.prescription.product)
-    StockLot.objects.filter(pk=lot.pk).update(status="quarantined")
+    low = StockLotFactory(package=lot.package, lot_number="LOW", quantity_on_hand=10)
 
-    response = post(api_technician, fill, "fill", {"scan": ndc_of(fill), "quantity": "30"})
+    body = {"scan": ndc_of(fill), "quantity": "30", "lot": low.lot_number}
+
+    response = post(api_technician, fill, "fill", body)
 
     assert response.status_code == 409
     assert response.json()["error"] == "insufficient_stock"
@@ -467,7 +470,15 @@ def test_a_partial_fill_through_the_api_splits_the_fill(api_technician):
     fill = fill_at(S.FILL, prescription=stocked_prescription(product=package.product))
 
     response = post(
-        api_technician, fill, "fill", {"scan": ndc_of(fill), "quantity": "12", "partial": True}
+        api_technician,
+        fill,
+        "fill",
+        {
+            "scan": ndc_of(fill),
+            "quantity": "12",
+            "partial": True,
+            "lot": suggest_lot(fill).lot_number,
+        },
     )
 
     assert response.status_code == 200
@@ -500,7 +511,12 @@ def test_a_manager_cannot_fill(api_manager):
 def test_pv2_approval_by_another_pharmacist(api_pharmacist, pharmacist):
     fill = fill_at(S.PV2)
 
-    response = post(api_pharmacist, fill, "pv2", {"decision": "approve", "scan": fill.label_code})
+    response = post(
+        api_pharmacist,
+        fill,
+        "pv2",
+        {"decision": "approve", "entry": "scanned", "scan": fill.label_code},
+    )
 
     assert response.status_code == 200
     assert (response.json()["status"], response.json()["pv2_by"]) == (
@@ -513,7 +529,12 @@ def test_the_filler_at_pv2_is_403(api_pharmacist, pharmacist):
     fill = fill_at(S.PV2, filled_by=pharmacist)
     before = state(fill)
 
-    response = post(api_pharmacist, fill, "pv2", {"decision": "approve", "scan": fill.label_code})
+    response = post(
+        api_pharmacist,
+        fill,
+        "pv2",
+        {"decision": "approve", "entry": "scanned", "scan": fill.label_code},
+    )
 
     assert response.status_code == 403
     assert response.json()["error"] == "own_fill"
@@ -523,7 +544,12 @@ def test_the_filler_at_pv2_is_403(api_pharmacist, pharmacist):
 def test_a_technician_at_pv2_is_403(api_technician):
     fill = fill_at(S.PV2)
 
-    response = post(api_technician, fill, "pv2", {"decision": "approve", "scan": fill.label_code})
+    response = post(
+        api_technician,
+        fill,
+        "pv2",
+        {"decision": "approve", "entry": "scanned", "scan": fill.label_code},
+    )
 
     assert response.status_code == 403
     assert Fill.objects.get(pk=fill.pk).status == S.PV2
@@ -533,7 +559,12 @@ def test_another_vials_label_at_pv2_is_409(api_pharmacist):
     fill, other = fill_at(S.PV2), fill_at(S.PV2)
     before = state(fill)
 
-    response = post(api_pharmacist, fill, "pv2", {"decision": "approve", "scan": other.label_code})
+    response = post(
+        api_pharmacist,
+        fill,
+        "pv2",
+        {"decision": "approve", "entry": "scanned", "scan": other.label_code},
+    )
 
     assert response.status_code == 409
     assert response.json()["error"] == "wrong_vial"

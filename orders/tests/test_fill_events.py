@@ -89,7 +89,7 @@ def test_a_fill_from_intake_to_shipped_records_every_status(shelf, technician, p
     fill_with_scan(fill, by=technician, scan=bottle, quantity=Decimal(30))
     reject_pv2(fill, by=pharmacist, reason="Counted 29")
     fill_with_scan(fill, by=technician, scan=bottle, quantity=Decimal(30))
-    approve_pv2(fill, by=checker, scan=Fill.objects.get(pk=fill.pk).label_code)
+    approve_pv2(fill, by=checker, scan=Fill.objects.get(pk=fill.pk).label_code, entry="scanned")
     transition_fill(fill, to=S.PACKED, by=technician)
     transition_fill(fill, to=S.SHIPPED, by=technician)
 

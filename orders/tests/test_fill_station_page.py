@@ -13,7 +13,13 @@ from inventory.models import StockLot, StockMovement
 from inventory.ndc import upc_from_ndc
 from inventory.tests.factories import StockLotFactory
 from orders.models import Fill, FillEvent, FillHold, FillScan
-from orders.tests.factories import another_staff, fill_at, stocked_package, stocked_prescription
+from orders.tests.factories import (
+    another_staff,
+    bottle_scan,
+    fill_at,
+    stocked_package,
+    stocked_prescription,
+)
 from pharmacy.models import AuditEvent, Role
 
 
@@ -78,8 +84,15 @@ def test_the_station_shows_the_product_the_lot_to_take_and_a_scan_field(
     assert f"{lot.expiry:%Y-%m-%d}" in suggested
     assert "<dd>300</dd>" in suggested
     assert 'name="scan" id="id_scan" data-scan data-keep-focus' in html
-    assert 'name="quantity" value="30"' in html
-    assert f'name="lot_number" value="{lot.lot_number}"' in html
+    # Neither the count nor the lot is filled in: the technician counts, the lot comes
+    # from the bottle (issue 13).
+    assert (
+        '<input type="number" name="quantity" inputmode="decimal" autocomplete="off" '
+        'step="any" min="0.001" required id="id_quantity">' in html
+    )
+    assert 'name="lot_number" autocomplete="off" maxlength="40" id="id_lot_number">' in html
+    assert 'value="30"' not in html.split('data-testid="fill-form"')[1]
+    assert lot.lot_number not in html.split('data-testid="fill-form"')[1]
     assert 'name="is_partial"' in html
     assert f'href="/api/v1/fills/{fill.pk}/label.pdf"' in html
     assert 'data-testid="hold-form"' in html
@@ -173,14 +186,35 @@ def test_a_matching_scan_fills_and_goes_back_to_the_empty_queue(
     )
 
 
-def test_after_a_fill_the_next_one_opens_claimed(client_technician, technician, fill):
+def test_after_a_fill_the_next_one_is_offered_not_claimed(client_technician, technician, fill):
     following = fill_at(Fill.Status.FILL)
 
-    response = client_technician.post(url(fill), {"scan": upc_of(fill), "quantity": "30"})
+    response = client_technician.post(url(fill), {"scan": bottle_scan(fill), "quantity": "30"})
 
-    assert response["Location"] == f"/fills/{following.pk}/fill/"
+    # Offered on the queue: nobody else is kept off it until someone opens it.
+    assert response["Location"] == f"/fills/queue/fill/?offer={following.pk}"
+    following.refresh_from_db()
+    assert following.claimed_by is None
+    page = client_technician.get(response["Location"]).content.decode()
+    offer = page[page.index('data-testid="next-offer"') :][:900]
+    assert f"Next: Rx {following.prescription.rx_number}" in offer
+    assert f'action="/fills/{following.pk}/claim/"' in offer
+    assert 'class="message scan-confirmed success"' in page
+    opened = client_technician.post(f"/fills/{following.pk}/claim/")
+    assert opened["Location"] == f"/fills/{following.pk}/fill/"
     following.refresh_from_db()
     assert following.claimed_by == technician
+
+
+def test_an_offer_taken_by_someone_else_meanwhile_is_not_shown(client_technician, fill):
+    following = fill_at(Fill.Status.FILL)
+    Fill.objects.filter(pk=following.pk).update(
+        claimed_by=another_staff(Role.TECHNICIAN), claimed_at=timezone.now()
+    )
+
+    page = client_technician.get(f"/fills/queue/fill/?offer={following.pk}").content.decode()
+
+    assert 'data-testid="next-offer"' not in page
 
 
 @pytest.mark.parametrize(
@@ -212,7 +246,10 @@ def test_the_wrong_drug_is_a_hard_stop_on_record_and_nothing_else_changes(
 
     html = response.content.decode()
     assert response.status_code == 409
-    assert 'role="alert" data-testid="work-error"><strong>Stop.</strong> Wrong drug:' in html
+    assert (
+        'role="alert" data-testid="work-error" data-scan-refused><strong>Stop.</strong> Wrong drug:'
+        in html
+    )
     assert "the prescription is for Lipitor (atorvastatin calcium) 10 mg tablet." in html
     # A fresh scan field for the next scan; the scan is on record as refused.
     assert 'name="scan" id="id_scan" data-scan data-keep-focus autocomplete="off" placeholder' in (
@@ -247,12 +284,13 @@ def test_another_strength_of_the_same_drug_is_refused(client_technician, fill):
     [
         ("31", "31 is more than this fill&#x27;s 30 tablet."),
         ("29", "You counted 29 of the 30 tablet to fill. Count again"),
+        ("29.5", "29.5 is not a whole number: count whole units (tablet), never parts of one."),
     ],
 )
 def test_a_count_over_or_short_of_the_fill_is_refused(client_technician, fill, quantity, message):
     before = snapshot(fill)
 
-    response = client_technician.post(url(fill), {"scan": upc_of(fill), "quantity": quantity})
+    response = client_technician.post(url(fill), {"scan": bottle_scan(fill), "quantity": quantity})
 
     assert response.status_code == 409
     assert message in response.content.decode()
@@ -266,6 +304,8 @@ def test_a_count_over_or_short_of_the_fill_is_refused(client_technician, fill, q
         ({"scan": "", "quantity": "30"}, "Scan the stock bottle (or type its NDC)."),
         ({"scan": "x", "quantity": "thirty"}, "The counted quantity is a number"),
         ({"scan": "x", "quantity": "0"}, "The counted quantity must be more than 0."),
+        ({"scan": "x", "quantity": "-3"}, "The counted quantity must be more than 0."),
+        ({"scan": "x", "quantity": ""}, "Enter the quantity you counted."),
     ],
 )
 def test_a_form_left_incomplete_is_refused_before_any_scan_is_read(
@@ -287,7 +327,7 @@ def test_a_partial_fill_when_stock_is_short_splits_the_fill(client_technician, d
     fill = fill_at(Fill.Status.FILL, prescription=stocked_prescription(product=package.product))
 
     response = client_technician.post(
-        url(fill), {"scan": upc_from_ndc(package.package_ndc), "quantity": "20", "is_partial": "on"}
+        url(fill), {"scan": bottle_scan(fill), "quantity": "20", "is_partial": "on"}
     )
 
     assert response.status_code == 302

@@ -186,14 +186,15 @@ def test_approving_with_a_reason_for_every_alert_passes_pv1(client_pharmacist, p
     assert f"Rx {fill.prescription.rx_number} passed PV1. Nothing else waits" in page
 
 
-def test_after_an_approval_the_next_fill_opens_claimed(client_pharmacist, pharmacist, fill):
+def test_after_an_approval_the_next_fill_is_offered_not_claimed(client_pharmacist, fill):
     following = FillFactory(status=Fill.Status.PV1)
 
     response = client_pharmacist.post(url(fill), alert_reasons(fill))
 
-    assert response["Location"] == f"/fills/{following.pk}/pv1/"
+    # Nobody else is kept off it until someone opens it (issue 13).
+    assert response["Location"] == f"/fills/queue/pv1/?offer={following.pk}"
     following.refresh_from_db()
-    assert following.claimed_by == pharmacist
+    assert following.claimed_by is None
 
 
 def test_an_alert_left_without_a_reason_is_refused_in_plain_words(client_pharmacist, fill):

@@ -82,7 +82,7 @@ def test_only_a_pharmacist_does_pv2(request, client_name, fill):
     before = snapshot(fill)
 
     assert client.get(url(fill)).status_code == 403
-    assert client.post(url(fill), {"scan": fill.label_code}).status_code == 403
+    assert client.post(url(fill), {"entry": "scanned", "scan": fill.label_code}).status_code == 403
     assert client.post(url(fill, "reject/"), {"reject-reason": "x"}).status_code == 403
     assert snapshot(fill) == before
 
@@ -92,7 +92,7 @@ def test_the_pharmacist_who_filled_it_is_refused_with_the_reason(client_pharmaci
     before = snapshot(fill)
 
     page = client_pharmacist.get(url(fill))
-    approve = client_pharmacist.post(url(fill), {"scan": fill.label_code})
+    approve = client_pharmacist.post(url(fill), {"entry": "scanned", "scan": fill.label_code})
     reject = client_pharmacist.post(url(fill, "reject/"), {"reject-reason": "Looks off"})
 
     assert (page.status_code, approve.status_code, reject.status_code) == (403, 403, 403)
@@ -110,7 +110,9 @@ def test_the_pharmacist_who_filled_it_is_refused_with_the_reason(client_pharmaci
 
 
 def test_scanning_the_vial_label_passes_pv2(client_pharmacist, pharmacist, fill):
-    response = client_pharmacist.post(url(fill), {"scan": fill.label_code.lower()})
+    response = client_pharmacist.post(
+        url(fill), {"entry": "scanned", "scan": fill.label_code.lower()}
+    )
 
     assert response.status_code == 302
     assert response["Location"] == "/fills/queue/pv2/"
@@ -123,7 +125,9 @@ def test_scanning_the_vial_label_passes_pv2(client_pharmacist, pharmacist, fill)
 def test_the_stock_bottle_may_be_scanned_again(client_pharmacist, fill):
     bottle = upc_from_ndc(fill.dispensed_ndc)
 
-    response = client_pharmacist.post(url(fill), {"scan": fill.label_code, "stock_scan": bottle})
+    response = client_pharmacist.post(
+        url(fill), {"entry": "scanned", "scan": fill.label_code, "stock_scan": bottle}
+    )
 
     assert response.status_code == 302
     assert FillScan.objects.filter(step=FillScan.Step.PV2, is_accepted=True).count() == 2
@@ -133,9 +137,9 @@ def test_the_next_pv2_is_never_one_the_pharmacist_filled(client_pharmacist, phar
     own = fill_at(Fill.Status.PV2, filled_by=pharmacist)
     other = fill_at(Fill.Status.PV2)
 
-    response = client_pharmacist.post(url(fill), {"scan": fill.label_code})
+    response = client_pharmacist.post(url(fill), {"entry": "scanned", "scan": fill.label_code})
 
-    assert response["Location"] == f"/fills/{other.pk}/pv2/"
+    assert response["Location"] == f"/fills/queue/pv2/?offer={other.pk}"
     own.refresh_from_db()
     assert own.claimed_by is None
 
@@ -146,14 +150,18 @@ def test_a_wrong_scan_is_refused_on_record_and_changes_nothing(
 ):
     if wrong == "another fill":
         other = fill_at(Fill.Status.PV2)
-        data = {"scan": other.label_code}
+        data = {"entry": "scanned", "scan": other.label_code}
         message = f"This is the label of fill {other.pk} of Rx {other.prescription.rx_number}"
     elif wrong == "garbage":
-        data = {"scan": "NOT-A-LABEL"}
+        data = {"entry": "scanned", "scan": "NOT-A-LABEL"}
         message = "is not the label of fill"
     else:
         lisinopril = stocked_package(name="Zestril", generic="lisinopril", ingredient="Lisinopril")
-        data = {"scan": fill.label_code, "stock_scan": upc_from_ndc(lisinopril.package_ndc)}
+        data = {
+            "entry": "scanned",
+            "scan": fill.label_code,
+            "stock_scan": upc_from_ndc(lisinopril.package_ndc),
+        }
         message = f"This bottle is {lisinopril.package_ndc}; the fill was filled from"
     before = snapshot(fill)
 
@@ -161,7 +169,7 @@ def test_a_wrong_scan_is_refused_on_record_and_changes_nothing(
 
     html = response.content.decode()
     assert response.status_code == 409
-    assert 'data-testid="work-error"><strong>Stop.</strong>' in html
+    assert 'data-testid="work-error" data-scan-refused><strong>Stop.</strong>' in html
     assert message in html
     assert snapshot(fill) == before
     refused = FillScan.objects.get(step=FillScan.Step.PV2, is_accepted=False)
@@ -171,7 +179,7 @@ def test_a_wrong_scan_is_refused_on_record_and_changes_nothing(
 def test_no_scan_is_a_form_error(client_pharmacist, fill):
     before = snapshot(fill)
 
-    response = client_pharmacist.post(url(fill), {"scan": ""})
+    response = client_pharmacist.post(url(fill), {"entry": "scanned", "scan": ""})
 
     assert response.status_code == 400
     assert "Scan the barcode on the vial label." in response.content.decode()
@@ -283,7 +291,9 @@ def test_the_record_of_a_fill_shows_its_history(client_technician, technician):
 
     assert 'data-testid="events"' in html
     assert "<strong>Clarification needed from the prescriber</strong>: Directions unclear" in html
-    assert 'data-testid="release-form"' in html
+    # A clarification is a pharmacist's to release: the technician is told so.
+    assert 'data-testid="release-form"' not in html
+    assert "A pharmacist releases this hold, with what was clarified." in html
     assert AuditEvent.objects.get().summary == f"Fill of Rx {fill.prescription.rx_number}"
 
 

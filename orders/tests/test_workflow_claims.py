@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inventory.ndc import upc_from_ndc
 from orders.models import Fill, FillScan
 from orders.services.workflow import (
     WorkflowError,
@@ -18,7 +17,7 @@ from orders.services.workflow import (
     reject_pv2,
     unclaim_fill,
 )
-from orders.tests.factories import another_staff, fill_at
+from orders.tests.factories import another_staff, bottle_scan, fill_at
 from pharmacy.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +26,8 @@ S = Fill.Status
 
 
 def upc_of(fill: Fill) -> str:
-    return upc_from_ndc(fill.prescription.product.packages.get().package_ndc)
+    """The bottle's scan: the DataMatrix of the lot the station suggests."""
+    return bottle_scan(fill)
 
 
 def test_a_claim_names_who_works_the_fill(technician):
@@ -134,7 +134,7 @@ def test_work_on_a_fill_claimed_by_another_is_refused_and_changes_nothing(techni
         lambda: reject_pv1(at_pv1, by=pharmacist, reason="Typed wrong"),
         lambda: fill_with_scan(at_fill, by=technician, scan=upc_of(at_fill), quantity=30),
         lambda: hold_fill(at_fill, by=technician, reason_code="insurance"),
-        lambda: approve_pv2(at_pv2, by=pharmacist, scan=at_pv2.label_code),
+        lambda: approve_pv2(at_pv2, by=pharmacist, scan=at_pv2.label_code, entry="scanned"),
         lambda: reject_pv2(at_pv2, by=pharmacist, reason="Wrong count"),
     ]
 

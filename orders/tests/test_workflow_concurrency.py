@@ -115,10 +115,10 @@ def test_two_technicians_filling_the_same_fill_take_stock_once():
     lot = StockLot.objects.get(package__product=fill.prescription.product)
     on_hand = lot.quantity_on_hand
     technicians = [another_staff(Role.TECHNICIAN) for _ in range(2)]
-    ndc = lot.package.package_ndc
+    scan = datamatrix(lot.package, lot=lot.lot_number, expiry=lot.expiry)
 
     results, refusals, errors = race(
-        *(lambda t=t: fill_with_scan(fill, by=t, scan=ndc, quantity=30) for t in technicians)
+        *(lambda t=t: fill_with_scan(fill, by=t, scan=scan, quantity=30) for t in technicians)
     )
 
     assert errors == []

@@ -136,10 +136,12 @@ def test_without_substitution_only_the_prescribed_package_is_suggested(station):
 
 
 def test_a_datamatrix_fills_from_the_lot_it_names_with_its_serial(station, technician):
+    # Expiring first: the lot the station suggests (a later one asks for a reason).
+    first = station.lot.expiry - timedelta(days=30)
     scanned = StockLotFactory(
-        package=station.package, lot_number="B-777", expiry=days(500), quantity_on_hand=60
+        package=station.package, lot_number="B-777", expiry=first, quantity_on_hand=60
     )
-    scan = datamatrix(station.package, lot="B-777", expiry=days(500), serial="SN000123")
+    scan = datamatrix(station.package, lot="B-777", expiry=first, serial="SN000123")
 
     filled = fill_with_scan(station.fill, by=technician, scan=scan, quantity=Decimal(30))
 
@@ -149,7 +151,7 @@ def test_a_datamatrix_fills_from_the_lot_it_names_with_its_serial(station, techn
         fill.dispensed_package, fill.dispensed_ndc, fill.dispensed_quantity, fill.stock_lot,
         fill.lot_number, fill.expiry, fill.serial_number, fill.filled_by,
     ) == (
-        station.package, station.package.package_ndc, 30, scanned, "B-777", days(500),
+        station.package, station.package.package_ndc, 30, scanned, "B-777", first,
         "SN000123", technician,
     )  # fmt: skip
     assert timezone.now() - fill.filled_at < timedelta(seconds=5)
@@ -184,17 +186,26 @@ def test_a_datamatrix_fills_from_the_lot_it_names_with_its_serial(station, techn
     ]
 
 
-def test_a_upc_fills_from_the_suggested_lot_of_that_package(station, technician):
-    StockLotFactory(
-        package=station.package, lot_number="LATE", expiry=days(700), quantity_on_hand=99
-    )
+def test_a_upc_carries_no_lot_so_the_lot_is_typed_and_recorded_as_typed(station, technician):
+    upc = upc_from_ndc(station.package.package_ndc)
+    before = unchanged(station)
 
-    fill_with_scan(
-        station.fill, by=technician, scan=upc_from_ndc(station.package.package_ndc), quantity=30
-    )
+    with pytest.raises(WorkflowError) as refused:
+        fill_with_scan(station.fill, by=technician, scan=upc, quantity=30)
 
+    # Never a guessed lot on the record: a recall would trust it.
+    assert (refused.value.code, refused.value.status) == ("lot_required", 400)
+    assert unchanged(station) == before
+    fill_with_scan(station.fill, by=technician, scan=upc, quantity=30, lot_number="L-MAIN")
     fill = Fill.objects.get(pk=station.fill.pk)
-    assert (fill.stock_lot, fill.lot_number, fill.serial_number) == (station.lot, "L-MAIN", "")
+    assert (fill.stock_lot, fill.lot_number, fill.lot_entered_by_hand) == (
+        station.lot,
+        "L-MAIN",
+        True,
+    )
+    assert fill.events.latest("pk").reason == (
+        f"Filled: 30 from {station.package.package_ndc} lot L-MAIN (lot typed by hand)"
+    )
 
 
 @pytest.mark.parametrize("form", ["hyphenated", "ndc11", "ndc10 digits"])
@@ -205,9 +216,10 @@ def test_a_typed_ndc_fills(station, technician, form):
         "ndc10 digits": station.package.ndc10,
     }[form]
 
-    fill_with_scan(station.fill, by=technician, scan=code, quantity="30")
+    fill_with_scan(station.fill, by=technician, scan=code, quantity="30", lot_number="L-MAIN")
 
-    assert Fill.objects.get(pk=station.fill.pk).dispensed_ndc == station.package.package_ndc
+    fill = Fill.objects.get(pk=station.fill.pk)
+    assert (fill.dispensed_ndc, fill.lot_entered_by_hand) == (station.package.package_ndc, True)
 
 
 def test_the_lot_typed_beside_a_upc_is_the_one_taken(station, technician):
@@ -228,8 +240,15 @@ def test_the_lot_typed_beside_a_upc_is_the_one_taken(station, technician):
 
 def test_another_package_of_the_product_is_fine_when_substitution_is_allowed(station, technician):
     bigger = stocked_package(product=station.package.product, units=500)
+    lot = StockLot.objects.get(package=bigger)
 
-    fill_with_scan(station.fill, by=technician, scan=bigger.package_ndc, quantity=30)
+    fill_with_scan(
+        station.fill,
+        by=technician,
+        scan=datamatrix(bigger, lot=lot.lot_number, expiry=lot.expiry),
+        quantity=30,
+        rotation_reason="" if lot.expiry <= station.lot.expiry else "Opened bottle first",
+    )
 
     assert Fill.objects.get(pk=station.fill.pk).dispensed_package == bigger
 
@@ -364,13 +383,19 @@ REFUSALS = {
         "insufficient_stock",
         409,
     ),
-    "no stock of the package": (
-        lambda s: (
-            StockLot.objects.filter(pk=s.lot.pk).update(status="quarantined")
-            and upc_from_ndc(s.package.package_ndc),
-            30, {},
-        ),
-        "insufficient_stock",
+    "a upc carries no lot and none was typed": (
+        lambda s: (upc_from_ndc(s.package.package_ndc), 30, {}),
+        "lot_required",
+        400,
+    ),
+    "a count missing": (
+        lambda s: (datamatrix(s.package, lot="L-MAIN"), None, {}),
+        "quantity_required",
+        400,
+    ),
+    "half a tablet": (
+        lambda s: (datamatrix(s.package, lot="L-MAIN"), "29.5", {}),
+        "fractional_count",
         409,
     ),
     "more than prescribed": (
@@ -550,15 +575,28 @@ def test_the_remainder_is_filled_when_stock_arrives(station, technician):
     StockLot.objects.filter(pk=station.lot.pk).update(status="quarantined")
     StockLotFactory(package=station.package, lot_number="LAST", quantity_on_hand=20)
     fill_with_scan(
-        station.fill, by=technician, scan=station.package.package_ndc, quantity=20, partial=True
+        station.fill,
+        by=technician,
+        scan=station.package.package_ndc,
+        quantity=20,
+        partial=True,
+        lot_number="LAST",
     )
     remainder = Fill.objects.get(partial_of=station.fill)
     StockLotFactory(package=station.package, lot_number="NEW", quantity_on_hand=100)
 
     release_fill(remainder, by=technician, note="Delivery arrived")
     with pytest.raises(WorkflowError, match="more than this fill's 10"):
-        fill_with_scan(remainder, by=technician, scan=station.package.package_ndc, quantity=20)
-    fill_with_scan(remainder, by=technician, scan=station.package.package_ndc, quantity=10)
+        fill_with_scan(
+            remainder,
+            by=technician,
+            scan=station.package.package_ndc,
+            quantity=20,
+            lot_number="NEW",
+        )
+    fill_with_scan(
+        remainder, by=technician, scan=station.package.package_ndc, quantity=10, lot_number="NEW"
+    )
 
     remainder.refresh_from_db()
     assert (remainder.status, remainder.lot_number, remainder.dispensed_quantity) == (

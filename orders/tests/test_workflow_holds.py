@@ -27,7 +27,7 @@ def state(fill: Fill) -> tuple:
 
 
 @pytest.mark.parametrize("status", [S.INTAKE, S.PV1, S.FILL])
-def test_a_hold_remembers_the_step_and_a_release_returns_there(technician, status):
+def test_a_hold_remembers_the_step_and_a_release_returns_there(technician, pharmacist, status):
     fill = fill_at(status)
 
     hold = hold_fill(
@@ -51,13 +51,14 @@ def test_a_hold_remembers_the_step_and_a_release_returns_there(technician, statu
         "On hold: Clarification needed from the prescriber: Strength unclear on the fax",
     )
 
-    released = release_fill(fill, by=technician, note="Dr Chen confirmed 10 mg")
+    # A clarification is a pharmacist's to release (issue 13).
+    released = release_fill(fill, by=pharmacist, note="Dr Chen confirmed 10 mg")
 
     fill.refresh_from_db()
     hold.refresh_from_db()
     assert released.status == fill.status == status
     assert fill.held_from_status == ""
-    assert (hold.released_by, hold.release_note) == (technician, "Dr Chen confirmed 10 mg")
+    assert (hold.released_by, hold.release_note) == (pharmacist, "Dr Chen confirmed 10 mg")
     assert hold.released_at is not None
     event = fill.events.latest("pk")
     assert (event.from_status, event.to_status, event.reason_code, event.reason) == (

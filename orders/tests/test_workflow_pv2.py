@@ -12,7 +12,7 @@ from inventory.ndc import upc_from_ndc
 from inventory.tests.factories import StockLotFactory
 from orders.models import Discrepancy, Fill, FillScan
 from orders.services.workflow import WorkflowError, approve_pv2, fill_with_scan, reject_pv2
-from orders.tests.factories import another_staff, datamatrix, fill_at, stocked_package
+from orders.tests.factories import another_staff, bottle_scan, datamatrix, fill_at, stocked_package
 from outbox.models import OutboxMessage
 from pharmacy.models import Role
 
@@ -37,7 +37,7 @@ def state(fill: Fill) -> tuple:
 def test_another_pharmacist_scanning_the_label_passes_pv2(pharmacist):
     fill = fill_at(S.PV2)
 
-    approved = approve_pv2(fill, by=pharmacist, scan=fill.label_code)
+    approved = approve_pv2(fill, by=pharmacist, scan=fill.label_code, entry="scanned")
 
     fill.refresh_from_db()
     assert approved.status == fill.status == S.READY_TO_PACK
@@ -58,7 +58,7 @@ def test_another_pharmacist_scanning_the_label_passes_pv2(pharmacist):
 def test_the_label_code_is_read_whatever_the_scanners_case(pharmacist):
     fill = fill_at(S.PV2)
 
-    approve_pv2(fill, by=pharmacist, scan=f" {fill.label_code.lower()}\n")
+    approve_pv2(fill, by=pharmacist, scan=f" {fill.label_code.lower()}\n", entry="scanned")
 
     assert Fill.objects.get(pk=fill.pk).status == S.READY_TO_PACK
 
@@ -68,7 +68,7 @@ def test_the_pharmacist_who_filled_it_cannot_verify_it(pharmacist):
     before = state(fill)
 
     for attempt in (
-        lambda: approve_pv2(fill, by=pharmacist, scan=fill.label_code),
+        lambda: approve_pv2(fill, by=pharmacist, scan=fill.label_code, entry="scanned"),
         lambda: reject_pv2(fill, by=pharmacist, reason="Looks off"),
     ):
         with pytest.raises(WorkflowError) as refused:
@@ -82,10 +82,9 @@ def test_the_pharmacist_who_filled_it_cannot_verify_it(pharmacist):
 def test_a_pharmacist_fill_then_another_pharmacists_pv2(pharmacist):
     filler = another_staff(Role.PHARMACIST)
     fill = fill_at(S.FILL)
-    package = fill.prescription.product.packages.get()
-    fill_with_scan(fill, by=filler, scan=package.package_ndc, quantity=30)
+    fill_with_scan(fill, by=filler, scan=bottle_scan(fill), quantity=30)
 
-    approve_pv2(fill, by=pharmacist, scan=fill.label_code)
+    approve_pv2(fill, by=pharmacist, scan=fill.label_code, entry="scanned")
 
     fill.refresh_from_db()
     assert (fill.filled_by, fill.pv2_by, fill.status) == (filler, pharmacist, S.READY_TO_PACK)
@@ -96,7 +95,7 @@ def test_a_technician_cannot_verify(technician):
     before = state(fill)
 
     with pytest.raises(WorkflowError) as refused:
-        approve_pv2(fill, by=technician, scan=fill.label_code)
+        approve_pv2(fill, by=technician, scan=fill.label_code, entry="scanned")
 
     assert (refused.value.code, refused.value.status) == ("role_not_allowed", 403)
     assert state(fill) == before
@@ -107,7 +106,7 @@ def test_the_label_of_another_fill_is_refused_and_recorded(pharmacist):
     before = state(fill)
 
     with pytest.raises(WorkflowError) as refused:
-        approve_pv2(fill, by=pharmacist, scan=other.label_code)
+        approve_pv2(fill, by=pharmacist, scan=other.label_code, entry="scanned")
 
     assert refused.value.code == "wrong_vial"
     assert refused.value.detail == (
@@ -130,7 +129,7 @@ def test_a_code_that_is_no_label_is_refused_and_recorded(pharmacist):
     before = state(fill)
 
     with pytest.raises(WorkflowError) as refused:
-        approve_pv2(fill, by=pharmacist, scan="0002-3227-30")
+        approve_pv2(fill, by=pharmacist, scan="0002-3227-30", entry="scanned")
 
     assert refused.value.code == "label_mismatch"
     assert state(fill) == before
@@ -142,7 +141,7 @@ def test_no_scan_is_bad_input(pharmacist):
     before = state(fill)
 
     with pytest.raises(WorkflowError) as refused:
-        approve_pv2(fill, by=pharmacist, scan="")
+        approve_pv2(fill, by=pharmacist, scan="", entry="scanned")
 
     assert (refused.value.code, refused.value.status) == ("scan_required", 400)
     assert state(fill) == before
@@ -153,7 +152,7 @@ def test_a_fill_not_at_pv2_is_refused(pharmacist):
     fill = fill_at(S.READY_TO_PACK)
 
     with pytest.raises(WorkflowError) as refused:
-        approve_pv2(fill, by=pharmacist, scan=fill.label_code)
+        approve_pv2(fill, by=pharmacist, scan=fill.label_code, entry="scanned")
 
     assert refused.value.code == "wrong_status"
     assert "is ready to pack, not waiting for PV2" in refused.value.detail
@@ -170,6 +169,7 @@ def test_the_stock_bottle_may_be_scanned_again(pharmacist):
         by=pharmacist,
         scan=fill.label_code,
         stock_scan=datamatrix(fill.dispensed_package, lot=fill.lot_number),
+        entry="scanned",
     )
 
     assert Fill.objects.get(pk=fill.pk).status == S.READY_TO_PACK
@@ -192,7 +192,7 @@ def test_a_stock_bottle_that_is_not_the_one_dispensed_is_refused(pharmacist, mis
     before = state(fill)
 
     with pytest.raises(WorkflowError) as refused:
-        approve_pv2(fill, by=pharmacist, scan=fill.label_code, stock_scan=bottle)
+        approve_pv2(fill, by=pharmacist, scan=fill.label_code, stock_scan=bottle, entry="scanned")
 
     assert refused.value.code == code
     assert state(fill) == before
@@ -273,10 +273,9 @@ def test_a_rejection_without_reason_or_with_an_unknown_kind_is_bad_input(
 def test_a_rejected_fill_is_filled_again_and_passes(technician, pharmacist):
     fill = fill_at(S.PV2)
     reject_pv2(fill, by=pharmacist, reason="Wrong cap")
-    package = fill.prescription.product.packages.get()
 
-    fill_with_scan(fill, by=technician, scan=package.package_ndc, quantity=30)
-    approve_pv2(fill, by=pharmacist, scan=fill.label_code)
+    fill_with_scan(fill, by=technician, scan=bottle_scan(fill), quantity=30)
+    approve_pv2(fill, by=pharmacist, scan=fill.label_code, entry="scanned")
 
     fill.refresh_from_db()
     assert (fill.status, fill.filled_by, fill.dispensed_quantity) == (

@@ -1,5 +1,6 @@
 """Claiming fills: from the queue's button or a scanned Rx number, taking over a stale
-claim, putting a fill back, and after each step the next fill of the queue, claimed.
+claim, putting a fill back, and after each step the next fill of the queue, offered (not
+claimed until someone opens it).
 """
 
 from django.contrib import messages
@@ -7,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -90,25 +92,23 @@ def fill_unclaim(request, pk: int):
     return redirect("fill_queue", status=fill.status)
 
 
-def _claim_next(status: str, user) -> Fill | None:
-    """Claim the most urgent unclaimed fill of a queue for ``user``, skipping the ones
-    another user claims first; at PV2, never one ``user`` filled."""
+def next_offer(status: str, user) -> Fill | None:
+    """The fill the station offers next: the most urgent of the queue nobody claims (at
+    PV2, never one ``user`` filled). Read only: it is claimed when someone opens it, so
+    nothing is kept from the others meanwhile (issue 13)."""
     candidates = Fill.objects.in_queue(status).filter(claimed_by__isnull=True)
     if status == Fill.Status.PV2:
         candidates = candidates.exclude(filled_by=user)
-    for candidate in candidates[:5]:
-        try:
-            return workflow.claim_fill(candidate, by=user)
-        except workflow.WorkflowError:
-            continue
-    return None
+    return candidates.select_related("prescription").first()
 
 
-def _next_page(request, status: str, done: str):
-    """After a step is done: the next fill of the same queue, claimed, or the queue."""
-    following = _claim_next(status, request.user)
+def _next_page(request, status: str, done: str, *, scan_confirmed: bool = False):
+    """After a step is done: the queue, offering its next fill (open it to claim it).
+    ``scan_confirmed`` marks the message as a good scan's confirmation (shown large)."""
+    tags = "scan-confirmed" if scan_confirmed else ""
+    following = next_offer(status, request.user)
     if following is None:
-        messages.success(request, f"{done} Nothing else waits in the queue.")
+        messages.success(request, f"{done} Nothing else waits in the queue.", extra_tags=tags)
         return redirect("fill_queue", status=status)
-    messages.success(request, f"{done} Next: Rx {following.prescription.rx_number}.")
-    return redirect(fill_work_url(following))
+    messages.success(request, done, extra_tags=tags)
+    return redirect(f"{reverse('fill_queue', args=[status])}?offer={following.pk}")

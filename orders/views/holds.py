@@ -13,6 +13,7 @@ from orders.views._common import TECHNICIAN_WORK
 from orders.views.queues import FILL_QUEUES, WORK_PAGE_LABELS, WORK_PAGES, fill_work_url, step_words
 from orders.views.work import _audit_fill_page, _label_url, _work_context, _work_fill
 from pharmacy.access import staff_permission_required
+from pharmacy.models import Role
 
 
 def _form_problems(form) -> str:
@@ -65,7 +66,10 @@ def fill_release(request, pk: int):
         return redirect("fill_detail", pk=pk)
     try:
         fill = workflow.release_fill(
-            fill, by=request.user, note=form.cleaned_data.get("note", "").strip()
+            fill,
+            by=request.user,
+            note=form.cleaned_data.get("note", "").strip(),
+            correction=form.correction(),
         )
     except workflow.WorkflowError as error:
         messages.error(request, f"Not released: {error.detail}")
@@ -94,6 +98,10 @@ def fill_detail(request, pk: int):
         open_hold=open_hold,
         held_from=step_words(open_hold.from_status) if open_hold else "",
         release_form=ReleaseForm(prefix="release"),
+        # A clinical question is a pharmacist's to close; only a pharmacist corrects.
+        release_needs_pharmacist=bool(open_hold)
+        and open_hold.reason_code in workflow.PHARMACIST_RELEASED_HOLDS,
+        may_correct=request.user.role == Role.PHARMACIST,
         work_url=fill_work_url(fill) if fill.status in WORK_PAGES else "",
         work_label=WORK_PAGE_LABELS.get(fill.status, ""),
         label_url=_label_url(fill),

@@ -360,7 +360,26 @@ def fill_queue(request, status: str):
     context = _queue_rows(request, queue)
     _audit_queue(request, context, refresh=False)
     context["tabs"] = queue_tabs(request, current=queue.status)
+    context["offer"] = _offered(request, queue.status)
     return render(request, "orders/queue.html", context)
+
+
+def _offered(request, status: str) -> Fill | None:
+    """The fill offered after a step (``?offer=<id>``), while it still waits in this
+    queue and nobody else has it; None otherwise (it was taken meanwhile: the queue
+    shows what is left)."""
+    offered = request.GET.get("offer", "")
+    if not offered.isdigit() or len(offered) > 18:
+        return None
+    fill = (
+        Fill.objects.in_queue(status)
+        .select_related("prescription__product", "prescription__patient")
+        .filter(pk=int(offered))
+        .first()
+    )
+    if fill is None or claimed_by_someone_else(fill, request.user, timezone.now()):
+        return None
+    return fill
 
 
 @require_GET

@@ -36,6 +36,7 @@ from orders.models import (
     Fill,
     FillScan,
     Prescription,
+    ScanEntry,
     severity_label,
 )
 from orders.services import workflow
@@ -403,18 +404,34 @@ def _label_url(fill: Fill) -> str:
     return reverse("api_fill_label", args=[fill.pk])
 
 
-def _station_page(request, fill: Fill, *, form=None, error="", is_scan_refusal=False, status=200):
+# The station's refusals that ask for the rotation reason (a later-expiring lot scanned).
+ROTATION_REFUSALS = frozenset({"rotation_reason_required"})
+
+
+def _station_page(
+    request,
+    fill: Fill,
+    *,
+    form=None,
+    error="",
+    is_scan_refusal=False,
+    asks_rotation_reason=False,
+    status=200,
+):
+    # Neither the count nor the lot is filled in: the technician counts and the lot comes
+    # from the bottle's scan or is typed from it (issue 13). The suggestion is shown, as
+    # where to take stock from, never as a value.
     lot = workflow.suggest_lot(fill)
-    initial = {
-        "quantity": f"{fill.quantity.normalize():f}",
-        "lot_number": lot.lot_number if lot else "",
-    }
+    form = form or FillScanForm()
+    if asks_rotation_reason:
+        form.fields["rotation_reason"].widget.attrs["data-focus"] = ""
     context = _work_context(
         request,
         fill,
-        form=form or FillScanForm(initial=initial),
+        form=form,
         error=error,
         is_scan_refusal=is_scan_refusal,
+        asks_rotation_reason=asks_rotation_reason,
         lot=lot,
         package=prescribed_package(fill.prescription),
         **label_preview(fill),
@@ -448,16 +465,19 @@ def fill_station(request, pk: int):
             quantity=data["quantity"],
             lot_number=data["lot_number"].strip(),
             partial=data["is_partial"],
+            rotation_reason=data["rotation_reason"],
         )
     except workflow.WorkflowError as error:
         if (moved := _moved_on(request, fill, error)) is not None:
             return moved
-        # A fresh scan field: the next scan must not land after the refused one.
+        # A fresh scan field: the next scan must not land after the refused one. What the
+        # technician typed stays (their count, their lot, their reason).
         form = FillScanForm(
             initial={
                 "quantity": data["quantity"],
                 "lot_number": data["lot_number"],
                 "is_partial": data["is_partial"],
+                "rotation_reason": data["rotation_reason"],
             }
         )
         return _station_page(
@@ -466,6 +486,7 @@ def fill_station(request, pk: int):
             form=form,
             error=error.detail,
             is_scan_refusal=isinstance(error, workflow.ScanRefused),
+            asks_rotation_reason=error.code in ROTATION_REFUSALS or bool(data["rotation_reason"]),
             status=error.status,
         )
     done = (
@@ -473,7 +494,7 @@ def fill_station(request, pk: int):
         f"{_quantity_words(filled.dispensed_quantity, filled.prescription.quantity_unit)} "
         f"from lot {filled.lot_number}; it waits for PV2."
     )
-    return _next_page(request, Fill.Status.FILL, done)
+    return _next_page(request, Fill.Status.FILL, done, scan_confirmed=True)
 
 
 def _pv2_page(
@@ -484,13 +505,15 @@ def _pv2_page(
     reject_form=None,
     error="",
     is_scan_refusal=False,
+    asks_typed_reason=False,
     status=200,
 ):
     prescription = fill.prescription
     context = _work_context(
         request,
         fill,
-        form=form or Pv2Form(),
+        asks_typed_reason=asks_typed_reason,
+        form=_pv2_form(form, asks_typed_reason=asks_typed_reason),
         reject_form=reject_form or Pv2RejectForm(prefix="reject"),
         error=error,
         is_scan_refusal=is_scan_refusal,
@@ -505,6 +528,13 @@ def _pv2_page(
     )
     _audit_fill_page(request, fill, "PV2")
     return render(request, "orders/pv2.html", context, status=status)
+
+
+def _pv2_form(form, *, asks_typed_reason: bool) -> Pv2Form:
+    form = form or Pv2Form()
+    if asks_typed_reason:
+        form.fields["typed_reason"].widget.attrs["data-focus"] = ""
+    return form
 
 
 def _refuse_filler(request, fill: Fill):
@@ -529,12 +559,16 @@ def fill_pv2(request, pk: int):
     form = Pv2Form(request.POST)
     if not form.is_valid():
         return _pv2_page(request, fill, form=form, status=400)
+    data = form.cleaned_data
     try:
         workflow.approve_pv2(
             fill,
             by=request.user,
-            scan=form.cleaned_data["scan"],
-            stock_scan=form.cleaned_data["stock_scan"],
+            scan=data["scan"],
+            stock_scan=data["stock_scan"],
+            # Not said by the page's script (no script, a pasted code): typed.
+            entry=data["entry"] or ScanEntry.TYPED,
+            typed_reason=data["typed_reason"],
         )
     except workflow.WorkflowError as error:
         if (moved := _moved_on(request, fill, error)) is not None:
@@ -542,12 +576,17 @@ def fill_pv2(request, pk: int):
         return _pv2_page(
             request,
             fill,
+            form=Pv2Form(initial={"typed_reason": data["typed_reason"]}),
             error=error.detail,
             is_scan_refusal=isinstance(error, workflow.ScanRefused),
+            asks_typed_reason=error.code == "typed_code" or bool(data["typed_reason"]),
             status=error.status,
         )
     return _next_page(
-        request, Fill.Status.PV2, f"Rx {fill.prescription.rx_number} passed PV2: ready to pack."
+        request,
+        Fill.Status.PV2,
+        f"Rx {fill.prescription.rx_number} passed PV2: ready to pack.",
+        scan_confirmed=True,
     )
 
 

@@ -124,7 +124,7 @@ def drive(callers: Callers, orders: list[OrderInFlight], *, timeout: float = 180
             "POST",
             f"/api/v1/fills/{fill}/pv2/",
             role=Role.PHARMACIST,
-            body={"decision": "approve", "scan": order.label_code},
+            body={"decision": "approve", "entry": "scanned", "scan": order.label_code},
         )
     for order in orders:
         order.shipment_id = wait_until(
@@ -141,7 +141,7 @@ def drive(callers: Callers, orders: list[OrderInFlight], *, timeout: float = 180
             "POST",
             f"/api/v1/shipments/{order.shipment_id}/pack/",
             role=Role.TECHNICIAN,
-            body={"scans": [order.label_code], "weight_oz": "6.5"},
+            body={"entry": "scanned", "scans": [order.label_code], "weight_oz": "6.5"},
         )
     ids = [order.shipment_id for order in orders]
     wait_until(

@@ -10,6 +10,8 @@ from orders.api.serializers import (
     RecallTraceSerializer,
     RecipientDispensingSerializer,
     StaffNameSerializer,
+    scan_entry_field,
+    typed_reason_field,
 )
 from shipping.models import CarrierService, DeliveryException, Shipment, ShipmentEvent
 
@@ -159,6 +161,8 @@ class PackInputSerializer(serializers.Serializer):
         decimal_places=1,
         help_text="The package's weight in ounces: more than 0, at most 1200.",
     )
+    entry = scan_entry_field("the vial codes")
+    typed_reason = typed_reason_field()
 
 
 class HandOverInputSerializer(serializers.Serializer):

@@ -241,7 +241,14 @@ class ShipmentPackView(_ShipmentStepView):
     serializer_class = PackInputSerializer
 
     def take_step(self, shipment, data, user) -> str:
-        pack_shipment(shipment, by=user, scans=data["scans"], weight_oz=data["weight_oz"])
+        pack_shipment(
+            shipment,
+            by=user,
+            scans=data["scans"],
+            weight_oz=data["weight_oz"],
+            entry=data["entry"],
+            typed_reason=data["typed_reason"],
+        )
         return "Packed"
 
 

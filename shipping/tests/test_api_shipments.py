@@ -51,7 +51,7 @@ def test_an_orders_shipment_exists_once_its_last_fill_passed_pv2(
     assert api_technician.get("/api/v1/shipments/", {"order": order.pk}).json()["results"] == []
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code, entry="scanned")
     assert len(callbacks) == 1  # the shipment's delivery, queued on commit
     deliver_side_effect(side_effect("shipping.create_shipment", order.pk).pk)  # the worker
     response = api_technician.get("/api/v1/shipments/", {"order": order.pk})
@@ -160,7 +160,9 @@ def test_packing_through_the_api_queues_the_label_and_the_worker_labels_the_pack
     pk = shipment_id(api_technician, order)
 
     response = api_technician.post(
-        f"/api/v1/shipments/{pk}/pack/", {"scans": codes(order), "weight_oz": "14.2"}, format="json"
+        f"/api/v1/shipments/{pk}/pack/",
+        {"entry": "scanned", "scans": codes(order), "weight_oz": "14.2"},
+        format="json",
     )
 
     # DESIGN.md section 6: packing queues the carrier label.
@@ -188,7 +190,7 @@ def test_a_vial_from_another_order_is_refused_with_the_reason(api_technician):
 
     response = api_technician.post(
         f"/api/v1/shipments/{pk}/pack/",
-        {"scans": [*codes(order), stranger.label_code], "weight_oz": 10},
+        {"entry": "scanned", "scans": [*codes(order), stranger.label_code], "weight_oz": 10},
         format="json",
     )
 
@@ -209,7 +211,7 @@ def test_a_missing_vial_is_refused_with_the_fills_missing(api_technician):
 
     response = api_technician.post(
         f"/api/v1/shipments/{pk}/pack/",
-        {"scans": [first.label_code], "weight_oz": 10},
+        {"entry": "scanned", "scans": [first.label_code], "weight_oz": 10},
         format="json",
     )
 
@@ -223,12 +225,12 @@ def test_a_missing_vial_is_refused_with_the_fills_missing(api_technician):
 @pytest.mark.parametrize(
     ("body", "error"),
     [
-        ({"scans": ["X"]}, "invalid"),
+        ({"entry": "scanned", "scans": ["X"]}, "invalid"),
         ({"weight_oz": 10}, "invalid"),
-        ({"scans": "X", "weight_oz": 10}, "invalid"),
-        ({"scans": ["X"], "weight_oz": "heavy"}, "invalid"),
-        ({"scans": ["X"], "weight_oz": "0"}, "invalid_weight"),
-        ({"scans": ["X"], "weight_oz": "1500"}, "invalid_weight"),
+        ({"entry": "scanned", "scans": "X", "weight_oz": 10}, "invalid"),
+        ({"entry": "scanned", "scans": ["X"], "weight_oz": "heavy"}, "invalid"),
+        ({"entry": "scanned", "scans": ["X"], "weight_oz": "0"}, "invalid_weight"),
+        ({"entry": "scanned", "scans": ["X"], "weight_oz": "1500"}, "invalid_weight"),
     ],
 )
 def test_malformed_packing_input_is_400_with_nothing_changed(api_technician, body, error):
@@ -247,7 +249,9 @@ def test_a_manager_may_not_pack(api_manager):
     pk = shipment_id(api_manager, order)
 
     response = api_manager.post(
-        f"/api/v1/shipments/{pk}/pack/", {"scans": codes(order), "weight_oz": 10}, format="json"
+        f"/api/v1/shipments/{pk}/pack/",
+        {"entry": "scanned", "scans": codes(order), "weight_oz": 10},
+        format="json",
     )
 
     assert response.status_code == 403
@@ -261,7 +265,9 @@ def test_the_label_pdf_exists_once_labelled(api_technician):
     assert (early.status_code, early.json()["error"]) == (409, "label_not_ready")
 
     api_technician.post(
-        f"/api/v1/shipments/{pk}/pack/", {"scans": codes(order), "weight_oz": 10}, format="json"
+        f"/api/v1/shipments/{pk}/pack/",
+        {"entry": "scanned", "scans": codes(order), "weight_oz": 10},
+        format="json",
     )
     pending = api_technician.get(f"/api/v1/shipments/{pk}/label.pdf")
     assert (pending.status_code, pending.json()["error"]) == (409, "label_not_ready")
@@ -278,7 +284,9 @@ def test_the_label_is_asked_for_again_through_the_api(api_technician, technician
     order = order_awaiting_packing()
     pk = shipment_id(api_technician, order)
     api_technician.post(
-        f"/api/v1/shipments/{pk}/pack/", {"scans": codes(order), "weight_oz": 10}, format="json"
+        f"/api/v1/shipments/{pk}/pack/",
+        {"entry": "scanned", "scans": codes(order), "weight_oz": 10},
+        format="json",
     )
     [purchase] = side_effects("shipping.buy_label")
     OutboxMessage.objects.filter(pk=purchase.pk).update(status="failed", attempts=10)

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from orders.models import Fill
 from orders.tests.test_browser_workflow import sign_in
+from pharmacy.tests.scanner import scan as scan_code
 from shipping.models import CarrierService, LabelBatch, Shipment, ShippingDocument
 from shipping.services.shipments import ensure_shipments_for_ready_orders
 from shipping.tests.factories import (
@@ -68,8 +69,7 @@ def test_a_packer_packs_an_order_by_scanning_and_the_label_prints(
     screenshot("packing-station")
 
     # A vial of another order: a hard stop, on screen; it is not put in the package.
-    scan.fill(stray.label_code)
-    scan.press("Enter")
+    scan_code(scan, stray.label_code)
     stop = page.get_by_test_id("scan-message")
     expect(stop).to_be_visible()
     expect(stop).to_contain_text(
@@ -83,8 +83,7 @@ def test_a_packer_packs_an_order_by_scanning_and_the_label_prints(
 
     # Every vial of the order, then the weight: the package closes.
     for number, vial in enumerate(vials, start=1):
-        scan.fill(vial.label_code.lower())  # a scanner in lower case still reads
-        scan.press("Enter")
+        scan_code(scan, vial.label_code.lower())  # a scanner in lower case still reads
         expect(page.locator(f'tr[data-label-code="{vial.label_code}"]')).to_have_class("scanned")
         expect(page.get_by_test_id("scan-progress")).to_contain_text(f"{number} of 2")
     expect(stop).to_contain_text("Every vial is in: weigh the package.")

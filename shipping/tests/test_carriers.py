@@ -314,7 +314,7 @@ def packed_for_easypost(order, packer) -> Shipment:
     ensure_shipments_for_ready_orders()
     shipment = Shipment.objects.get(order=order)
     codes = list(order.fills.values_list("label_code", flat=True))
-    return pack_shipment(shipment, by=packer, scans=codes, weight_oz="12.5")
+    return pack_shipment(shipment, by=packer, scans=codes, weight_oz="12.5", entry="scanned")
 
 
 @pytest.mark.django_db
@@ -445,6 +445,7 @@ def test_easypost_without_a_key_is_not_used(settings, easypost_only):
             by=another_staff(Role.TECHNICIAN),
             scans=list(order.fills.values_list("label_code", flat=True)),
             weight_oz=10,
+            entry="scanned",
         )
 
     assert refused.value.code == "no_service"

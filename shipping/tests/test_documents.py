@@ -454,6 +454,7 @@ def test_the_slip_printed_before_packing_stays_the_current_one_after_labelling(t
         by=technician,
         scans=[shipment.package_code, *[fill.label_code for fill in order.fills.all()]],
         weight_oz=Decimal("9"),
+        entry="scanned",
     )
     deliver_side_effects()
     shipment.refresh_from_db()
@@ -501,6 +502,7 @@ def test_the_labels_purchase_records_the_documents_in_its_transaction(
         by=technician,
         scans=[fill.label_code for fill in order.fills.all()],
         weight_oz=Decimal("9"),
+        entry="scanned",
     )
     assert side_effects("shipping.documents") == []  # no label to print yet
     [purchase] = side_effects("shipping.buy_label")

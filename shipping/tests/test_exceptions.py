@@ -194,7 +194,11 @@ def test_a_returned_package_is_reshipped_as_it_came_back_to_the_current_address(
     assert contents == shipment_fills(shipment)
     packer = another_staff(Role.TECHNICIAN)
     packed = pack_shipment(
-        reship, by=packer, scans=[fill.label_code for fill in contents], weight_oz=8
+        reship,
+        by=packer,
+        scans=[fill.label_code for fill in contents],
+        weight_oz=8,
+        entry="scanned",
     )
     deliver_side_effects()  # the label bought by the worker
     packed.refresh_from_db()
@@ -262,7 +266,9 @@ def test_replacement_fills_go_through_the_fill_workflow_and_the_reship_ships_the
     (replacement,) = reship.order.fills.all()
     packer = another_staff(Role.TECHNICIAN)
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(reship, by=packer, scans=[replacement.label_code], weight_oz=5)
+        pack_shipment(
+            reship, by=packer, scans=[replacement.label_code], weight_oz=5, entry="scanned"
+        )
     assert refused.value.code == "fills_not_ready"
 
     lot = StockLot.objects.get(pk=original.stock_lot_id)
@@ -275,9 +281,11 @@ def test_replacement_fills_go_through_the_fill_workflow_and_the_reship_ships_the
     )
     lot.refresh_from_db()
     assert lot.quantity_on_hand == on_hand - replacement.quantity  # stock taken at the fill step
-    approve_pv2(replacement, by=pharmacist_, scan=replacement.label_code)
+    approve_pv2(replacement, by=pharmacist_, scan=replacement.label_code, entry="scanned")
 
-    packed = pack_shipment(reship, by=packer, scans=[replacement.label_code], weight_oz=5)
+    packed = pack_shipment(
+        reship, by=packer, scans=[replacement.label_code], weight_oz=5, entry="scanned"
+    )
     deliver_side_effects()  # the label bought by the worker
     packed.refresh_from_db()
     assert packed.status == S.LABELLED

@@ -77,6 +77,7 @@ def test_a_complete_scan_packs_and_records_the_label_purchase_with_it(
             scans=[shipment.package_code, first, first, second.lower()],
             weight_oz=Decimal("12.5"),
             today=MONDAY,
+            entry="scanned",
         )
 
     assert len(callbacks) == 1  # the label's purchase, queued after commit
@@ -124,7 +125,7 @@ def test_a_complete_scan_packs_and_records_the_label_purchase_with_it(
 def test_a_label_purchase_delivered_again_buys_nothing_more(packer):
     order = ready_order()
     shipment = shipment_of(order)
-    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10)
+    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10, entry="scanned")
     [purchase] = side_effects("shipping.buy_label")
     deliver_side_effect(purchase.pk)
     documents = len(side_effects("shipping.documents"))
@@ -149,7 +150,13 @@ def test_a_vial_of_another_order_stops_the_packing_naming_it(packer):
     before = snapshot(shipment)
 
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(shipment, by=packer, scans=[*codes(order), stranger.label_code], weight_oz=10)
+        pack_shipment(
+            shipment,
+            by=packer,
+            scans=[*codes(order), stranger.label_code],
+            weight_oz=10,
+            entry="scanned",
+        )
 
     assert (refused.value.code, refused.value.status, refused.value.extra["fill"]) == (
         "wrong_vial",
@@ -170,7 +177,9 @@ def test_a_missing_vial_means_the_package_cannot_close(packer):
     before = snapshot(shipment)
 
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(shipment, by=packer, scans=[fills[0].label_code], weight_oz=10)
+        pack_shipment(
+            shipment, by=packer, scans=[fills[0].label_code], weight_oz=10, entry="scanned"
+        )
 
     assert (refused.value.code, refused.value.extra["missing"]) == (
         "vials_missing",
@@ -189,7 +198,9 @@ def test_an_unknown_code_is_refused_in_plain_words(packer):
     before = snapshot(shipment)
 
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(shipment, by=packer, scans=[*codes(order), "NOTAVIAL"], weight_oz=10)
+        pack_shipment(
+            shipment, by=packer, scans=[*codes(order), "NOTAVIAL"], weight_oz=10, entry="scanned"
+        )
 
     assert (refused.value.code, refused.value.status, refused.value.detail) == (
         "unknown_code",
@@ -210,6 +221,7 @@ def test_another_packages_slip_is_refused(packer):
             by=packer,
             scans=[other_shipment.package_code, *codes(order)],
             weight_oz=10,
+            entry="scanned",
         )
 
     assert refused.value.code == "wrong_packing_slip"
@@ -235,7 +247,7 @@ def test_the_weight_is_required_and_sane(packer, weight, code):
     before = snapshot(shipment)
 
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=weight)
+        pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=weight, entry="scanned")
 
     assert (refused.value.code, refused.value.status) == (code, 400)
     assert snapshot(shipment) == before
@@ -245,7 +257,9 @@ def test_the_heaviest_package_allowed_is_1200_ounces(packer):
     order = ready_order()
     shipment = shipment_of(order)
 
-    packed = pack_shipment(shipment, by=packer, scans=codes(order), weight_oz="1200")
+    packed = pack_shipment(
+        shipment, by=packer, scans=codes(order), weight_oz="1200", entry="scanned"
+    )
 
     assert (packed.status, packed.weight_oz) == (S.PACKED, Decimal(1200))
 
@@ -255,7 +269,7 @@ def test_no_scans_is_refused(packer, scans):
     shipment = shipment_of(ready_order())
 
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(shipment, by=packer, scans=scans, weight_oz=10)
+        pack_shipment(shipment, by=packer, scans=scans, weight_oz=10, entry="scanned")
 
     assert (refused.value.code, refused.value.status) == ("scans_required", 400)
 
@@ -268,7 +282,7 @@ def test_a_fill_held_after_the_shipment_was_made_holds_the_packing(packer):
     before = snapshot(shipment)
 
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10)
+        pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10, entry="scanned")
 
     assert (refused.value.code, refused.value.extra["waiting"]) == ("fills_not_ready", [held.pk])
     assert snapshot(shipment) == before
@@ -279,7 +293,13 @@ def test_a_manager_does_not_pack(packer):
     shipment = shipment_of(order)
 
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(shipment, by=another_staff(Role.MANAGER), scans=codes(order), weight_oz=10)
+        pack_shipment(
+            shipment,
+            by=another_staff(Role.MANAGER),
+            scans=codes(order),
+            weight_oz=10,
+            entry="scanned",
+        )
 
     assert (refused.value.code, refused.value.status) == ("role_not_allowed", 403)
 
@@ -287,10 +307,10 @@ def test_a_manager_does_not_pack(packer):
 def test_a_package_is_packed_once(packer):
     order = ready_order()
     shipment = shipment_of(order)
-    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10)
+    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10, entry="scanned")
 
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10)
+        pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10, entry="scanned")
 
     assert refused.value.code == "wrong_status"
     assert refused.value.detail == (
@@ -305,12 +325,16 @@ def test_a_refrigerated_package_is_packed_on_its_ship_day_only(packer):
     before = snapshot(shipment)
 
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=30, today=SATURDAY)
+        pack_shipment(
+            shipment, by=packer, scans=codes(order), weight_oz=30, today=SATURDAY, entry="scanned"
+        )
 
     assert (refused.value.code, refused.value.extra["ship_on"]) == ("not_ship_day", "2026-12-07")
     assert snapshot(shipment) == before
 
-    packed = pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=30, today=MONDAY)
+    packed = pack_shipment(
+        shipment, by=packer, scans=codes(order), weight_oz=30, today=MONDAY, entry="scanned"
+    )
 
     assert (packed.status, packed.packaging, packed.ship_on) == (
         S.PACKED,
@@ -325,7 +349,9 @@ def test_a_controlled_package_goes_plain_with_a_signature(packer):
     order = ready_order(fills=2, controlled=True)
     shipment = shipment_of(order)
 
-    packed = pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=9, today=MONDAY)
+    packed = pack_shipment(
+        shipment, by=packer, scans=codes(order), weight_oz=9, today=MONDAY, entry="scanned"
+    )
 
     assert (packed.packaging, packed.signature_required, packed.is_controlled) == (
         Shipment.Packaging.PLAIN,
@@ -342,7 +368,9 @@ def test_no_service_the_rules_allow_refuses_the_packing(packer):
     before = snapshot(shipment)
 
     with pytest.raises(ShippingError) as refused:
-        pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=30, today=MONDAY)
+        pack_shipment(
+            shipment, by=packer, scans=codes(order), weight_oz=30, today=MONDAY, entry="scanned"
+        )
 
     assert refused.value.code == "no_service"
     assert "refrigerated" in refused.value.detail
@@ -352,13 +380,13 @@ def test_no_service_the_rules_allow_refuses_the_packing(packer):
 def test_a_package_sent_back_to_packing_is_packed_again_with_its_packed_fills(packer):
     order = ready_order(fills=2)
     shipment = shipment_of(order)
-    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10)
+    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10, entry="scanned")
     deliver_side_effects()
     transition_shipment(
         shipment, to=S.AWAITING_PACKING, by=another_staff(Role.PHARMACIST), detail="Torn box"
     )
 
-    packed = pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=11)
+    packed = pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=11, entry="scanned")
     deliver_side_effects()
 
     packed.refresh_from_db()
@@ -374,11 +402,11 @@ def test_a_package_sent_back_to_packing_is_packed_again_with_its_packed_fills(pa
 def test_a_purchase_of_a_packing_sent_back_before_it_was_delivered_buys_nothing(packer):
     order = ready_order()
     shipment = shipment_of(order)
-    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10)
+    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=10, entry="scanned")
     transition_shipment(
         shipment, to=S.AWAITING_PACKING, by=another_staff(Role.PHARMACIST), detail="Wrong box"
     )
-    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=12)
+    pack_shipment(shipment, by=packer, scans=codes(order), weight_oz=12, entry="scanned")
     first, second = side_effects("shipping.buy_label")
 
     assert deliver_side_effect(first.pk) is True  # the first packing's: nothing to buy

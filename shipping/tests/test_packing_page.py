@@ -78,7 +78,7 @@ def test_an_order_that_just_passed_pv2_opens_without_waiting_for_the_beat(
     (last,) = order.fills.all()
     assert not Shipment.objects.exists()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code, entry="scanned")
     assert len(callbacks) == 1
     deliver_side_effect(side_effect("shipping.create_shipment", order.pk).pk)  # the worker
 
@@ -171,7 +171,7 @@ def test_closing_with_every_vial_scanned_packs_it_and_queues_the_carrier_label(
 
     response = client_technician.post(
         station(shipment),
-        {"scans": [code.lower() for code in codes(order)], "weight_oz": "12.5"},
+        {"entry": "scanned", "scans": [code.lower() for code in codes(order)], "weight_oz": "12.5"},
     )
 
     assert response.status_code == 302
@@ -204,7 +204,8 @@ def test_a_vial_of_another_order_stops_the_close_and_nothing_changes(client_tech
     stray = other.fills.get()
 
     response = client_technician.post(
-        station(shipment), {"scans": [*codes(order), stray.label_code], "weight_oz": "9"}
+        station(shipment),
+        {"entry": "scanned", "scans": [*codes(order), stray.label_code], "weight_oz": "9"},
     )
 
     assert response.status_code == 409
@@ -229,7 +230,7 @@ def test_a_missing_vial_stops_the_close(client_technician):
     before = snapshot(shipment)
 
     response = client_technician.post(
-        station(shipment), {"scans": [first.label_code], "weight_oz": "9"}
+        station(shipment), {"entry": "scanned", "scans": [first.label_code], "weight_oz": "9"}
     )
 
     assert response.status_code == 409
@@ -246,7 +247,8 @@ def test_an_unknown_code_stops_the_close(client_technician):
     before = snapshot(shipment)
 
     response = client_technician.post(
-        station(shipment), {"scans": [*codes(order), "00312345678906"], "weight_oz": "9"}
+        station(shipment),
+        {"entry": "scanned", "scans": [*codes(order), "00312345678906"], "weight_oz": "9"},
     )
 
     assert response.status_code == 400
@@ -273,7 +275,7 @@ def test_the_package_closes_only_with_a_weight(client_technician, weight, messag
     before = snapshot(shipment)
 
     response = client_technician.post(
-        station(shipment), {"scans": codes(order), "weight_oz": weight}
+        station(shipment), {"entry": "scanned", "scans": codes(order), "weight_oz": weight}
     )
 
     assert response.status_code == 400
@@ -297,10 +299,14 @@ def test_nothing_scanned_is_refused(client_technician):
 def test_closing_a_package_already_closed_changes_nothing(client_technician):
     order = ready_order()
     shipment = shipment_of(order)
-    client_technician.post(station(shipment), {"scans": codes(order), "weight_oz": "9"})
+    client_technician.post(
+        station(shipment), {"entry": "scanned", "scans": codes(order), "weight_oz": "9"}
+    )
     before = snapshot(shipment)
 
-    response = client_technician.post(station(shipment), {"scans": codes(order), "weight_oz": "3"})
+    response = client_technician.post(
+        station(shipment), {"entry": "scanned", "scans": codes(order), "weight_oz": "3"}
+    )
 
     assert response.status_code == 302
     assert snapshot(shipment) == before
@@ -312,7 +318,9 @@ def test_closing_a_package_already_closed_changes_nothing(client_technician):
 def test_the_label_status_polls_until_the_label_is_made_then_offers_it(client_technician):
     order = ready_order()
     shipment = shipment_of(order)
-    client_technician.post(station(shipment), {"scans": codes(order), "weight_oz": "9"})
+    client_technician.post(
+        station(shipment), {"entry": "scanned", "scans": codes(order), "weight_oz": "9"}
+    )
     url = f"/shipping/{shipment.pk}/label-status/"
     audit_rows = AuditEvent.objects.count()
 
@@ -340,7 +348,9 @@ def test_the_label_status_polls_until_the_label_is_made_then_offers_it(client_te
 def test_the_station_says_why_the_carrier_has_not_sold_the_label(client_technician):
     order = ready_order()
     shipment = shipment_of(order)
-    client_technician.post(station(shipment), {"scans": codes(order), "weight_oz": "9"})
+    client_technician.post(
+        station(shipment), {"entry": "scanned", "scans": codes(order), "weight_oz": "9"}
+    )
     # The package went to a carrier this pharmacy has no account with.
     Shipment.objects.filter(pk=shipment.pk).update(carrier="easypost")
     [purchase] = side_effects("shipping.buy_label")
@@ -358,7 +368,9 @@ def test_the_station_says_why_the_carrier_has_not_sold_the_label(client_technici
 def test_the_label_pdf_link_takes_the_browser_session(client_technician):
     order = ready_order()
     shipment = shipment_of(order)
-    client_technician.post(station(shipment), {"scans": codes(order), "weight_oz": "9"})
+    client_technician.post(
+        station(shipment), {"entry": "scanned", "scans": codes(order), "weight_oz": "9"}
+    )
     [purchase] = side_effects("shipping.buy_label")
     deliver_side_effect(purchase.pk)  # the label bought, its PDF not made yet
 

@@ -187,7 +187,7 @@ def test_newrx_to_packed_package_through_pgbouncer_in_transaction_pooling(
     # PV2: the pharmacist scans the vial's label and approves the product.
     pv2 = api_pharmacist.post(
         f"/api/v1/fills/{fill_id}/pv2/",
-        {"decision": "approve", "scan": label_code},
+        {"decision": "approve", "entry": "scanned", "scan": label_code},
         format="json",
     )
     assert (pv2.status_code, pv2.json()["status"]) == (200, "ready_to_pack"), pv2.content
@@ -201,7 +201,7 @@ def test_newrx_to_packed_package_through_pgbouncer_in_transaction_pooling(
     # Pack: every vial scanned in, weighed; the carrier label is queued.
     packed = api_technician.post(
         f"/api/v1/shipments/{shipment['id']}/pack/",
-        {"scans": [label_code], "weight_oz": "6.5"},
+        {"entry": "scanned", "scans": [label_code], "weight_oz": "6.5"},
         format="json",
     )
     assert packed.status_code == 200, packed.content

@@ -67,7 +67,7 @@ def test_pv2_approval_of_the_last_fill_records_the_shipment_in_its_transaction(
     order, last = order_with_last_fill_at(Fill.Status.PV2)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+        approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code, entry="scanned")
 
     assert recorded() == [(*shipment_effect(order), "pending")]
     assert len(callbacks) == 1  # its delivery, queued only after commit
@@ -80,7 +80,9 @@ def test_an_approval_that_rolls_back_records_nothing():
 
     def failing_request():
         with transaction.atomic():
-            approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+            approve_pv2(
+                last, by=another_staff(Role.PHARMACIST), scan=last.label_code, entry="scanned"
+            )
             raise RuntimeError("the request failed after the approval")
 
     with pytest.raises(RuntimeError):
@@ -100,7 +102,9 @@ def test_pv2_approval_of_a_fill_that_is_not_the_last_records_nothing(
     first, _second = order.fills.order_by("pk")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        approve_pv2(first, by=another_staff(Role.PHARMACIST), scan=first.label_code)
+        approve_pv2(
+            first, by=another_staff(Role.PHARMACIST), scan=first.label_code, entry="scanned"
+        )
 
     assert callbacks == []
     assert recorded() == []
@@ -145,7 +149,7 @@ def test_cancelling_every_fill_of_an_order_records_nothing(django_capture_on_com
 def test_an_order_ready_again_keeps_its_one_side_effect():
     order, last = order_with_last_fill_at(Fill.Status.PV2)
     pharmacist = another_staff(Role.PHARMACIST)
-    approve_pv2(last, by=pharmacist, scan=last.label_code)
+    approve_pv2(last, by=pharmacist, scan=last.label_code, entry="scanned")
     hold_fill(Fill.objects.get(pk=last.pk), by=pharmacist, reason_code="patient_request")
 
     release_fill(Fill.objects.get(pk=last.pk), by=pharmacist, note="Patient confirmed")
@@ -164,7 +168,7 @@ def test_the_kind_orders_records_is_delivered_by_shipping():
 @pytest.mark.django_db
 def test_delivering_it_makes_the_shipment_once():
     order, last = order_with_last_fill_at(Fill.Status.PV2)
-    approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+    approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code, entry="scanned")
     message = side_effect("shipping.create_shipment", order.pk)
 
     assert deliver_side_effect(message.pk) is True
@@ -259,7 +263,7 @@ from orders.models import Fill
 from orders.services.workflow import approve_pv2
 from pharmacy.models import User
 fill = Fill.objects.get(pk={fill})
-approve_pv2(fill, by=User.objects.get(pk={user}), scan=fill.label_code)
+approve_pv2(fill, by=User.objects.get(pk={user}), scan=fill.label_code, entry="scanned")
 print("done")
 """
 
@@ -267,7 +271,7 @@ print("done")
 def approve_pv2_over_the_api(api_pharmacist, fill: Fill) -> None:
     response = api_pharmacist.post(
         f"/api/v1/fills/{fill.pk}/pv2/",
-        {"decision": "approve", "scan": fill.label_code},
+        {"decision": "approve", "entry": "scanned", "scan": fill.label_code},
         format="json",
     )
     assert response.status_code == 200

@@ -113,7 +113,7 @@ def test_the_shipment_exists_as_soon_as_the_last_fill_passes_pv2():
     assert ensure_shipments_for_ready_orders() == 0
     assert not Shipment.objects.filter(order=order).exists()
 
-    approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code)
+    approve_pv2(last, by=another_staff(Role.PHARMACIST), scan=last.label_code, entry="scanned")
 
     assert ensure_shipments_for_ready_orders() == 1
     assert Shipment.objects.get(order=order).status == S.AWAITING_PACKING

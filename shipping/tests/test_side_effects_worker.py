@@ -61,7 +61,7 @@ def pack_over_the_api(client, shipment: Shipment):
     codes = list(shipment.order.fills.values_list("label_code", flat=True))
     return client.post(
         f"/api/v1/shipments/{shipment.pk}/pack/",
-        {"scans": codes, "weight_oz": "8"},
+        {"entry": "scanned", "scans": codes, "weight_oz": "8"},
         format="json",
     )
 

@@ -6,7 +6,9 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
+from orders.models import ScanEntry
 from pharmacy.access import staff_permission_required
+from pharmacy.models import Role
 from shipping.forms import PackForm, PackingSlipScanForm
 from shipping.models import Shipment, ShippingDocument
 from shipping.services.documents import current_document
@@ -61,7 +63,9 @@ def packing_start(request):
 
 
 # The service's refusals of a scan: a hard stop at the station.
-SCAN_REFUSALS = frozenset({"wrong_vial", "wrong_packing_slip", "unknown_code", "vials_missing"})
+SCAN_REFUSALS = frozenset(
+    {"wrong_vial", "wrong_packing_slip", "unknown_code", "vials_missing", "typed_code"}
+)
 
 
 def _station_page(
@@ -86,6 +90,9 @@ def _station_page(
         "label_ready": _label_ready(shipment),
         "label_problem": label_purchase_problem(shipment),
         "next_form": PackingSlipScanForm(),
+        # Typed vial codes are taken only from a pharmacist, with a reason.
+        "may_type_codes": request.user.role == Role.PHARMACIST,
+        "entry": getattr(form, "cleaned_data", {}).get("entry", ""),
     }
     _audit_shipment(request, shipment, "Packing station")
     return render(request, "shipping/packing_station.html", context, status=status)
@@ -121,6 +128,9 @@ def packing_station(request, pk: int):
             by=request.user,
             scans=form.cleaned_data["scans"],
             weight_oz=form.cleaned_data["weight_oz"],
+            # Not said by the page's script: typed.
+            entry=form.cleaned_data["entry"] or ScanEntry.TYPED,
+            typed_reason=form.cleaned_data["typed_reason"],
         )
     except ShippingError as error:
         shipment.refresh_from_db()

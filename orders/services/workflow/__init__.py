@@ -38,7 +38,12 @@ from orders.services.workflow.helpers import (
     move_locked_fill,
     orders_ready_to_pack,
 )
-from orders.services.workflow.holds import hold_fill, release_fill
+from orders.services.workflow.holds import (
+    PHARMACIST_RELEASED_HOLDS,
+    Correction,
+    hold_fill,
+    release_fill,
+)
 from orders.services.workflow.moves import (
     NON_BLOCKING_ISSUES,
     blocking_intake_issues,
@@ -46,21 +51,24 @@ from orders.services.workflow.moves import (
     transition_fill,
 )
 from orders.services.workflow.pv1 import Override, approve_pv1, record_pdmp_check, reject_pv1
-from orders.services.workflow.pv2 import approve_pv2, reject_pv2
+from orders.services.workflow.pv2 import approve_pv2, check_scan_entry, reject_pv2
 
 __all__ = [
     "DISPENSED_FIELDS",
+    "PHARMACIST_RELEASED_HOLDS",
     "NEXT_STEP",
     "NON_BLOCKING_ISSUES",
     "ORDER_READY_EFFECT",
     "STEP_SERVICES",
     "Override",
+    "Correction",
     "ScanRefused",
     "WorkflowError",
     "approve_pv1",
     "approve_pv2",
     "blocking_intake_issues",
     "cancel_locked_fill",
+    "check_scan_entry",
     "claim_fill",
     "fill_with_scan",
     "fillable_packages",

@@ -12,6 +12,12 @@ Choices where the issue is silent:
   soon as stock arrives and a technician releases and fills it.
 * Lots must outlast the supply: usable until today + days supply +
   ``DISPENSE_EXPIRY_MARGIN_DAYS`` (the days in the mail).
+* Nothing is taken on trust (issue 13): the count is always entered (never the fill's
+  quantity by default), whole for counted units (tablets, capsules, each); the lot is
+  the one the scan carries or one the technician typed, which the fill records as typed
+  by hand (``lot_entered_by_hand``) for PV2 to check against the bottle; a lot expiring
+  later than the suggested one (``suggest_lot``, first expiring first) needs a reason,
+  kept on the fill (``rotation_reason``).
 """
 
 from datetime import date, timedelta
@@ -24,7 +30,7 @@ from django.utils import timezone
 from inventory.models import Package, StockLot
 from inventory.ndc import Scan, ScanError, parse_scan
 from inventory.services.stock import StockError, dispense_from_lot
-from orders.models import Fill, FillScan, HoldReason, Order, Prescription
+from orders.models import Fill, FillScan, HoldReason, Order, Prescription, ScanEntry
 from orders.services.fills import create_fill
 from orders.services.labels import queue_rx_label
 from orders.services.workflow.helpers import (
@@ -35,8 +41,10 @@ from orders.services.workflow.helpers import (
     _check_move,
     _claim_quietly,
     _lock,
+    _short_reason,
     move_locked_fill,
 )
+from orders.units import is_counted
 from pharmacy.models import User
 
 __all__ = ["fill_with_scan", "fillable_packages", "suggest_lot", "usable_until"]
@@ -168,6 +176,12 @@ def _read_scan(raw: str) -> tuple[Package, Scan | None]:
 
 
 def _quantity(value) -> Decimal:
+    if value is None or not str(value).strip():
+        raise ScanRefused(
+            "quantity_required",
+            "Count the units and enter the count: it is never filled in for you.",
+            400,
+        )
     try:
         quantity = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
@@ -179,10 +193,13 @@ def _quantity(value) -> Decimal:
     return quantity
 
 
-def _record_refused_scan(fill: Fill, step: str, raw: str, refused: ScanRefused, *, by) -> None:
+def _record_refused_scan(
+    fill: Fill, step: str, raw: str, refused: ScanRefused, *, by, entry: str = ScanEntry.SCANNED
+) -> None:
     """Keep a refused scan on record and claim the fill for the scanner, who is about to
     try again. Called after the step's transaction rolled back, so the record stays."""
     FillScan.objects.create(
+        entry=entry,
         fill_id=fill.pk,
         step=step,
         raw=raw[:200],
@@ -204,12 +221,16 @@ def fill_with_scan(
     quantity: Decimal,
     lot_number: str = "",
     partial: bool = False,
+    rotation_reason: str = "",
 ) -> Fill:
     """A technician (or pharmacist) fills: scans the stock bottle and enters the count.
 
     The scan (GS1 DataMatrix, UPC-A, GTIN or typed NDC) must name the verified product
     (or, without substitution, the prescribed package). The lot is the one the
-    DataMatrix carries, else ``lot_number``, else the FEFO lot of the scanned package.
+    DataMatrix carries, else ``lot_number`` as typed (recorded as typed by hand); a scan
+    without a lot and no lot typed is refused (``lot_required``): the lot on the record
+    is the bottle's, never a guess. A lot expiring later than the first-expiring usable
+    one (``suggest_lot``) is refused without a ``rotation_reason``, kept on the fill.
     In one transaction: the units are dispensed from that lot through the stock ledger
     (``fill:<id>``), the package, NDC, lot, expiry, serial, quantity and filler are
     recorded, the scan is kept as accepted and the fill moves to PV2 (its label recorded
@@ -221,14 +242,16 @@ def fill_with_scan(
     ScanRefused, recorded as a refused FillScan, for: an unreadable scan (400), an
     unknown product, another drug, strength, form or product, another package without
     substitution, an unknown, expired, quarantined or recalled lot or one expiring before
-    the supply ends, short stock, and a quantity that is not more than 0 and at most the
-    fill's.
+    the supply ends, short stock, no lot, a later lot without a reason, and a count that
+    is missing, not more than 0, more than the fill's quantity or a fraction of a counted
+    unit.
     """
     raw = (scan or "").strip()
     if not raw:
         raise WorkflowError(
             "scan_required", "Scan the stock bottle (or type its NDC) before filling.", 400
         )
+    rotation_reason = _short_reason(rotation_reason)
     try:
         with transaction.atomic():
             locked = _lock(fill)
@@ -240,16 +263,26 @@ def fill_with_scan(
                 quantity=quantity,
                 lot_number=(lot_number or "").strip(),
                 partial=partial,
+                rotation_reason=rotation_reason,
             )
     except ScanRefused as refused:
         _record_refused_scan(fill, FillScan.Step.FILL, raw, refused, by=by)
         raise
 
 
-def _fill(fill: Fill, *, by: User, raw: str, quantity, lot_number: str, partial: bool) -> Fill:
+def _fill(
+    fill: Fill,
+    *,
+    by: User,
+    raw: str,
+    quantity,
+    lot_number: str,
+    partial: bool,
+    rotation_reason: str,
+) -> Fill:
     """The fill step on the locked fill, in the caller's transaction: each step refuses
     (ScanRefused) before anything is written, in the order a technician fixes things:
-    the bottle, the count, the lot, the stock."""
+    the bottle, the count, the lot, its rotation, the stock."""
     prescription = fill.prescription
     if prescription.product_id is None:
         raise WorkflowError(
@@ -259,8 +292,11 @@ def _fill(fill: Fill, *, by: User, raw: str, quantity, lot_number: str, partial:
     package, parsed = _read_bottle_scan(prescription, raw, lot_number=lot_number)
     until = usable_until(fill)
     quantity = _check_count(fill, quantity, partial=partial, until=until, ndc=package.package_ndc)
-    lot = _choose_lot(package, parsed, lot_number=lot_number, quantity=quantity, until=until)
+    lot, by_hand = _choose_lot(package, parsed, lot_number=lot_number, until=until)
+    rotation = _check_rotation(fill, lot, quantity=quantity, until=until, reason=rotation_reason)
     lot = _take_stock(fill, lot, quantity=quantity, until=until, by=by, ndc=package.package_ndc)
+    fill.lot_entered_by_hand = by_hand
+    fill.rotation_reason = rotation
     return _record_filled(
         fill, package=package, parsed=parsed, lot=lot, quantity=quantity, raw=raw, by=by
     )
@@ -289,14 +325,26 @@ def _read_bottle_scan(
 
 
 def _check_count(fill: Fill, value, *, partial: bool, until: date, ndc: str) -> Decimal:
-    """The count entered, refused unless it is more than 0 and at most the fill's
-    quantity, and, when less, unless the technician says it is a partial fill and no
-    usable lot holds the whole quantity."""
+    """The count entered, refused unless it is more than 0, whole for a counted unit
+    (tablets, capsules, each) and at most the fill's quantity, and, when less, unless the
+    technician says it is a partial fill and no usable lot holds the whole quantity."""
     unit = fill.prescription.quantity_unit
     quantity = _quantity(value)
     if quantity <= 0:
         raise ScanRefused(
-            "invalid_quantity", f"The quantity must be more than 0, not {quantity}.", ndc=ndc
+            "invalid_quantity",
+            f"The count must be more than 0, not {quantity.normalize():f}.",
+            ndc=ndc,
+        )
+    product = fill.prescription.product
+    if quantity != quantity.to_integral_value() and is_counted(
+        unit, product.dosage_form if product else ""
+    ):
+        raise ScanRefused(
+            "fractional_count",
+            f"{quantity.normalize():f} is not a whole number: count whole units "
+            f"({unit or 'each'}), never parts of one.",
+            ndc=ndc,
         )
     if quantity > fill.quantity:
         raise ScanRefused(
@@ -326,12 +374,12 @@ def _check_count(fill: Fill, value, *, partial: bool, until: date, ndc: str) -> 
 
 
 def _choose_lot(
-    package: Package, parsed: Scan | None, *, lot_number: str, quantity: Decimal, until: date
-) -> StockLot:
-    """The lot to dispense from: the one the scan carries, else the one typed, else the
-    FEFO lot of the package; refused when the scan and the typed lot disagree, the lot
-    was never received, none is usable, or the date printed on the bottle is past or
-    before the supply ends."""
+    package: Package, parsed: Scan | None, *, lot_number: str, until: date
+) -> tuple[StockLot, bool]:
+    """The lot to dispense from and whether it was typed by hand: the one the scan
+    carries, else the one typed; refused when neither says one, the scan and the typed
+    lot disagree, the lot was never received, or the date printed on the bottle is past
+    or before the supply ends."""
     ndc = package.package_ndc
     scanned_lot = parsed.lot if parsed else ""
     if scanned_lot and lot_number and scanned_lot != lot_number:
@@ -342,24 +390,23 @@ def _choose_lot(
             lot=scanned_lot,
         )
     wanted_lot = scanned_lot or lot_number
-    if wanted_lot:
-        lot = StockLot.objects.filter(package=package, lot_number=wanted_lot).first()
-        if lot is None:
-            raise ScanRefused(
-                "unknown_lot",
-                f"Lot {wanted_lot} of {ndc} was never received into stock; receive it "
-                "first, or use a bottle from stock.",
-                ndc=ndc,
-                lot=wanted_lot,
-            )
-    else:
-        lot = _fefo_lot([package], quantity=quantity, until=until)
-        if lot is None:
-            raise ScanRefused(
-                "insufficient_stock",
-                f"No usable lot of {ndc} is in stock (available, and not expiring before {until}).",
-                ndc=ndc,
-            )
+    if not wanted_lot:
+        raise ScanRefused(
+            "lot_required",
+            f"This scan of {ndc} carries no lot number: type the lot printed on the bottle "
+            "in your hand (or scan its DataMatrix).",
+            400,
+            ndc=ndc,
+        )
+    lot = StockLot.objects.filter(package=package, lot_number=wanted_lot).first()
+    if lot is None:
+        raise ScanRefused(
+            "unknown_lot",
+            f"Lot {wanted_lot} of {ndc} was never received into stock; receive it "
+            "first, or use a bottle from stock.",
+            ndc=ndc,
+            lot=wanted_lot,
+        )
     if parsed and parsed.expiry is not None:
         # The date printed on the bottle counts as much as the one recorded at receipt.
         if parsed.expiry <= timezone.localdate():
@@ -377,7 +424,34 @@ def _choose_lot(
                 ndc=ndc,
                 lot=lot.lot_number,
             )
-    return lot
+    return lot, not scanned_lot
+
+
+def _check_rotation(
+    fill: Fill, lot: StockLot, *, quantity: Decimal, until: date, reason: str
+) -> str:
+    """First expiring, first out: the rotation reason to keep ("" when the lot is the
+    first-expiring usable one, the one ``suggest_lot`` shows). A lot expiring later than
+    a usable lot that holds the count is refused (``rotation_reason_required``) until the
+    technician says why (the earlier bottle is damaged, already opened elsewhere...)."""
+    usable = StockLot.objects.filter(pk=lot.pk).dispensable(usable_until=until, quantity=quantity)
+    if not usable.exists():
+        return ""  # the ledger refuses this lot with its own reason (``_take_stock``)
+    earlier = _fefo_lot(fillable_packages(fill.prescription), quantity=quantity, until=until)
+    if earlier is None or earlier.pk == lot.pk or earlier.expiry >= lot.expiry:
+        return ""
+    if reason:
+        return reason
+    where = f"bin {earlier.location}" if earlier.location else "bin not recorded"
+    raise ScanRefused(
+        "rotation_reason_required",
+        f"Lot {lot.lot_number} expires on {lot.expiry}, but lot {earlier.lot_number} "
+        f"({where}) expires earlier, on {earlier.expiry}, and holds "
+        f"{earlier.quantity_on_hand.normalize():f}: take that one, or say why you take "
+        "this one.",
+        ndc=lot.package.package_ndc if lot.package_id else "",
+        lot=lot.lot_number,
+    )
 
 
 def _take_stock(
@@ -436,6 +510,10 @@ def _record_filled(
         by=by,
     )
     reason = f"Filled: {quantity.normalize():f} from {ndc} lot {lot.lot_number}"
+    if fill.lot_entered_by_hand:
+        reason += " (lot typed by hand)"
+    if fill.rotation_reason:
+        reason += f"; later-expiring lot taken: {fill.rotation_reason}"
     if is_partial:
         remainder = _split_remainder(fill, filled=quantity, by=by)
         update_fields += ["quantity", "days_supply"]

@@ -23,6 +23,7 @@ from outbox.services import record_side_effect
 from pharmacy.models import User
 
 __all__ = [
+    "DISPENSED_BLANKS",
     "DISPENSED_FIELDS",
     "NEXT_STEP",
     "ORDER_READY_EFFECT",
@@ -69,7 +70,17 @@ DISPENSED_FIELDS = (
     "serial_number",
     "filled_by",
     "filled_at",
+    "lot_entered_by_hand",
+    "rotation_reason",
 )
+# What each of them is cleared to when the product goes back to stock.
+DISPENSED_BLANKS = {
+    "dispensed_ndc": "",
+    "lot_number": "",
+    "serial_number": "",
+    "lot_entered_by_hand": False,
+    "rotation_reason": "",
+}
 
 
 class WorkflowError(Exception):
@@ -255,6 +266,17 @@ def _free_text(value: str, what: str) -> str:
     text, problem = checked_free_text(value, what)
     if problem:
         raise WorkflowError(f"invalid_{what}", problem, 400)
+    return text
+
+
+def _short_reason(value: str, *, limit: int = 500) -> str:
+    """A reason kept in a column of ``limit`` characters: checked as ``_free_text``, and
+    refused (400) when longer, never cut."""
+    text = _free_text(value, "reason")
+    if len(text) > limit:
+        raise WorkflowError(
+            "reason_too_long", f"Keep the reason under {limit} characters ({len(text)}).", 400
+        )
     return text
 
 

@@ -11,6 +11,7 @@ from inventory.services.stock import return_to_stock
 from orders.models import Fill, FillHold, IntakeIssue, Order, Prescription
 from orders.services.drug_checks import run_drug_checks
 from orders.services.workflow.helpers import (
+    DISPENSED_BLANKS,
     DISPENSED_FIELDS,
     STEP_SERVICES,
     S,
@@ -154,8 +155,7 @@ def _undo_dispensing(
         reason=reason[:255],
     )
     for field in DISPENSED_FIELDS:
-        blank = "" if field in ("dispensed_ndc", "lot_number", "serial_number") else None
-        setattr(fill, field, blank)
+        setattr(fill, field, DISPENSED_BLANKS.get(field))
     return list(DISPENSED_FIELDS), movement
 
 

@@ -5,7 +5,7 @@ label (and, optionally, the stock bottle again), or sends it back to the fill st
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import Discrepancy, Fill, FillScan
+from orders.models import Discrepancy, Fill, FillScan, ScanEntry
 from orders.services.labels import queue_rx_label
 from orders.services.workflow.discrepancies import _check_discrepancy_kind
 from orders.services.workflow.filling import _read_scan, _record_refused_scan
@@ -17,12 +17,13 @@ from orders.services.workflow.helpers import (
     _describe,
     _lock,
     _required_text,
+    _short_reason,
     move_locked_fill,
 )
 from orders.services.workflow.moves import _undo_dispensing
 from pharmacy.models import User
 
-__all__ = ["approve_pv2", "reject_pv2"]
+__all__ = ["approve_pv2", "check_scan_entry", "reject_pv2"]
 
 
 def _check_not_filler(fill: Fill, by: User) -> None:
@@ -70,19 +71,58 @@ def _check_stock_scan(fill: Fill, raw: str) -> tuple[str, str]:
     return package.package_ndc, fill.lot_number
 
 
-def approve_pv2(fill: Fill, *, by: User, scan: str, stock_scan: str = "") -> Fill:
+def check_scan_entry(entry: str, typed_reason: str) -> tuple[str, str]:
+    """The entry (``ScanEntry``; empty counts as typed) and the reason for a code typed
+    by hand, checked: an unknown entry or a reason holding control characters is refused
+    (400). Shared by PV2 and packing (``shipping.services.shipments.packing``)."""
+    entry = (entry or ScanEntry.TYPED).strip().lower()
+    if entry not in ScanEntry.values:
+        raise WorkflowError(
+            "invalid_entry",
+            f"{entry!r} is not how a code is entered; use {' or '.join(ScanEntry.values)}.",
+            400,
+        )
+    reason = _short_reason(typed_reason)
+    return entry, (reason if entry == ScanEntry.TYPED else "")
+
+
+def _refuse_typed_code(fill: Fill) -> ScanRefused:
+    return ScanRefused(
+        "typed_code",
+        f"The label code of {_describe(fill, start=False)} was typed, not scanned: scan "
+        "the barcode on the vial label. If the label cannot be scanned, give your reason "
+        "for typing it; it is kept on the record.",
+    )
+
+
+def approve_pv2(
+    fill: Fill,
+    *,
+    by: User,
+    scan: str,
+    stock_scan: str = "",
+    entry: str = ScanEntry.TYPED,
+    typed_reason: str = "",
+) -> Fill:
     """A pharmacist who did not fill it verifies the filled product: scans the vial
     label's barcode (this fill's ``label_code``) and, optionally, the stock bottle again
     (its package, and lot when the scan carries one, must be those dispensed). Records
     the pharmacist and time; the fill is ready to pack.
 
+    ``entry`` says whether the label code came from a scanner or a keyboard (``ScanEntry``;
+    a caller that does not say is taken as typed): a typed code passes only with the
+    pharmacist's ``typed_reason``, kept on the accepted scan and in the PV2 event, so
+    nobody verifies a vial by reading its code off a screen.
+
     Raises WorkflowError: not at PV2, not a pharmacist, the filler (``own_fill``), claimed
-    by someone else, no scan; and ScanRefused, recorded as a refused PV2 scan, for another
-    fill's label (``wrong_vial``), an unknown code, or a stock bottle that does not match.
+    by someone else, no scan, an unknown entry (400); and ScanRefused, recorded as a
+    refused PV2 scan, for a typed code without a reason (``typed_code``), another fill's
+    label (``wrong_vial``), an unknown code, or a stock bottle that does not match.
     """
     raw = (scan or "").strip()
     if not raw:
         raise WorkflowError("scan_required", "Scan the vial label's barcode to verify.", 400)
+    entry, typed_reason = check_scan_entry(entry, typed_reason)
     stock_raw = (stock_scan or "").strip()
     current = raw
     try:
@@ -90,9 +130,11 @@ def approve_pv2(fill: Fill, *, by: User, scan: str, stock_scan: str = "") -> Fil
             fill = _lock(fill)
             _check_move(fill, to=S.READY_TO_PACK, by=by, expected_from=S.PV2)
             _check_not_filler(fill, by)
+            if entry == ScanEntry.TYPED and not typed_reason:
+                raise _refuse_typed_code(fill)
             _check_label_scan(fill, raw)
-            scans = [FillScan(fill=fill, step=FillScan.Step.PV2, raw=raw[:200],
-                              is_accepted=True, by=by)]  # fmt: skip
+            scans = [FillScan(fill=fill, step=FillScan.Step.PV2, raw=raw[:200], entry=entry,
+                              typed_reason=typed_reason, is_accepted=True, by=by)]  # fmt: skip
             if stock_raw:
                 current = stock_raw
                 ndc, lot = _check_stock_scan(fill, stock_raw)
@@ -103,12 +145,16 @@ def approve_pv2(fill: Fill, *, by: User, scan: str, stock_scan: str = "") -> Fil
             FillScan.objects.bulk_create(scans)
             fill.pv2_by = by
             fill.pv2_at = timezone.now()
+            reason = "PV2 approved" + (
+                f" (label code typed by hand: {typed_reason})" if typed_reason else ""
+            )
             return move_locked_fill(
-                fill, to=S.READY_TO_PACK, by=by, reason="PV2 approved",
+                fill, to=S.READY_TO_PACK, by=by, reason=reason,
                 update_fields=["pv2_by", "pv2_at"],
             )  # fmt: skip
     except ScanRefused as refused:
-        _record_refused_scan(fill, FillScan.Step.PV2, current, refused, by=by)
+        step_entry = entry if current == raw else ScanEntry.SCANNED
+        _record_refused_scan(fill, FillScan.Step.PV2, current, refused, by=by, entry=step_entry)
         raise
 
 

@@ -6,6 +6,11 @@
   every vial is there. The weight is required, 0 < weight <= 1200 oz (75 lb). Packing
   records the carrier label's purchase in the outbox in its transaction; a worker buys
   it (``label_purchase``) and the package is labelled.
+* **Vial codes are scanned, not typed** (issue 13): a code typed on a keyboard could be
+  read off a screen or a list instead of the vial in hand. The caller says how the codes
+  came (``entry``, ``ScanEntry``; not saying counts as typed); typed codes pass only when
+  a pharmacist packs and gives a reason, kept on the shipment (``typed_codes_reason``)
+  and in its packed event.
 * **Refrigerated packages are packed on their ship day**: packing one earlier is refused
   (the cold packs would warm over the weekend); other packages may be packed any day.
 * **Hand-over** marks the fills shipped, which only technicians and pharmacists may do
@@ -21,9 +26,9 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import FILL_MOVES, Fill
-from orders.services.workflow import WorkflowError, transition_fill
-from pharmacy.models import User
+from orders.models import FILL_MOVES, Fill, ScanEntry
+from orders.services.workflow import WorkflowError, check_scan_entry, transition_fill
+from pharmacy.models import Role, User
 from shipping.models import Shipment
 from shipping.services.shipments.contents import _apply_plan, _plan, shipment_fills
 from shipping.services.shipments.helpers import (
@@ -131,6 +136,31 @@ def _check_scans(shipment: Shipment, fills: list[Fill], codes: list[str]) -> Non
         )
 
 
+def _check_entry(entry: str, typed_reason: str, *, by: User) -> str:
+    """The reason to keep for typed vial codes ("" when they were scanned); refuses typed
+    codes packed by anyone but a pharmacist, or without a reason."""
+    try:
+        entry, typed_reason = check_scan_entry(entry, typed_reason)
+    except WorkflowError as refused:
+        raise ShippingError(refused.code, refused.detail, refused.status) from None
+    if entry == ScanEntry.SCANNED:
+        return ""
+    if by.role != Role.PHARMACIST:
+        raise ShippingError(
+            "typed_code",
+            "The vial codes were typed, not scanned: scan the barcode on each vial's label. "
+            "A label that cannot be scanned needs a pharmacist, who types it with a reason.",
+            403,
+        )
+    if not typed_reason:
+        raise ShippingError(
+            "typed_code",
+            "The vial codes were typed, not scanned: scan each vial's label, or give your "
+            "reason for typing them; it is kept on the record.",
+        )
+    return typed_reason
+
+
 def pack_shipment(
     shipment: Shipment,
     *,
@@ -138,6 +168,8 @@ def pack_shipment(
     scans: list[str],
     weight_oz: Decimal,
     today: date | None = None,
+    entry: str = ScanEntry.TYPED,
+    typed_reason: str = "",
 ) -> Shipment:
     """A technician or pharmacist closes the package: every vial's label scanned, none
     from elsewhere, and its weight. In one transaction, the shipment row locked: the
@@ -146,13 +178,15 @@ def pack_shipment(
     of its carrier label is recorded in the outbox (``shipping.buy_label``): a worker
     buys it and labels the package (``purchase_label``). Returns the packed shipment.
 
-    Raises ShippingError: bad weight or no scans (400), an unknown code (400), not
-    awaiting packing, a role that may not pack (403), fills not ready, a vial of another
-    order or another package's slip, vials missing, no service the rules allow, a
-    refrigerated package before its ship day.
+    Raises ShippingError: bad weight or no scans (400), an unknown code or entry (400),
+    not awaiting packing, a role that may not pack (403), codes typed by someone other
+    than a pharmacist (403) or without a reason, fills not ready, a vial of another order
+    or another package's slip, vials missing, no service the rules allow, a refrigerated
+    package before its ship day.
     """
     weight = _weight(weight_oz)
     codes = _scanned_codes(scans)
+    typed_reason = _check_entry(entry, typed_reason, by=by)
     today = today or timezone.localdate()
     with transaction.atomic():
         shipment = _lock(shipment)
@@ -199,13 +233,19 @@ def pack_shipment(
         shipment.weight_oz = weight
         shipment.packed_by = by
         shipment.packed_at = timezone.now()
+        shipment.typed_codes_reason = typed_reason
+        detail = f"Packed: {_plural(len(fills), 'vial')}, {weight} oz, {plan.packaging}"
+        if typed_reason:
+            detail += f"; vial codes typed by hand: {typed_reason}"
         _move(
             shipment,
             to=S.PACKED,
             by=by,
-            detail=f"Packed: {_plural(len(fills), 'vial')}, {weight} oz, {plan.packaging}",
-            update_fields=[*update_fields, "weight_oz", "packed_by", "packed_at"],
-        )
+            detail=detail,
+            update_fields=[
+                *update_fields, "weight_oz", "packed_by", "packed_at", "typed_codes_reason"
+            ],
+        )  # fmt: skip
         _record_label_purchase(shipment)
     return shipment
 
