@@ -44,23 +44,12 @@ class SessionLimitsMiddleware:
         return self.get_response(request)
 
 
-def relax_content_security_policy(response, **directives: str):
-    """Replace directives of ``CONTENT_SECURITY_POLICY`` for this response only, e.g.
-    ``frame_ancestors="'self'"`` for a PDF our own pages embed. Returns the response."""
-    response.content_security_policy = {
-        **getattr(response, "content_security_policy", {}),
-        **{name.replace("_", "-"): value for name, value in directives.items()},
-    }
-    return response
-
-
 class SecurityHeadersMiddleware:
     """The headers Django's SecurityMiddleware does not set, on every response.
 
     - ``Content-Security-Policy`` from ``CONTENT_SECURITY_POLICY``: scripts and styles
       from our own static files only (no inline script or style, no CDN), so markup that
-      slips into a page (a name, a note) can never run. A view loosens one directive for
-      its own response with ``relax_content_security_policy``.
+      slips into a page (a name, a note) can never run.
     - ``Permissions-Policy`` from ``PERMISSIONS_POLICY``: the scanner is a keyboard wedge,
       so no page needs the camera, microphone, location, payment or USB.
     - ``Cache-Control: no-store`` on every response to a signed-in request and every API
@@ -73,12 +62,9 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        policy = {
-            **settings.CONTENT_SECURITY_POLICY,
-            **getattr(response, "content_security_policy", {}),
-        }
         response.headers.setdefault(
-            "Content-Security-Policy", "; ".join(f"{k} {v}" for k, v in policy.items())
+            "Content-Security-Policy",
+            "; ".join(f"{k} {v}" for k, v in settings.CONTENT_SECURITY_POLICY.items()),
         )
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         user = getattr(request, "user", None)

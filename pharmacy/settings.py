@@ -460,9 +460,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Every page's scripts and styles are our own static files (no inline script or style, no
-# CDN), so markup smuggled into a page cannot run. A response loosens a directive only
-# through pharmacy.middleware.relax_content_security_policy. No page frames another: the
-# Rx label shows inline from its own HTML in a srcdoc frame, which loads no URL.
+# CDN), so markup smuggled into a page cannot run, and no response loosens it. No page
+# frames another: the Rx label shows inline from its own HTML in a srcdoc frame, which
+# loads no URL.
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
     "script-src": "'self'",
