@@ -237,7 +237,9 @@ def test_storage_service_checks_who_and_what(technician, pharmacist, strattera):
 
 def test_catalogue_needs_a_role(strattera):
     anonymous = Client()
-    assert anonymous.get(SEARCH).status_code == 403
+    signed_out = anonymous.get(SEARCH)
+    # Sent to sign in and back (pharmacy.access.SignInRedirectMiddleware).
+    assert (signed_out.status_code, signed_out["Location"]) == (302, f"/login/?next={SEARCH}")
     nobody = Client()
     nobody.force_login(User.objects.create_user("norole", password="x-Long-Password-1"))
     assert nobody.get(SEARCH).status_code == 403

@@ -518,12 +518,14 @@ def rx_label_preview_html(fill: Fill) -> str:
     print page's size and margins), for a page to show inline (the PV2 page and the fill
     station put it in an ``<iframe srcdoc>``, which keeps the label's CSS to itself).
     A rendering, not a rasterised PDF: no PDF rasteriser is installed, and the HTML
-    holds the same bundled fonts and inline SVG barcode. Stores nothing. Raises
+    holds the same bundled fonts. One difference: the vial code and its barcode are a
+    blank box of their size (``on_screen``), since the code is scanned from the printed
+    label at PV2 and packing, never from a screen or typed from it. Stores nothing. Raises
     RxLabelError before PV1 or when the text does not fit (the print says the same)."""
     _refuse_unless_past_pv1(fill)
     data = rx_label_data(fill)
     stylesheets = [static("css/rx_label.css"), static("css/rx_label_screen.css")]
-    html, _document = _fitting_label(data, stylesheets=stylesheets)
+    html, _document = _fitting_label(data, stylesheets=stylesheets, on_screen=True)
     return html
 
 

@@ -53,7 +53,9 @@ def test_pv2_shows_strength_package_and_the_label_inline(
     expect(label.locator(".drug")).to_have_text("atorvastatin calcium 10 mg TABLET")
     expect(label.locator(".patient")).to_contain_text(prescription.patient.full_name)
     expect(label.locator(".facts")).to_contain_text(f"NDC {fill.dispensed_ndc}")
-    expect(label.locator("svg.barcode")).to_be_visible()
+    # Where the vial code prints, a box of its size without it: scanned from the label.
+    expect(label.locator(".code-hidden")).to_have_text("Vial code: scan the printed label")
+    expect(label.locator("svg.barcode")).to_have_count(0)
     # A 4 x 2.5 inch label at 96 CSS pixels an inch, its text inside it.
     box = preview.bounding_box()
     assert (round(box["width"]), round(box["height"])) == (386, 242)  # and a 1 px border

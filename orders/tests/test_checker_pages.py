@@ -77,6 +77,10 @@ def test_pv2_and_the_fill_station_show_the_label_inline(client_pharmacist, clien
         assert '<iframe class="label-preview" srcdoc="&lt;!DOCTYPE html&gt;' in html
         assert f"Rx {fill.prescription.rx_number}&lt;/span&gt;" in html
         assert "/static/css/rx_label.css" in html
+        # The vial code is scanned from the printed label: no code, no barcode on screen.
+        assert "code-hidden" in html
+        assert "svg class=" not in html
+        assert fill.label_code not in html
     assert 'data-testid="product-description">Lipitor (atorvastatin calcium) 10 mg tablet<' in (
         station
     )

@@ -16,41 +16,26 @@ def sign_in(page, username, password):
     page.get_by_role("button", name="Sign in").click()
 
 
+# The navigation's visible links (each queue with its count, the areas; the rarer ones
+# wait under "More"), as pharmacy/tests/test_roles.py lists them per role.
 @pytest.mark.parametrize(
     ("role", "heading", "nav"),
     [
         (
             "technician",
             "Technician work",
-            [
-                "Technician",
-                "Intake",
-                "Patients",
-                "Prescribers",
-                "Catalogue",
-                "Inventory",
-                "Shipping",
-            ],
+            ["Home", "Intake", "Fill", "Pack", "Holds", "Exceptions", "Patients", "Shipping"],
         ),
         (
             "pharmacist",
             "Pharmacist verification",
             [
-                "Technician",
-                "Pharmacist",
-                "Intake",
-                "Patients",
-                "Prescribers",
-                "Catalogue",
-                "Inventory",
-                "Shipping",
+                "Home",
+                *["Intake", "PV1", "Fill", "PV2", "Pack", "Holds", "Exceptions"],
+                *["Patients", "Shipping"],
             ],
         ),
-        (
-            "manager",
-            "Dashboard",
-            ["Dashboard", "Prescribers", "Catalogue", "Inventory", "Shipping", "Audit trail"],
-        ),
+        ("manager", "Dashboard", ["Home", "Exceptions", "Dashboard", "Shipping"]),
     ],
 )
 def test_each_role_signs_in_and_sees_its_home(request, page, screenshot, role, heading, nav):
@@ -61,7 +46,10 @@ def test_each_role_signs_in_and_sees_its_home(request, page, screenshot, role, h
     pass_second_factor_in_browser(page, user.username)
 
     assert page.get_by_role("heading", level=1).inner_text() == heading
-    assert page.locator("nav[aria-label=Main] a").all_inner_texts() == nav
+    visible_labels = page.locator("nav[aria-label=Main] a:visible").evaluate_all(
+        "links => links.map((link) => link.firstChild.textContent.trim())"
+    )
+    assert visible_labels == nav
     assert (
         f"{user.get_full_name()} · {role.title()}"
         in page.get_by_test_id("current-user").inner_text()
