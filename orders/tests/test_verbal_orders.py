@@ -4,7 +4,6 @@ patient panel that shows the picked patient's medications and allergies before s
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import timezone
 
 from lib.us_phones import format_us_phone, us_phone_problem
 from orders.intake.messages import IntakeError
@@ -351,9 +350,3 @@ def test_the_panel_without_a_patient_asks_for_one_and_refuses_an_unknown_one(cli
         assert response.status_code == 404
         assert "no longer in use" in response.content.decode()
     assert AuditEvent.objects.count() == before
-
-
-def test_written_date_unchanged_by_the_new_fields(client_technician, texan, prescriber, product):
-    # The caller fields sit beside the rest of the entry: the prescription is as typed.
-    client_technician.post(URL, entry(texan, prescriber, product))
-    assert Prescription.objects.get().written_date == timezone.localdate()
