@@ -73,6 +73,7 @@ from orders.models import (
     Prescription,
 )
 from orders.services.intake import (
+    VerbalOrder,
     create_fill,
     next_fill_number,
     receive_prescription,
@@ -596,6 +597,14 @@ def typed_prescription(rx: DemoPrescription, *, written_on: date) -> IncomingPre
     )
 
 
+def verbal_order_of(rx: DemoPrescription) -> VerbalOrder | None:
+    """Who phoned a demo phone order in: the prescriber's office nurse, on its number."""
+    if rx.channel != Channel.PHONE:
+        return None
+    office = f"Dr. {rx.prescriber.last_name}'s office"
+    return VerbalOrder(office, "Office nurse", rx.prescriber.phone or "(614) 555-0100")
+
+
 def incoming_prescription(rx: DemoPrescription, *, today: date) -> IncomingPrescription:
     """The prescription as intake receives it on its channel."""
     written_on = today - timedelta(days=rx.written_days_ago)
@@ -793,6 +802,7 @@ def seed_demo(*, stdout: TextIOBase) -> dict[str, int]:
                 channel=rx.channel,
                 by=None if rx.channel in ELECTRONIC else technician,
                 today=today,
+                verbal_order=verbal_order_of(rx),
             )
             if not result.created:
                 continue

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from inventory.models import Package, Product, Storage
 from lib.text import validate_free_text
+from lib.us_phones import us_phone_problem
 from orders.intake.messages import (
     IncomingAddress,
     IncomingDrug,
@@ -24,8 +25,9 @@ from orders.intake.messages import (
     IntakeError,
 )
 from orders.models import Channel, Discrepancy, HoldReason, OverrideReason, PdmpCheck, ScanEntry
+from orders.services.intake import VerbalOrder
 from orders.services.workflow import Correction, Override
-from pharmacy.models import Patient, Prescriber
+from pharmacy.models import Patient, Prescriber, Role, User
 
 # A fax page at 200 dpi is well under a megabyte; ten leave room for a phone photo or a
 # multi-page PDF, and stop a wrong file (a video) from filling the disk.
@@ -65,6 +67,15 @@ _INTAKE_ERROR_FIELDS = {
     "schedule_i": "product",
     "dea_number_required": "prescriber",
     "dea_schedule_not_registered": "prescriber",
+    "caller_required": "caller_office",
+    "invalid_callback_phone": "callback_phone",
+    "not_a_pharmacist": "verbal_order_taken_by",
+    "verbal_order_pharmacist_required": "verbal_order_taken_by",
+}
+_CALLER_FIELDS = {
+    "caller_office": "Enter the caller's office: the prescriber's practice or clinic.",
+    "caller_name": "Enter the caller's name: who phoned the order in.",
+    "callback_phone": "Enter the call-back number of the prescriber's office.",
 }
 
 
@@ -130,6 +141,30 @@ class ManualEntryForm(forms.Form):
     patient = _PickField(
         Patient.objects.all(),
         required_message="Pick the patient: search by name or date of birth, then choose one.",
+    )
+    caller_office = forms.CharField(
+        required=False, max_length=120, label="Caller's office", validators=[validate_free_text]
+    )
+    caller_name = forms.CharField(
+        required=False, max_length=120, label="Caller's name", validators=[validate_free_text]
+    )
+    callback_phone = forms.CharField(
+        required=False,
+        max_length=30,
+        label="Call-back number",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+    )
+    verbal_order_taken_by = forms.ModelChoiceField(
+        User.objects.filter(is_active=True, groups__name=Role.PHARMACIST).order_by(
+            "last_name", "first_name", "username"
+        ),
+        required=False,
+        label="Pharmacist who took the order",
+        empty_label="(no pharmacist named)",
+        error_messages={
+            "invalid_choice": "Choose an active pharmacist from the list: only a pharmacist "
+            "may take a new verbal order."
+        },
     )
     prescriber = _PickField(
         Prescriber.objects.all(),
@@ -227,6 +262,13 @@ class ManualEntryForm(forms.Form):
                 self.add_error(
                     "original_document", "A fax prescription needs the image or PDF of the fax."
                 )
+        if data.get("channel") == Channel.PHONE:
+            for name, message in _CALLER_FIELDS.items():
+                if not data.get(name, "").strip() and name not in self.errors:
+                    self.add_error(name, message)
+        phone = data.get("callback_phone", "").strip()
+        if phone and (problem := us_phone_problem(phone)):
+            self.add_error("callback_phone", problem)
         days_supply = data.get("days_supply")
         if days_supply is not None and days_supply < 1:
             self.add_error("days_supply", "The days supply is at least 1 day.")
@@ -242,6 +284,17 @@ class ManualEntryForm(forms.Form):
     def add_intake_error(self, error: IntakeError) -> None:
         """Show intake's refusal beside the field it is about (at the top otherwise)."""
         self.add_error(_INTAKE_ERROR_FIELDS.get(error.code), error.description)
+
+    def verbal_order(self) -> VerbalOrder:
+        """Who called the order in (a fax may name them too), and the pharmacist who took
+        a phone order."""
+        data = self.cleaned_data
+        return VerbalOrder(
+            caller_office=data["caller_office"],
+            caller_name=data["caller_name"],
+            callback_phone=data["callback_phone"],
+            taken_by=data["verbal_order_taken_by"] if data["channel"] == Channel.PHONE else None,
+        )
 
     def incoming_prescription(self, *, days_supply: int | None) -> IncomingPrescription:
         """The prescription as typed, in the shape every intake channel hands over."""

@@ -12,6 +12,7 @@ urlpatterns = [
     path("intake/rows/", views.intake_queue_rows, name="intake_queue_rows"),
     path("intake/new/", views.manual_entry, name="manual_entry"),
     path("intake/sig-preview/", views.sig_preview, name="sig_preview"),
+    path("intake/patient-panel/", views.patient_panel, name="intake_patient_panel"),
     path("intake/search/patients/", views.search_patients, name="intake_search_patients"),
     path("intake/search/prescribers/", views.search_prescribers, name="intake_search_prescribers"),
     path("intake/search/drugs/", views.search_drugs, name="intake_search_drugs"),

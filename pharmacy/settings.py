@@ -17,6 +17,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from lib.us_addresses import US_STATES
 from pharmacy import devservices
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,6 +81,18 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None or value.strip() == "":
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_states(name: str, default: list[str]) -> frozenset[str]:
+    """Comma-separated two-letter US state codes (any case); an unknown code fails."""
+    states = [state.upper() for state in env_list(name, default)]
+    unknown = [state for state in states if state not in US_STATES]
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{name} holds {', '.join(map(repr, unknown))}, not US state codes; write "
+            "two-letter codes separated by commas, such as TX,NY."
+        )
+    return frozenset(states)
 
 
 def parse_database_url(name: str, value: str) -> dict:
@@ -596,6 +609,10 @@ if not (PHARMACY_NCPDP_ID.isdigit() and len(PHARMACY_NCPDP_ID) == 7):
 # 21 CFR 1306.22, at most 5 refills within 6 months of the written date.
 RX_EXPIRY_DAYS = env_int("RX_EXPIRY_DAYS", 365, minimum=1)
 CONTROLLED_RX_EXPIRY_DAYS = env_int("CONTROLLED_RX_EXPIRY_DAYS", 183, minimum=1)
+# States whose boards let only a pharmacist take a new verbal (phone) order: when the
+# patient's shipping state or the pharmacy's own (SHIP_FROM_STATE) is one, phone entry
+# names the pharmacist who took it. Empty by default: each pharmacy lists its states.
+VERBAL_ORDER_PHARMACIST_STATES = env_states("VERBAL_ORDER_PHARMACIST_STATES", [])
 # A refill is too soon until this share (percent) of the last fill's days supply passed.
 REFILL_DUE_PERCENT = env_int("REFILL_DUE_PERCENT", 75, minimum=1)
 CONTROLLED_REFILL_DUE_PERCENT = env_int("CONTROLLED_REFILL_DUE_PERCENT", 90, minimum=1)

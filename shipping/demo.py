@@ -37,6 +37,7 @@ from orders.demo import (
     demo_prescriber,
     incoming_prescription,
     pass_pv1,
+    verbal_order_of,
 )
 from orders.models import Channel, Fill, Prescription
 from orders.services.intake import receive_prescription
@@ -296,6 +297,7 @@ def seed_demo(*, stdout: TextIOBase) -> dict[str, int]:
                     channel=rx.channel,
                     by=staff.technician,
                     today=today,
+                    verbal_order=verbal_order_of(rx),
                 )
                 if not result.created:
                     continue

@@ -41,17 +41,18 @@ class PrescriptionQuerySet(models.QuerySet):
     def in_intake_queue(self) -> "PrescriptionQuerySet":
         return self.filter(status=Prescription.Status.INTAKE).order_by("received_at", "pk")
 
+    def current_medications_of(self, patient_id: int) -> "PrescriptionQuerySet":
+        """A patient's active prescriptions, oldest first: the one definition, used by
+        ``current_medications_besides`` and the manual entry's patient panel."""
+        return self.filter(patient_id=patient_id, status=Prescription.Status.ACTIVE).order_by("pk")
+
     def current_medications_besides(self, prescription: "Prescription") -> "PrescriptionQuerySet":
         """The patient's other active prescriptions, oldest first: what the drug checks
         compare a prescription against (``orders.services.intake.run_drug_checks``) and
         what the PV1 page lists beside it. None while the patient is not matched."""
         if prescription.patient_id is None:
             return self.none()
-        return (
-            self.filter(patient_id=prescription.patient_id, status=Prescription.Status.ACTIVE)
-            .exclude(pk=prescription.pk)
-            .order_by("pk")
-        )
+        return self.current_medications_of(prescription.patient_id).exclude(pk=prescription.pk)
 
     def with_refills_used(self, *, through_fill_number=None) -> "PrescriptionQuerySet":
         """Annotated with ``dispensings``: how many times each prescription was dispensed,
@@ -160,6 +161,14 @@ class Prescription(models.Model):
     note = models.TextField(blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # A phone (verbal) order: who called from the prescriber's office, the number to call
+    # back, and the pharmacist who took it where the state requires one (settings).
+    caller_office = models.CharField(max_length=120, blank=True)
+    caller_name = models.CharField(max_length=120, blank=True)
+    callback_phone = models.CharField(max_length=30, blank=True)
+    verbal_order_taken_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,4 +1,5 @@
-"""A technician's intake day in a real Chromium: a phone prescription typed with its
+"""A technician's intake day in a real Chromium: the patient's medications and allergies
+shown as soon as they are picked, a phone prescription typed with its caller and its
 original uploaded, the allergy alert it raises, a wrong entry refused, and the intake
 queue with a prescription resolved from it."""
 
@@ -9,6 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from inventory.tests.factories import ProductFactory
 from orders.intake.messages import (
     IncomingDrug,
     IncomingPatient,
@@ -17,7 +19,12 @@ from orders.intake.messages import (
 )
 from orders.models import Channel, Fill, Prescription
 from orders.services.intake import receive_prescription
-from orders.tests.factories import amoxicillin_product, penicillin_allergic_patient, tiny_png
+from orders.tests.factories import (
+    PrescriptionFactory,
+    amoxicillin_product,
+    penicillin_allergic_patient,
+    tiny_png,
+)
 from pharmacy.drug_checks import invalidate_interaction_index
 from pharmacy.tests.factories import STAFF_PASSWORD, PrescriberFactory
 
@@ -76,6 +83,39 @@ def pick(page, name, query, *, expected):
     expect(page.get_by_test_id(f"{name}-chosen")).to_contain_text(expected)
 
 
+def fill_caller(page):
+    """Who phoned the order in, as the technician notes it from the call."""
+    page.get_by_label("Caller's office").fill("Hopper Family Medicine")
+    page.get_by_label("Caller's name").fill("Ms Byron, nurse")
+    page.get_by_label("Call-back number").fill("614 555 0142")
+
+
+def test_picking_the_patient_shows_their_medications_and_allergies_before_saving(
+    page, screenshot, technician, ada
+):
+    simvastatin = ProductFactory(
+        proprietary_name="Zocor", nonproprietary_name="simvastatin", dosage_form="TABLET"
+    )
+    PrescriptionFactory(
+        patient=ada, product=simvastatin, directions="Take 1 tablet by mouth at bedtime"
+    )
+    open_manual_entry(page, technician)
+    expect(page.locator("#patient-panel")).to_contain_text("Pick the patient to see")
+
+    page.locator("#patient-search").fill("lovel")
+    page.locator("#patient-search").press("Enter")
+
+    panel = page.get_by_test_id("patient-panel")
+    expect(panel.get_by_test_id("panel-allergies")).to_contain_text("Penicillin: Hives")
+    expect(panel.get_by_test_id("panel-medications")).to_contain_text(
+        f"{simvastatin.full_description} · Take 1 tablet by mouth at bedtime"
+    )
+    # Enter picked the only match and moved on to the prescriber.
+    assert page.evaluate("document.activeElement.id") == "prescriber-search"
+    screenshot("manual-entry-patient-panel")
+    assert Prescription.objects.filter(patient=ada).count() == 1  # nothing saved
+
+
 def test_a_phone_prescription_for_a_penicillin_allergic_patient_shows_the_alert(
     page, screenshot, technician, ada, hopper, amoxil, tmp_path
 ):
@@ -84,16 +124,18 @@ def test_a_phone_prescription_for_a_penicillin_allergic_patient_shows_the_alert(
 
     open_manual_entry(page, technician)
 
-    # Scanner first: the drug field has the focus when the page opens.
-    assert page.evaluate("document.activeElement.id") == "product-search"
-    page.get_by_label("Phone").check()
-    page.get_by_label("Original (image or PDF)").set_input_files(str(original))
+    # The patient first: their search has the focus when the page opens.
+    assert page.evaluate("document.activeElement.id") == "patient-search"
     pick(page, "patient", "lovel", expected="Ada Lovelace (1960-12-10)")
     expect(page.get_by_test_id("patient-chosen")).to_contain_text("Allergies: Penicillin")
+    expect(page.get_by_test_id("panel-allergies")).to_contain_text("Penicillin: Hives")
+    page.get_by_label("Phone").check()
+    page.get_by_label("Original (image or PDF)").set_input_files(str(original))
     # A scanned or typed code and Enter picks the only match, like a scan.
     page.locator("#prescriber-search").fill(hopper.npi)
     page.locator("#prescriber-search").press("Enter")
     expect(page.get_by_test_id("prescriber-chosen")).to_contain_text(f"NPI {hopper.npi}")
+    fill_caller(page)
     pick(page, "product", "amox", expected="Amoxil (amoxicillin)")
     expect(page.locator("#id_quantity_unit")).to_have_value("capsule")
     assert page.evaluate("document.activeElement.id") == "id_quantity"
@@ -133,6 +175,7 @@ def test_a_phone_prescription_for_a_penicillin_allergic_patient_shows_the_alert(
     )
     assert prescription.days_supply == 10
     assert prescription.original_document.read() == tiny_png()
+    assert prescription.callback_phone == "(614) 555-0142"
 
 
 def test_a_wrong_entry_shows_the_error_and_writes_nothing(
@@ -141,6 +184,7 @@ def test_a_wrong_entry_shows_the_error_and_writes_nothing(
     open_manual_entry(page, technician)
     pick(page, "patient", "1960-12-10", expected="Ada Lovelace")
     pick(page, "prescriber", "hopp", expected="Grace Hopper")
+    fill_caller(page)
     pick(page, "product", amoxil.product_ndc, expected="Amoxil")
     page.locator("#id_quantity").fill("0")
     page.get_by_label("Sig (directions as prescribed)").fill("1 PO BID")

@@ -76,7 +76,10 @@ def entry(patient, prescriber, product, /, **changes):
         "days_supply": "",
         "refills": "0",
         "written_date": timezone.localdate().isoformat(),
-        "note": "Called in by the nurse, Ms Byron.",
+        "note": "",
+        "caller_office": "Hopper Family Medicine",
+        "caller_name": "Ms Byron, nurse",
+        "callback_phone": "614-555-0142",
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}

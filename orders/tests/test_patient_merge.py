@@ -23,7 +23,7 @@ from orders.models import (
     Prescription,
 )
 from orders.services.drug_checks import run_drug_checks
-from orders.services.intake import receive_prescription, resolve_intake
+from orders.services.intake import VerbalOrder, receive_prescription, resolve_intake
 from orders.services.patient_merge import (
     PATIENT_REFERENCES_KEPT,
     PATIENT_REFERENCES_MOVED,
@@ -231,7 +231,7 @@ def test_a_merged_record_refuses_new_work_naming_the_survivor(
     with pytest.raises(IntakeError) as refused:
         receive_prescription(
             message(message_id="AFTER-MERGE"), channel=Channel.PHONE, by=technician,
-            patient=merged,
+            patient=merged, verbal_order=VerbalOrder("Clinic", "A nurse", "614 555 0100"),
         )  # fmt: skip
     assert refused.value.code == "patient_merged"
     assert Allergy.objects.filter(allergen="Latex").count() == 0

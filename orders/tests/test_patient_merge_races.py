@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from orders.intake.messages import IntakeError
 from orders.models import Channel, Prescription
-from orders.services.intake import receive_prescription
+from orders.services.intake import VerbalOrder, receive_prescription
 from orders.services.patient_merge import merge_patients
 from orders.tests.factories import another_staff
 from orders.tests.test_intake_queue import message
@@ -84,6 +84,7 @@ def receive_for(message_id: str, prescriber, *, patient=None, by=None):
         channel=Channel.PHONE if patient else Channel.NCPDP,
         patient=patient,
         by=by,
+        verbal_order=VerbalOrder("Clinic", "A nurse", "614 555 0100") if patient else None,
     )
 
 

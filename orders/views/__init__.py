@@ -1,7 +1,8 @@
 """Browser pages of the orders app, one module per area:
 
 ``intake``: the intake queue and the page that resolves a received prescription.
-``entry``: manual entry of phone and fax prescriptions, with the sig preview.
+``entry``: manual entry of phone and fax prescriptions, with the patient panel and the
+  sig preview.
 ``pickers``: the search-as-you-type pickers of patients, prescribers and drugs.
 ``prescriptions``: the prescription page and its original document.
 ``refills``: refills requested by phone.
@@ -21,7 +22,7 @@ cap stay in their modules (patch them there).
 
 from orders.views._common import TECHNICIAN_WORK, VERIFY_WORK
 from orders.views.claims import fill_claim, fill_queue_open, fill_unclaim
-from orders.views.entry import manual_entry, sig_preview
+from orders.views.entry import manual_entry, patient_panel, sig_preview
 from orders.views.holds import fill_detail, fill_hold, fill_release
 from orders.views.intake import intake_detail, intake_queue, intake_queue_rows
 from orders.views.patient_merge import patient_merge, patient_merge_start
@@ -82,6 +83,7 @@ __all__ = [
     "patient_merge",
     "patient_merge_start",
     "manual_entry",
+    "patient_panel",
     "prescription_detail",
     "prescription_original",
     "queue_limits",

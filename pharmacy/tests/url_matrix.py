@@ -637,10 +637,12 @@ def path_variants(url: Url, data: DataSet) -> list[dict] | None:
 
 
 # The query a GET is sent with, where a page shows nothing (or refuses) without one: the
-# searches look for the patient, the recall trace for the lot they were dispensed from.
+# searches look for the patient (and the entry form's panel shows them), the recall trace
+# for the lot they were dispensed from.
 QUERIES = {
     "patient_list": lambda data: {"q": LAST_NAME},
     "intake_search_patients": lambda data: {"q": LAST_NAME},
+    "intake_patient_panel": lambda data: {"patient": data["patient"].pk},
     "api_patient_list": lambda data: {"last_name": LAST_NAME},
     "api_prescription_list": lambda data: {"patient": data["patient"].pk},
     "api_recall_trace": lambda data: {

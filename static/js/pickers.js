@@ -5,7 +5,10 @@
     const name = button.dataset.pick;
     const picker = document.querySelector(`[data-picker="${name}"]`);
     if (!picker) return;
-    picker.querySelector(`#${name}-value`).value = button.dataset.value;
+    const value = picker.querySelector(`#${name}-value`);
+    value.value = button.dataset.value;
+    // What shows the pick (the patient's medications and allergies) listens for this.
+    value.dispatchEvent(new Event("change", { bubbles: true }));
     const chosen = picker.querySelector(".chosen");
     chosen.querySelector("strong").textContent = button.dataset.label;
     chosen.querySelector(".muted").textContent = button.dataset.detail || "";

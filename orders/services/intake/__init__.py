@@ -7,6 +7,8 @@ intake queue.
 - ``scheduled_refills``: ``schedule_refill`` (a refill asked for too soon, made on its
   date) and ``queue_scheduled_refill`` (the beat task's step).
 - ``cancel_rx``: ``cancel_prescription_for_prescriber`` (NCPDP CancelRx).
+- ``verbal_orders``: ``VerbalOrder``, the caller of a phone order and the pharmacist who
+  took it, checked by ``receive_prescription``.
 - ``queue``: ``resolve_intake``, the technician's resolution of what holds a prescription.
 
 Intake builds on three services that the workflow uses too, so they sit beside both and
@@ -30,6 +32,7 @@ from orders.services.intake.receiving import (
 )
 from orders.services.intake.refills import RefillRefused, request_refill
 from orders.services.intake.scheduled_refills import queue_scheduled_refill, schedule_refill
+from orders.services.intake.verbal_orders import VerbalOrder, pharmacist_required_for
 from orders.services.workflow import NON_BLOCKING_ISSUES, blocking_intake_issues
 
 __all__ = [
@@ -42,11 +45,13 @@ __all__ = [
     "IntakeResolutionError",
     "IntakeResult",
     "RefillRefused",
+    "VerbalOrder",
     "blocking_intake_issues",
     "cancel_prescription_for_prescriber",
     "check_schedule_rules",
     "create_fill",
     "next_fill_number",
+    "pharmacist_required_for",
     "receive_prescription",
     "queue_scheduled_refill",
     "request_refill",

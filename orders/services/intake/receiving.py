@@ -16,6 +16,7 @@ from orders.intake.messages import IncomingPrescription, IntakeError
 from orders.models import Channel, Fill, IntakeIssue, Order, Prescription
 from orders.services.drug_checks import run_drug_checks
 from orders.services.fills import create_fill
+from orders.services.intake.verbal_orders import VerbalOrder, check_verbal_order
 from orders.services.workflow import NON_BLOCKING_ISSUES
 from orders.sig import expand_sig
 from orders.units import dispensing_unit
@@ -211,6 +212,7 @@ def receive_prescription(
     patient: Patient | None = None,
     prescriber: Prescriber | None = None,
     product: Product | None = None,
+    verbal_order: VerbalOrder | None = None,
 ) -> IntakeResult:
     """Store an incoming prescription with its first fill, or refuse it with the reason.
 
@@ -225,7 +227,9 @@ def receive_prescription(
     Raises IntakeError (nothing written) for a prescription no pharmacy may fill:
     unknown unit, impossible quantity or days supply, future written date, Schedule I,
     too many refills for its schedule, expired, or a controlled substance without a
-    prescriber DEA registration covering its schedule.
+    prescriber DEA registration covering its schedule; a phone order without the
+    caller's office, name and US call-back number, or without the pharmacist who took it
+    where the patient's state requires one (``check_verbal_order``).
     """
     today = today or timezone.localdate()
     try:
@@ -240,6 +244,7 @@ def receive_prescription(
                     patient=patient,
                     prescriber=prescriber,
                     product=product,
+                    verbal_order=verbal_order,
                 ),
                 created=True,
             )
@@ -268,7 +273,10 @@ def _store_prescription(
     patient: Patient | None = None,
     prescriber: Prescriber | None = None,
     product: Product | None = None,
+    verbal_order: VerbalOrder | None = None,
 ) -> Prescription:
+    # The caller details first: a phone order without them is refused before any write.
+    verbal_order = check_verbal_order(verbal_order, channel=channel, patient=None)
     if product is None:
         product = _match_drug(incoming)
     schedule = product.dea_schedule if product else incoming.drug.dea_schedule
@@ -344,6 +352,8 @@ def _store_prescription(
         notes.append(patient_match.uncertain)
     elif patient_match.created:
         issues.append(IntakeIssue.NEW_PATIENT)
+    # Whether a pharmacist must have taken it depends on the patient's state.
+    verbal_order = check_verbal_order(verbal_order, channel=channel, patient=patient)
     if product is None:
         issues.append(IntakeIssue.DRUG_NOT_MATCHED)
         notes.append(f"No catalogue product has the NDC {incoming.drug.ndc or '(none sent)'}.")
@@ -377,6 +387,10 @@ def _store_prescription(
         expires_on=expires_on,
         note="\n".join(filter(None, [incoming.note, *notes])),
         received_by=by,
+        caller_office=verbal_order.caller_office,
+        caller_name=verbal_order.caller_name,
+        callback_phone=verbal_order.callback_phone,
+        verbal_order_taken_by=verbal_order.taken_by,
     )
     if original_document is not None:
         prescription.original_document.save(original_document.name, original_document, save=True)
