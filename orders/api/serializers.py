@@ -496,15 +496,19 @@ class FillInputSerializer(serializers.Serializer):
 
 def scan_entry_field(what: str) -> serializers.ChoiceField:
     """How the code(s) reached the caller (``ScanEntry``): ``scanned`` by a barcode
-    scanner, or ``typed`` on a keyboard. Not sent counts as typed, which passes only with
-    a pharmacist's ``typed_reason``. Shared by PV2 and packing."""
+    scanner, or ``typed`` on a keyboard, which passes only with a pharmacist's
+    ``typed_reason``. Shared by PV2 and packing. Not sent counts as scanned: the
+    integration contract's body (DESIGN.md section 6: ``{"decision", "reason", "scan"}``,
+    ``{"scans", "weight_oz"}``) keeps its meaning for the scanning software that sends it;
+    software that relays keyboard entry says so. (The browser stations tell a scanner from
+    typing themselves, and there a code not shown to be scanned is typed.)"""
     return serializers.ChoiceField(
         choices=ScanEntry.choices,
         required=False,
-        default=ScanEntry.TYPED,
-        help_text=f"How {what} reached the caller: `scanned` (read by a barcode scanner) or "
-        "`typed` (keyboard). Not sent counts as `typed`, refused unless a pharmacist "
-        "gives `typed_reason`.",
+        default=ScanEntry.SCANNED,
+        help_text=f"How {what} reached the caller: `scanned` (read by a barcode scanner, "
+        "the default) or `typed` (keyboard), refused unless a pharmacist gives "
+        "`typed_reason`.",
     )
 
 

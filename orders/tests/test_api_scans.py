@@ -70,16 +70,27 @@ def test_a_later_lot_takes_a_rotation_reason(api_technician):
     assert response.json()["lot_entered_by_hand"] is False
 
 
-def test_a_vial_code_not_said_to_be_scanned_is_refused_at_pv2(api_pharmacist):
+def test_a_vial_code_said_to_be_typed_is_refused_at_pv2(api_pharmacist):
     fill = fill_at(S.PV2)
     before = state(fill)
 
-    response = post(api_pharmacist, fill, "pv2", {"decision": "approve", "scan": fill.label_code})
+    typed = {"decision": "approve", "scan": fill.label_code, "entry": "typed"}
+    response = post(api_pharmacist, fill, "pv2", typed)
 
     assert response.status_code == 409
     assert response.json()["error"] == "typed_code"
     assert state(fill) == before
     assert FillScan.objects.get().entry == "typed"
+
+
+def test_the_contracts_pv2_body_counts_as_scanned(api_pharmacist):
+    """DESIGN.md section 6: ``{"decision", "reason", "scan"}`` from scanning software."""
+    fill = fill_at(S.PV2)
+
+    response = post(api_pharmacist, fill, "pv2", {"decision": "approve", "scan": fill.label_code})
+
+    assert (response.status_code, response.json()["status"]) == (200, "ready_to_pack")
+    assert FillScan.objects.get(step="pv2").entry == "scanned"
 
 
 def test_a_typed_vial_code_with_a_reason_passes_pv2_and_shows_in_the_scans(api_pharmacist):

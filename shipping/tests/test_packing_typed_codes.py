@@ -93,7 +93,7 @@ def test_the_api_refuses_typed_codes_from_a_technician(api_technician, technicia
 
     response = api_technician.post(
         f"/api/v1/shipments/{shipment.pk}/pack/",
-        {"scans": codes(shipment.order), "weight_oz": "9"},
+        {"scans": codes(shipment.order), "weight_oz": "9", "entry": "typed"},
         format="json",
     )
 
