@@ -1,6 +1,7 @@
 """The catalogue in a real Chromium: scan into the search box, land on the product."""
 
 import pytest
+from playwright.sync_api import expect
 
 from inventory.models import Storage
 from inventory.ndc import GROUP_SEPARATOR as GS
@@ -53,6 +54,8 @@ def test_technician_scans_a_bottle_and_lands_on_its_product(
 def test_a_datamatrix_with_group_separators_finds_the_package(page, technician, strattera):
     sign_in(page, technician)
     page.goto("/catalogue/")
+    # The search box takes the focus as the page settles; the scanner types into it then.
+    expect(page.locator("#id_q")).to_be_focused()
     gtin = gtin14_from_ndc("0002-3227-30")
     page.keyboard.insert_text(f"]d201{gtin}17270200" + f"10A123B{GS}21SN0001")
     page.keyboard.press("Enter")
