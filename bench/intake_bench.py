@@ -55,6 +55,7 @@ from import_ndc_bench import (  # noqa: E402
 )
 
 URL = "/api/v1/erx/ncpdp/"
+BENCH_USER_RATE = "1000000/min"
 # (package NDC, generic name, ingredient, DEA schedule, pharmacologic classes). Labeler
 # codes 79xxx are fictional and outside what import_ndc_bench generates.
 DRUGS = [
@@ -341,7 +342,7 @@ def start_gunicorn(port: int, *, workers: int, threads: int) -> subprocess.Popen
         "DATABASE_NAME_OVERRIDE": BENCH_DATABASE,
         # One token sends every message, faster than any network would: the per-user
         # throttle is raised so the benchmark measures intake (the counting stays on).
-        "API_USER_RATE": "1000000/min",
+        "API_USER_RATE": BENCH_USER_RATE,
     }
     return subprocess.Popen(
         [
@@ -445,12 +446,14 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--profile", type=int, default=300)
-    # The Procfile's web server; other values to try a different split.
+    # The web server as `make run` starts it; other values to try a different split.
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
-    os.environ.update(PRODUCTION_ENVIRONMENT)
+    # The in-process profile sends from the same token as the web server's run: the same
+    # raised per-user rate, or its messages would be answered 429 (issue 12's throttles).
+    os.environ.update(PRODUCTION_ENVIRONMENT, API_USER_RATE=BENCH_USER_RATE)
     prepare_database()
     from orders.models import Prescription
 
